@@ -1,0 +1,209 @@
+/**
+ * Compute backend selection for the training engine.
+ *
+ * One TensorFlow.js instance is used by everything in src/nn: call `tf()` for it, never import
+ * `@tensorflow/tfjs*` directly in models or training code. When a native package
+ * (`@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`) is installed and loads, `tf()` is that
+ * package's namespace (it bundles its own tfjs; if npm deduplicated it, it is the same instance as
+ * ours anyway). Otherwise it is `@tensorflow/tfjs-core` with the WASM backend (XNNPACK, SIMD) and
+ * our extra kernels, or the pure-JS cpu backend.
+ *
+ * Preference order for 'auto': native TensorFlow > wasm > cpu. The environment variable
+ * `LTH_BACKEND` (auto|tensorflow|wasm|cpu) replaces the default preference 'auto'.
+ */
+import { createRequire } from 'node:module';
+import * as tfcore from '@tensorflow/tfjs-core';
+// @tensorflow/tfjs registers the gradient functions (and the cpu backend) on the shared tfjs-core.
+import '@tensorflow/tfjs';
+import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { PipelineError } from '../errors.js';
+import { registerWasmKernels } from './kernels/index.js';
+
+export type TF = typeof tfcore;
+export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  /** The backend actually in use. */
+  name: BackendName;
+  /** What was asked for (after LTH_BACKEND was applied to 'auto'). */
+  requested: BackendPref;
+  /** Compute threads the backend uses (WASM: XNNPACK's thread pool; native: TensorFlow's own). */
+  threads: number;
+  /** Package versions that can change numerical results, for provenance. */
+  versions: Record<string, string>;
+  /** Why a preferred backend was not used ('auto' only). */
+  fallbackReason?: string;
+}
+
+const PREFS: readonly BackendPref[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+// Silences tfjs' console notices ("install our node backend"); numerics are unaffected.
+tfcore.env().set('PROD', true);
+
+let active: TF = tfcore;
+let current: BackendInfo | undefined;
+let currentKey: string | undefined;
+let warned = false;
+
+/** The active TensorFlow.js namespace (the native package's when that backend is active). */
+export function tf(): TF {
+  return active;
+}
+
+/** The info of the active backend, or undefined before `initBackend`. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+function parsePref(v: string, where: string): BackendPref {
+  if ((PREFS as readonly string[]).includes(v)) return v as BackendPref;
+  throw new PipelineError('PARAM_INVALID', `unknown backend '${v}'`, {
+    where,
+    hint: `use one of ${PREFS.join(', ')}`,
+  });
+}
+
+function errMsg(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.split('\n')[0]!.slice(0, 300);
+}
+
+interface NativeLoad {
+  ok: boolean;
+  pkg?: string;
+  mod?: TF & { version?: Record<string, string> };
+  reason?: string;
+}
+
+let nativeLoad: NativeLoad | undefined;
+
+/** Load the first native package that is installed and loads; remembered for the process. */
+function loadNative(): NativeLoad {
+  if (nativeLoad) return nativeLoad;
+  const require = createRequire(import.meta.url);
+  const reasons: string[] = [];
+  for (const pkg of NATIVE_PACKAGES) {
+    try {
+      const mod = require(pkg) as TF & { version?: Record<string, string> };
+      nativeLoad = { ok: true, pkg, mod };
+      return nativeLoad;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      reasons.push(code === 'MODULE_NOT_FOUND' ? `${pkg} is not installed` : `${pkg} failed to load: ${errMsg(e)}`);
+    }
+  }
+  nativeLoad = { ok: false, reason: reasons.join('; ') };
+  return nativeLoad;
+}
+
+async function useNative(load: NativeLoad, threads: number | undefined): Promise<Omit<BackendInfo, 'requested'>> {
+  const mod = load.mod!;
+  active = mod;
+  await mod.setBackend('tensorflow');
+  await mod.ready();
+  const versions: Record<string, string> = { [load.pkg!]: String(mod.version?.['tfjs-node'] ?? 'unknown') };
+  for (const [k, v] of Object.entries(mod.version ?? {})) versions[k] = String(v);
+  versions['tfjs-core'] = mod.version_core ?? versions['tfjs-core'] ?? 'unknown';
+  // TensorFlow picks its own intra-op thread pool size; the env var is the documented knob.
+  const t = Number(process.env.TF_NUM_INTRAOP_THREADS) || threads || 0;
+  return { name: 'tensorflow', threads: t, versions };
+}
+
+async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, 'requested'>> {
+  active = tfcore;
+  if (threads !== undefined) tfwasm.setThreadsCount(threads);
+  registerWasmKernels();
+  const ok = await tfcore.setBackend('wasm');
+  if (!ok) throw new Error('tf.setBackend("wasm") returned false');
+  await tfcore.ready();
+  const b = tfcore.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
+  const t = b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
+  return {
+    name: 'wasm',
+    threads: t,
+    versions: { 'tfjs-core': tfcore.version_core, 'tfjs-backend-wasm': tfwasm.version_wasm },
+  };
+}
+
+async function useCpu(): Promise<Omit<BackendInfo, 'requested'>> {
+  active = tfcore;
+  await tfcore.setBackend('cpu');
+  await tfcore.ready();
+  return { name: 'cpu', threads: 1, versions: { 'tfjs-core': tfcore.version_core } };
+}
+
+/**
+ * Select and initialise a backend. Idempotent: the same preference returns the same info.
+ * An explicit preference that cannot be met throws BACKEND_UNAVAILABLE; 'auto' falls back and
+ * records (and says once, on stderr) why.
+ */
+export async function initBackend(
+  pref: BackendPref = 'auto',
+  opts: { threads?: number } = {},
+): Promise<BackendInfo> {
+  parsePref(pref, 'initBackend');
+  let requested = pref;
+  if (pref === 'auto' && process.env.LTH_BACKEND) requested = parsePref(process.env.LTH_BACKEND, 'LTH_BACKEND');
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
+    throw new PipelineError('PARAM_INVALID', `threads must be a positive integer, got ${opts.threads}`, {
+      where: 'initBackend',
+    });
+  }
+  const key = `${requested}/${opts.threads ?? ''}`;
+  if (current && currentKey === key && tf().getBackend() === current.name) return current;
+
+  let info: Omit<BackendInfo, 'requested'>;
+  const reasons: string[] = [];
+  if (requested === 'tensorflow' || requested === 'auto') {
+    const load = loadNative();
+    if (load.ok) {
+      try {
+        info = await useNative(load, opts.threads);
+        return remember({ ...info, requested }, key);
+      } catch (e) {
+        reasons.push(`${load.pkg} loaded but its backend failed: ${errMsg(e)}`);
+      }
+    } else {
+      reasons.push(load.reason!);
+    }
+    if (requested === 'tensorflow') {
+      throw new PipelineError('BACKEND_UNAVAILABLE', `native TensorFlow backend unavailable: ${reasons.join('; ')}`, {
+        where: 'initBackend',
+        hint:
+          'install @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8) or @tensorflow/tfjs-node with network access ' +
+          '(their install script downloads libtensorflow), or use backend wasm',
+      });
+    }
+  }
+  if (requested === 'wasm' || requested === 'auto') {
+    try {
+      info = await useWasm(opts.threads);
+      return remember({ ...info, requested, ...(reasons.length ? { fallbackReason: reasons.join('; ') } : {}) }, key);
+    } catch (e) {
+      reasons.push(`wasm backend failed: ${errMsg(e)}`);
+      if (requested === 'wasm') {
+        throw new PipelineError('BACKEND_UNAVAILABLE', `WASM backend unavailable: ${errMsg(e)}`, {
+          where: 'initBackend',
+          hint: 'check that @tensorflow/tfjs-backend-wasm is installed (npm ci), or use backend cpu',
+          cause: e,
+        });
+      }
+    }
+  }
+  info = await useCpu();
+  return remember({ ...info, requested, ...(reasons.length ? { fallbackReason: reasons.join('; ') } : {}) }, key);
+}
+
+function remember(info: BackendInfo, key: string): BackendInfo {
+  current = info;
+  currentKey = key;
+  // Say why once, unless the only reason is that no native package is installed (the normal case).
+  const notable = info.fallbackReason?.split('; ').some((r) => !r.endsWith('is not installed'));
+  if (notable && !warned && !process.env.LTH_QUIET_BACKEND) {
+    warned = true;
+    process.stderr.write(`lth-pipeline: using the ${info.name} backend (${info.fallbackReason})\n`);
+  }
+  return info;
+}

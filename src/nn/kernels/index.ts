@@ -1,0 +1,304 @@
+/**
+ * Extra and faster kernels for the TensorFlow.js WASM backend (4.22.0), so that it can train
+ * convolutional networks at a usable speed. Each one is composed of kernels the backend already
+ * has (XNNPACK convolutions and matrix products), called directly at kernel level (no tape, no
+ * engine scope): intermediate results are freed with `backend.disposeData`.
+ *
+ * - Conv2DBackpropFilter (missing in the backend): one conv2d with the batch as the summed channel,
+ *   dy as the filter and dilation = stride.
+ * - Conv2DBackpropInput (a naive loop upstream): conv2d of the stride-dilated dy with the flipped,
+ *   transposed filter.
+ * - BatchMatMul with a transposed operand (a scalar loop upstream): explicit transpose, then the
+ *   plain XNNPACK path.
+ * - Sum / Mean over leading axes (upstream transposes the whole tensor first; batch norm and every
+ *   broadcast bias gradient hit this): a [1,R] x [R,C] product with a vector of ones.
+ *
+ * Every kernel here is checked against the CPU backend in test/nn/kernels.test.ts.
+ */
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/** The parts of the WASM backend object that these kernels use. */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+type Inputs = Record<string, TensorInfo>;
+const BACKEND = 'wasm';
+
+/** The original (upstream) kernel functions, saved before we override any of them. */
+const original = new Map<string, KernelFunc>();
+
+function kernel(name: string): KernelFunc {
+  const saved = original.get(name);
+  if (saved) return saved;
+  const k = getKernel(name, BACKEND);
+  if (!k) throw new Error(`wasm backend has no kernel ${name}`);
+  return k.kernelFunc;
+}
+
+function run(b: WasmBackend, name: string, inputs: Inputs, attrs: NamedAttrMap = {}): TensorInfo {
+  const out = kernel(name)({ inputs, attrs, backend: b as never });
+  return (Array.isArray(out) ? out[0] : out) as TensorInfo;
+}
+
+function free(b: WasmBackend, ...ts: TensorInfo[]): void {
+  for (const t of ts) b.disposeData(t.dataId);
+}
+
+/** A reshaped view of `t` that shares (and does not own) its data. */
+function view(t: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+function transpose(b: WasmBackend, x: TensorInfo, perm: number[]): TensorInfo {
+  return run(b, 'Transpose', { x }, { perm });
+}
+
+/**
+ * Crop (negative pads) or keep rows/columns of an NHWC tensor so that explicit non-negative
+ * padding remains. Returns the possibly sliced tensor (owned when `owned` is true) and the pads.
+ */
+function cropForPads(
+  b: WasmBackend,
+  x: TensorInfo,
+  pads: [number, number, number, number],
+): { x: TensorInfo; sliced: boolean; pads: [number, number, number, number] } {
+  const [t, bo, l, r] = pads;
+  if (t >= 0 && bo >= 0 && l >= 0 && r >= 0) return { x, sliced: false, pads };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const begin = [0, Math.max(0, -t), Math.max(0, -l), 0];
+  const size = [n, h - Math.max(0, -t) - Math.max(0, -bo), w - Math.max(0, -l) - Math.max(0, -r), c];
+  const y = run(b, 'Slice', { x }, { begin, size });
+  return { x: y, sliced: true, pads: [Math.max(0, t), Math.max(0, bo), Math.max(0, l), Math.max(0, r)] };
+}
+
+function conv2dExplicit(
+  b: WasmBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  pads: [number, number, number, number],
+  dilations: [number, number],
+): TensorInfo {
+  const c = cropForPads(b, x, pads);
+  const [t, bo, l, r] = c.pads;
+  const out = run(
+    b,
+    'Conv2D',
+    { x: c.x, filter },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [t, bo],
+        [l, r],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations,
+      dimRoundingMode: undefined as never,
+    } as unknown as NamedAttrMap,
+  );
+  if (c.sliced) free(b, c.x);
+  return out;
+}
+
+function checkNHWC(dataFormat: unknown, name: string): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') {
+    throw new Error(`wasm ${name}: only NHWC is supported, got ${String(dataFormat)}`);
+  }
+}
+
+/** dW[i,j,ci,co] = sum_{n,oh,ow} x[n, oh*s+i-pt, ow*s+j-pl, ci] * dy[n,oh,ow,co] */
+const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WasmBackend;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
+  checkNHWC(a.dataFormat, 'Conv2DBackpropFilter');
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const [, h, w] = x.shape as [number, number, number, number];
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const xT = transpose(b, x, [3, 1, 2, 0]); // [Cin, H, W, N]
+  const dyT = transpose(b, dy, [1, 2, 0, 3]); // [OH, OW, N, Cout]
+  const pb = fh + sh * (oh - 1) - h - pt;
+  const pr = fw + sw * (ow - 1) - w - pl;
+  const out = conv2dExplicit(b, xT, dyT, [pt, pb, pl, pr], [sh, sw]); // [Cin, fh, fw, Cout]
+  free(b, xT, dyT);
+  const res = transpose(b, out, [1, 2, 0, 3]);
+  free(b, out);
+  return res;
+};
+
+/** dx = conv2d(dilate(dy, stride), flip(W)^T) with full padding, cropped to the input size. */
+const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WasmBackend;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+  checkNHWC(a.dataFormat, 'Conv2DBackpropInput');
+  const info = backend_util.computeConv2DInfo(
+    a.inputShape,
+    filter.shape as [number, number, number, number],
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const [n, h, w] = a.inputShape;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  const cout = info.outChannels;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  // Stride-dilated dy: [N, OH*sh, OW*sw, Cout], zeros between (and after) the rows/columns of dy.
+  let d = dy;
+  let dOwned = false;
+  if (sh > 1 || sw > 1) {
+    const v = view(dy, [n, oh, 1, ow, 1, cout]);
+    const padded = run(
+      b,
+      'PadV2',
+      { x: v },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      } as unknown as NamedAttrMap,
+    );
+    d = view(padded, [n, oh * sh, ow * sw, cout]);
+    dOwned = true;
+  }
+  const rev = run(b, 'Reverse', { x: filter }, { dims: [0, 1] });
+  const wT = transpose(b, rev, [0, 1, 3, 2]); // [fh, fw, Cout, Cin]
+  free(b, rev);
+  const dh = d.shape[1]!;
+  const dw = d.shape[2]!;
+  const top = fh - 1 - pt;
+  const left = fw - 1 - pl;
+  const bottom = h + fh - 1 - top - dh;
+  const right = w + fw - 1 - left - dw;
+  const out = conv2dExplicit(b, d, wT, [top, bottom, left, right], [1, 1]);
+  free(b, wT);
+  if (dOwned) free(b, d);
+  return out;
+};
+
+const batchMatMul: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WasmBackend;
+  const { a, b: bb } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
+  if (!transposeA && !transposeB) return run(b, 'BatchMatMul', inputs as Inputs, attrs);
+  const swap = (t: TensorInfo) => {
+    const r = t.shape.length;
+    const perm = [...Array(r).keys()];
+    perm[r - 2] = r - 1;
+    perm[r - 1] = r - 2;
+    return transpose(b, t, perm);
+  };
+  const aT = transposeA ? swap(a) : a;
+  const bT = transposeB ? swap(bb) : bb;
+  const out = run(b, 'BatchMatMul', { a: aT, b: bT }, { transposeA: false, transposeB: false });
+  if (transposeA) free(b, aT);
+  if (transposeB) free(b, bT);
+  return out;
+};
+
+/** Sum or mean over a prefix of the axes as a product with a row of ones (or of 1/R). */
+function leadingReduce(name: 'Sum' | 'Mean'): KernelFunc {
+  return (args) => {
+    const b = args.backend as unknown as WasmBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims?: boolean };
+    const rank = x.shape.length;
+    const axes = (Array.isArray(axis) ? axis : [axis]).map((v) => (v < 0 ? v + rank : v)).sort((p, q) => p - q);
+    const prefix = axes.length > 0 && axes.length < rank && axes.every((v, i) => v === i);
+    if (!prefix || x.dtype !== 'float32') return run(b, name, args.inputs as Inputs, args.attrs);
+    const r = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
+    const c = x.shape.slice(axes.length).reduce((p, q) => p * q, 1);
+    if (r < 2) return run(b, name, args.inputs as Inputs, args.attrs);
+    const ones = b.makeOutput([1, 1, r], 'float32');
+    b.typedArrayFromHeap(ones).fill(name === 'Mean' ? 1 / r : 1);
+    const out = run(b, 'BatchMatMul', { a: ones, b: view(x, [1, r, c]) }, { transposeA: false, transposeB: false });
+    free(b, ones);
+    const outShape = keepDims ? x.shape.map((s, i) => (i < axes.length ? 1 : s)) : x.shape.slice(axes.length);
+    return view(out, outShape);
+  };
+}
+
+const OVERRIDES: Array<[string, KernelFunc]> = [
+  ['Conv2DBackpropFilter', conv2DBackpropFilter],
+  ['Conv2DBackpropInput', conv2DBackpropInput],
+  ['BatchMatMul', batchMatMul],
+  ['Sum', leadingReduce('Sum')],
+  ['Mean', leadingReduce('Mean')],
+];
+
+/** Names of the kernels this module registers for the 'wasm' backend. */
+export const WASM_KERNEL_NAMES: readonly string[] = OVERRIDES.map(([n]) => n);
+
+let registered = false;
+
+/**
+ * Register our kernels for 'wasm' (idempotent). Upstream kernels being replaced keep their
+ * `setupFunc`, so this works whether or not the backend has been initialised already.
+ */
+export function registerWasmKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const [name, func] of OVERRIDES) {
+    const prev = getKernel(name, BACKEND);
+    const config: KernelConfig = { kernelName: name, backendName: BACKEND, kernelFunc: func };
+    if (prev) {
+      original.set(name, prev.kernelFunc);
+      if (prev.setupFunc) config.setupFunc = prev.setupFunc;
+      unregisterKernel(name, BACKEND);
+    }
+    registerKernel(config);
+  }
+}
+
+/** For tests: run with the upstream kernels again (and back with `registerWasmKernels`). */
+export function unregisterWasmKernels(): void {
+  if (!registered) return;
+  registered = false;
+  for (const [name] of OVERRIDES) {
+    unregisterKernel(name, BACKEND);
+    const prev = original.get(name);
+    if (prev) registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: prev });
+  }
+}

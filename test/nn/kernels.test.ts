@@ -1,0 +1,145 @@
+// Every kernel registered for 'wasm' in src/nn/kernels is checked against the CPU backend:
+// forward values and gradients (through tf.grads), strides 1 and 2, same and valid padding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getKernel } from '@tensorflow/tfjs-core';
+import { initBackend, tf } from '../../src/nn/backend.js';
+import { WASM_KERNEL_NAMES } from '../../src/nn/kernels/index.js';
+import { Rng } from '../../src/nn/rng.js';
+
+function rand(n: number, seed: number): Float32Array {
+  const r = new Rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = r.normal();
+  return a;
+}
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Run `fn` on a backend and return its outputs as plain arrays. */
+async function on(backend: 'cpu' | 'wasm', fn: () => Array<import('@tensorflow/tfjs-core').Tensor>) {
+  await initBackend(backend);
+  const t = tf();
+  const outs = t.tidy(fn);
+  const data = outs.map((o) => o.dataSync().slice() as Float32Array);
+  const shapes = outs.map((o) => o.shape);
+  t.dispose(outs);
+  return { data, shapes };
+}
+
+function assertClose(a: Float32Array, b: Float32Array, label: string, rtol = 2e-5): void {
+  assert.equal(a.length, b.length, `${label}: length`);
+  let maxAbs = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(b[i]!));
+    maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+  }
+  assert.ok(Number.isFinite(maxDiff) && maxDiff <= rtol * Math.max(1, maxAbs), `${label}: max diff ${maxDiff} (scale ${maxAbs})`);
+}
+
+test('wasm backend has our kernels registered', async () => {
+  await initBackend('wasm');
+  for (const k of WASM_KERNEL_NAMES) assert.ok(getKernel(k, 'wasm'), k);
+  assert.ok(WASM_KERNEL_NAMES.includes('Conv2DBackpropFilter'));
+});
+
+const convCases: Array<{ x: number[]; f: number[]; s: number; pad: 'same' | 'valid' }> = [];
+for (const s of [1, 2]) {
+  for (const pad of ['same', 'valid'] as const) {
+    convCases.push({ x: [2, 7, 7, 3], f: [3, 3, 3, 4], s, pad });
+    convCases.push({ x: [3, 8, 8, 5], f: [3, 3, 5, 6], s, pad });
+    convCases.push({ x: [2, 6, 9, 2], f: [1, 1, 2, 3], s, pad });
+    convCases.push({ x: [1, 9, 8, 2], f: [5, 4, 2, 3], s, pad });
+  }
+}
+
+for (const c of convCases) {
+  test(`conv2d gradients wasm = cpu: x ${c.x} filter ${c.f} stride ${c.s} ${c.pad}`, async () => {
+    const xv = rand(prod(c.x), 1);
+    const fv = rand(prod(c.f), 2);
+    const fn = () => {
+      const t = tf();
+      const x = t.tensor4d(xv, c.x as [number, number, number, number]);
+      const w = t.tensor4d(fv, c.f as [number, number, number, number]);
+      const y = t.conv2d(x, w, c.s, c.pad);
+      const r = t.tensor(rand(y.size, 3), y.shape);
+      const g = t.grads((a: import('@tensorflow/tfjs-core').Tensor, b: import('@tensorflow/tfjs-core').Tensor) =>
+        t.sum(t.mul(t.conv2d(a as never, b as never, c.s, c.pad), r)),
+      )([x, w]);
+      return [y, g[0]!, g[1]!];
+    };
+    const cpu = await on('cpu', fn);
+    const wasm = await on('wasm', fn);
+    assert.deepEqual(wasm.shapes, cpu.shapes);
+    assertClose(wasm.data[0]!, cpu.data[0]!, 'forward');
+    assertClose(wasm.data[1]!, cpu.data[1]!, 'dx (Conv2DBackpropInput)');
+    assertClose(wasm.data[2]!, cpu.data[2]!, 'dw (Conv2DBackpropFilter)');
+  });
+}
+
+test('matMul with transposed operands wasm = cpu (forward and gradients)', async () => {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
+    for (const batch of [[], [3]]) {
+      const [m, k, n] = [5, 7, 4];
+      const aShape = [...batch, ...(ta ? [k, m] : [m, k])];
+      const bShape = [...batch, ...(tb ? [n, k] : [k, n])];
+      const av = rand(prod(aShape), 4);
+      const bv = rand(prod(bShape), 5);
+      const fn = () => {
+        const t = tf();
+        const a = t.tensor(av, aShape);
+        const b = t.tensor(bv, bShape);
+        const y = t.matMul(a, b, ta, tb);
+        const r = t.tensor(rand(y.size, 6), y.shape);
+        const g = t.grads((p: import('@tensorflow/tfjs-core').Tensor, q: import('@tensorflow/tfjs-core').Tensor) =>
+          t.sum(t.mul(t.matMul(p, q, ta, tb), r)),
+        )([a, b]);
+        return [y, g[0]!, g[1]!];
+      };
+      const cpu = await on('cpu', fn);
+      const wasm = await on('wasm', fn);
+      for (let i = 0; i < 3; i++) assertClose(wasm.data[i]!, cpu.data[i]!, `matMul ta=${ta} tb=${tb} batch=${batch} out ${i}`);
+    }
+  }
+});
+
+test('sum/mean over leading axes wasm = cpu, and batch-norm style gradients', async () => {
+  const shape = [4, 5, 6, 3];
+  const xv = rand(prod(shape), 7);
+  for (const keepDims of [false, true]) {
+    for (const axes of [[0], [0, 1], [0, 1, 2], [1, 2], [3], [0, 2]]) {
+      const fn = () => {
+        const t = tf();
+        const x = t.tensor(xv, shape);
+        return [t.sum(x, axes, keepDims), t.mean(x, axes, keepDims)];
+      };
+      const cpu = await on('cpu', fn);
+      const wasm = await on('wasm', fn);
+      assert.deepEqual(wasm.shapes, cpu.shapes);
+      assertClose(wasm.data[0]!, cpu.data[0]!, `sum ${axes} keepDims=${keepDims}`);
+      assertClose(wasm.data[1]!, cpu.data[1]!, `mean ${axes} keepDims=${keepDims}`);
+    }
+  }
+  // Gradient of a batch norm written with moments (what the models do).
+  const gv = rand(3, 8);
+  const fn = () => {
+    const t = tf();
+    const x = t.tensor(xv, shape);
+    const gamma = t.tensor(gv, [3]);
+    const r = t.tensor(rand(prod(shape), 9), shape);
+    const g = t.grads((a: import('@tensorflow/tfjs-core').Tensor, gm: import('@tensorflow/tfjs-core').Tensor) => {
+      const { mean, variance } = t.moments(a, [0, 1, 2]);
+      return t.sum(t.mul(t.mul(t.mul(t.sub(a, mean), t.rsqrt(t.add(variance, 1e-5))), gm), r));
+    })([x, gamma]);
+    return [g[0]!, g[1]!];
+  };
+  const cpu = await on('cpu', fn);
+  const wasm = await on('wasm', fn);
+  assertClose(wasm.data[0]!, cpu.data[0]!, 'bn dx', 1e-4);
+  assertClose(wasm.data[1]!, cpu.data[1]!, 'bn dgamma', 1e-4);
+});
