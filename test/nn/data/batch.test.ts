@@ -47,7 +47,7 @@ test('resumable: batch k computed directly equals the k-th in sequence', () => {
 
 test('the dataset order matches what the trainer uses', async () => {
   const ds = await loadDataset('synthetic', { synthetic: { trainSize: 64 } });
-  for (const i of [0, 5, 13]) assert.deepEqual([...trainBatchIndices(ds, 11, i, 8)], [...batchIndices(11, i, 8, 64)]);
+  for (const i of [0, 5, 13]) assert.deepEqual(Array.from(trainBatchIndices(ds, 11, i, 8)), [...batchIndices(11, i, 8, 64)]);
 });
 
 test('bad batch arguments are PARAM_INVALID', () => {

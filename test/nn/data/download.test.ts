@@ -127,3 +127,25 @@ test('a server that fails leaves DATASET_MISSING naming the URL', async () => {
   );
   assert.equal(existsSync(dest), false);
 });
+
+test('verification is cached by path, size and mtime', async () => {
+  const { verifyFile } = await import('../../../src/nn/data/verify.js');
+  const { utimesSync } = await import('node:fs');
+  const dir = tempDir();
+  const file = join(dir, 'f.bin');
+  writeFileSync(file, content);
+  const t = new Date(1_700_000_000_000); // whole milliseconds, so that utimes restores it exactly
+  utimesSync(file, t, t);
+  const sum = { algorithm: 'sha256' as const, digest: sha256 };
+  await verifyFile(file, sum);
+  assert.ok(JSON.parse(readFileSync(join(dir, '.lth-verified.json'), 'utf8')).files['f.bin']);
+  // same size and mtime, other bytes: the cache answers (no hashing)
+  const changed = Buffer.from(content);
+  changed[0] = changed[0]! ^ 0xff;
+  writeFileSync(file, changed);
+  utimesSync(file, t, t);
+  await verifyFile(file, sum);
+  // a new mtime invalidates the entry and the mismatch is found
+  utimesSync(file, t, new Date(t.getTime() + 5000));
+  await assert.rejects(verifyFile(file, sum), (e: unknown) => isPipelineError(e, 'DATASET_CORRUPT') && e.where === file);
+});
