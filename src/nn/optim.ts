@@ -1,0 +1,139 @@
+/**
+ * Masked optimizers: SGD, momentum, Nesterov, Adam, all with (L2, PyTorch-style) weight decay.
+ *
+ * Invariant: a pruned weight stays exactly zero. Adam's moments and weight decay would otherwise
+ * regrow it (the moments of a weight keep their values after its gradient is zeroed, and
+ * m / sqrt(v) is not zero). So each step (1) multiplies the gradient by the mask, (2) updates,
+ * and (3) multiplies the new weight by the mask again.
+ *
+ * State is explicit (`Record<string, Tensor>`, exported as a TensorMap) so that it can be saved in
+ * a checkpoint; the step number is the training iteration, supplied by the caller.
+ */
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { PipelineError } from '../errors.js';
+import { tf } from './backend.js';
+
+export type OptimizerType = 'sgd' | 'momentum' | 'nesterov' | 'adam';
+export const OPTIMIZER_TYPES: readonly OptimizerType[] = ['sgd', 'momentum', 'nesterov', 'adam'];
+
+export interface OptimizerConfig {
+  type: OptimizerType;
+  /** Momentum coefficient for 'momentum' / 'nesterov' (default 0.9). */
+  momentum?: number;
+  /** Adam (defaults 0.9, 0.999, 1e-8). */
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** L2 penalty added to the gradient: g + weightDecay * w (default 0). */
+  weightDecay?: number;
+}
+
+export function validateOptimizer(cfg: OptimizerConfig): Required<OptimizerConfig> {
+  if (!OPTIMIZER_TYPES.includes(cfg.type)) {
+    throw new PipelineError('PARAM_INVALID', `unknown optimizer '${String(cfg.type)}'`, {
+      where: 'optimizer',
+      hint: `use one of ${OPTIMIZER_TYPES.join(', ')}`,
+    });
+  }
+  const full: Required<OptimizerConfig> = {
+    type: cfg.type,
+    momentum: cfg.momentum ?? 0.9,
+    beta1: cfg.beta1 ?? 0.9,
+    beta2: cfg.beta2 ?? 0.999,
+    epsilon: cfg.epsilon ?? 1e-8,
+    weightDecay: cfg.weightDecay ?? 0,
+  };
+  const check = (k: keyof OptimizerConfig, lo: number, hi: number) => {
+    const v = full[k] as number;
+    if (!(Number.isFinite(v) && v >= lo && v < hi)) {
+      throw new PipelineError('PARAM_INVALID', `optimizer ${k} must be in [${lo}, ${hi}), got ${v}`, { where: 'optimizer' });
+    }
+  };
+  check('momentum', 0, 1);
+  check('beta1', 0, 1);
+  check('beta2', 0, 1);
+  check('epsilon', 0, Infinity);
+  check('weightDecay', 0, Infinity);
+  return full;
+}
+
+/** Names of the state tensors an optimizer keeps for parameter `p`. */
+export function stateNames(type: OptimizerType, p: string): string[] {
+  switch (type) {
+    case 'sgd':
+      return [];
+    case 'momentum':
+    case 'nesterov':
+      return [`momentum/${p}`];
+    case 'adam':
+      return [`adam_m/${p}`, `adam_v/${p}`];
+  }
+}
+
+export interface StepResult {
+  params: Record<string, Tensor>;
+  state: Record<string, Tensor>;
+}
+
+/**
+ * One update. `iteration` is 0-based (Adam's bias correction uses iteration + 1). Returns new
+ * tensors; the caller disposes the old ones. Missing state starts at zero.
+ */
+export function optimizerStep(
+  cfg: Required<OptimizerConfig>,
+  params: Record<string, Tensor>,
+  grads: Record<string, Tensor>,
+  state: Record<string, Tensor>,
+  masks: Record<string, Tensor>,
+  lr: number,
+  iteration: number,
+): StepResult {
+  const t = tf();
+  return t.tidy(() => {
+    const newParams: Record<string, Tensor> = {};
+    const newState: Record<string, Tensor> = {};
+    for (const name of Object.keys(grads).sort()) {
+      const p = params[name]!;
+      const m = masks[name];
+      let g = grads[name]!;
+      if (m) g = t.mul(g, m);
+      if (cfg.weightDecay > 0) g = t.add(g, t.mul(p, cfg.weightDecay));
+      let upd: Tensor;
+      switch (cfg.type) {
+        case 'sgd':
+          upd = t.mul(g, lr);
+          break;
+        case 'momentum':
+        case 'nesterov': {
+          const key = `momentum/${name}`;
+          const prev = state[key];
+          const buf = prev ? t.add(t.mul(prev, cfg.momentum), g) : g;
+          newState[key] = buf;
+          upd = cfg.type === 'momentum' ? t.mul(buf, lr) : t.mul(t.add(g, t.mul(buf, cfg.momentum)), lr);
+          break;
+        }
+        case 'adam': {
+          const mk = `adam_m/${name}`;
+          const vk = `adam_v/${name}`;
+          const pm = state[mk];
+          const pv = state[vk];
+          const mNew = pm ? t.add(t.mul(pm, cfg.beta1), t.mul(g, 1 - cfg.beta1)) : t.mul(g, 1 - cfg.beta1);
+          const g2 = t.square(g);
+          const vNew = pv ? t.add(t.mul(pv, cfg.beta2), t.mul(g2, 1 - cfg.beta2)) : t.mul(g2, 1 - cfg.beta2);
+          newState[mk] = mNew;
+          newState[vk] = vNew;
+          const step = iteration + 1;
+          const bc1 = 1 - Math.pow(cfg.beta1, step);
+          const bc2 = 1 - Math.pow(cfg.beta2, step);
+          const denom = t.add(t.sqrt(t.div(vNew, bc2)), cfg.epsilon);
+          upd = t.div(t.mul(mNew, lr / bc1), denom);
+          break;
+        }
+      }
+      let np = t.sub(p, upd);
+      if (m) np = t.mul(np, m);
+      newParams[name] = np;
+    }
+    return { params: newParams, state: newState };
+  });
+}
