@@ -1,0 +1,23 @@
+/** `pipeline gc`: drop cache entries and objects that neither the lock file nor recent runs use. */
+import { collectGarbage, readLock } from '../../store/index.js';
+import { formatBytes } from '../format.js';
+import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+
+export interface GcCommandOptions extends WorkspaceOptions {
+  dryRun: boolean;
+  keepLast: number;
+}
+
+export async function gcCommand(opts: GcCommandOptions): Promise<number> {
+  const ws = openWorkspace(opts);
+  const lock = await readLock(ws.lockPath);
+  const report = await collectGarbage(ws.store, [lock], { dryRun: opts.dryRun, keepLast: opts.keepLast });
+  const bytes = report.removedObjects.reduce((a, o) => a + o.size, 0);
+  const verb = opts.dryRun ? 'would remove' : 'removed';
+  if (opts.dryRun) for (const o of report.removedObjects) process.stdout.write(`${o.digest}  ${formatBytes(o.size)}\n`);
+  process.stdout.write(
+    `${verb} ${report.removedObjects.length} objects (${formatBytes(bytes)}) and ${report.removedRuns.length} run records; ` +
+      `kept ${report.keptObjects} objects and ${report.keptRuns} run records (lock file ${ws.lockPath}, last ${opts.keepLast} per stage instance)\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,78 @@
+/** `pipeline run`: bring every stage up to date, computing only what the cache does not have. */
+import { PipelineError } from '../../errors.js';
+import { loadPipeline, planPipeline, runPipeline } from '../../engine/index.js';
+import { readLock } from '../../store/index.js';
+import { createReporter } from '../reporter.js';
+import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+import { printPlan } from './status.js';
+
+export interface RunCommandOptions extends WorkspaceOptions {
+  set: string[];
+  jobs: number;
+  force: string[];
+  keepGoing: boolean;
+  dryRun: boolean;
+  inline: boolean;
+  verbose: boolean;
+}
+
+export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
+  const ws = openWorkspace(opts, file);
+  const pipeline = await loadPipeline(file, opts.set);
+  if (opts.dryRun) {
+    const lock = await readLock(ws.lockPath);
+    const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
+    printPlan(plan, { dryRun: true });
+    return 0;
+  }
+  await ws.store.sweepDeadWorkDirs();
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\nstopping: running stages are being stopped; finished results stay cached (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const reporter = createReporter(process.stderr, { verbose: opts.verbose });
+  const started = Date.now();
+  let summary;
+  try {
+    summary = await runPipeline(pipeline, ws.store, ws.fingerprinter, ws.lockPath, {
+      jobs: opts.jobs,
+      force: opts.force,
+      keepGoing: opts.keepGoing,
+      inline: opts.inline,
+      signal: controller.signal,
+      reporter,
+    });
+  } finally {
+    reporter.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  const parts = [`${summary.ran.length} ran`, `${summary.cached.length} from cache`];
+  if (summary.failed.length) parts.push(`${summary.failed.length} failed`);
+  if (summary.skipped.length) parts.push(`${summary.skipped.length} not run`);
+  process.stderr.write(`${pipeline.definition.name}: ${parts.join(', ')} in ${secs}s\n`);
+  for (const { id, error } of summary.failed) {
+    process.stderr.write(`\nstage '${id}' failed: ${error.format()}\n`);
+    const tail = reporter.tail(id);
+    if (tail?.length) process.stderr.write(`  last output of '${id}':\n${tail.map((l) => `    ${l}`).join('\n')}\n`);
+    const cause = error.cause;
+    if (opts.verbose && typeof cause === 'string') process.stderr.write(`${cause}\n`);
+  }
+  if (summary.interrupted) throw new PipelineError('INTERRUPTED', 'interrupted: finished stages are cached; run again to continue');
+  if (summary.failed.length > 0) {
+    const userError = summary.failed.find((f) => f.error.isUserError);
+    if (userError && summary.failed.length === 1) throw userError.error;
+    return 1;
+  }
+  return 0;
+}

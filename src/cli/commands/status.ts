@@ -1,0 +1,41 @@
+/** `pipeline status`: what is stale, and why, in words - without running anything. */
+import { loadPipeline, planPipeline, type PipelinePlan } from '../../engine/index.js';
+import { readLock } from '../../store/index.js';
+import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+
+export interface StatusOptions extends WorkspaceOptions {
+  set: string[];
+  json: boolean;
+}
+
+export async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
+  const ws = openWorkspace(opts, file);
+  const pipeline = await loadPipeline(file, opts.set);
+  const lock = await readLock(ws.lockPath);
+  const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
+  if (opts.json) {
+    const rows = [...plan.stages.values()].map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons }));
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  } else printPlan(plan, { dryRun: false });
+  return 0;
+}
+
+export function printPlan(plan: PipelinePlan, opts: { dryRun: boolean }): void {
+  const stages = [...plan.stages.values()];
+  const stale = stages.filter((s) => s.state === 'stale');
+  const cached = stages.filter((s) => s.state === 'cached');
+  const out: string[] = [];
+  const label = opts.dryRun ? { stale: 'would run', cached: 'would restore' } : { stale: 'stale', cached: 'in cache' };
+  for (const s of stages) {
+    if (s.state === 'up-to-date') continue;
+    out.push(`${(s.state === 'stale' ? label.stale : label.cached).padEnd(13)} ${s.node.id}`);
+    for (const r of s.reasons) out.push(`${' '.repeat(14)}${r}`);
+  }
+  const upToDate = stages.length - stale.length - cached.length;
+  out.push(
+    stale.length === 0 && cached.length === 0
+      ? `${plan.pipeline.definition.name}: all ${stages.length} stages up to date`
+      : `${plan.pipeline.definition.name}: ${stale.length} ${opts.dryRun ? 'would run' : 'stale'}, ${cached.length} ${opts.dryRun ? 'would be restored from the run cache' : 'in the run cache'}, ${upToDate} up to date`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+}

@@ -1,0 +1,11 @@
+/** `pipeline verify`: re-hash every object; corrupt ones are quarantined and recomputed next run. */
+import { verifyObjects } from '../../store/index.js';
+import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+
+export async function verifyCommand(opts: WorkspaceOptions): Promise<number> {
+  const ws = openWorkspace(opts);
+  const report = await verifyObjects(ws.store);
+  for (const c of report.corrupt) process.stdout.write(`corrupt ${c.digest} -> moved to ${c.movedTo}\n`);
+  process.stdout.write(`checked ${report.checked} objects: ${report.corrupt.length === 0 ? 'all intact' : `${report.corrupt.length} corrupt (quarantined; the stages that made them will run again)`}\n`);
+  return report.corrupt.length === 0 ? 0 : 1;
+}

@@ -1,0 +1,160 @@
+/**
+ * Progress of a run. On a terminal: one live line per running stage with its own progress, and a
+ * permanent line when a stage finishes. Elsewhere (CI logs, pipes): plain log lines, stage
+ * progress at most every few seconds per stage.
+ */
+import { createLogUpdate } from 'log-update';
+import type { RunReporter } from '../engine/index.js';
+import type { StageProgress } from '../engine/index.js';
+import { formatDuration, formatMetrics } from './format.js';
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const LOG_PROGRESS_EVERY_MS = 10_000;
+
+export interface Reporter extends RunReporter {
+  /** The last lines a stage printed (shown when it fails). */
+  tail(id: string): readonly string[];
+  close(): void;
+}
+
+const TAIL_LINES = 30;
+
+/** Keeps the last lines of every stage's output. */
+abstract class BaseReporter {
+  private readonly tails = new Map<string, string[]>();
+
+  protected keep(id: string, message: string): void {
+    const t = this.tails.get(id) ?? [];
+    t.push(message);
+    if (t.length > TAIL_LINES) t.shift();
+    this.tails.set(id, t);
+  }
+
+  tail(id: string): readonly string[] {
+    return this.tails.get(id) ?? [];
+  }
+}
+
+export function createReporter(stream: NodeJS.WriteStream = process.stderr, opts: { verbose?: boolean } = {}): Reporter {
+  return stream.isTTY ? new TtyReporter(stream, opts.verbose ?? false) : new LogReporter(stream, opts.verbose ?? false);
+}
+
+interface Running {
+  started: number;
+  progress: StageProgress;
+}
+
+class TtyReporter extends BaseReporter implements Reporter {
+  private readonly running = new Map<string, Running>();
+  private readonly update;
+  private frame = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly verbose: boolean,
+  ) {
+    super();
+    this.update = createLogUpdate(stream);
+    this.timer = setInterval(() => this.render(), 100);
+    this.timer.unref();
+  }
+
+  private render(): void {
+    this.frame++;
+    const lines: string[] = [];
+    const width = this.stream.columns ?? 100;
+    for (const [id, r] of this.running) {
+      const spin = SPINNER[this.frame % SPINNER.length];
+      const pct = r.progress.fraction !== undefined ? `${String(Math.floor(r.progress.fraction * 100)).padStart(3)}% ` : '';
+      const line = `${spin} ${id}  ${pct}${r.progress.message ?? ''}  ${formatDuration(Date.now() - r.started)}`;
+      lines.push(line.length > width ? `${line.slice(0, width - 1)}…` : line);
+    }
+    this.update(lines.join('\n'));
+  }
+
+  private print(line: string): void {
+    this.update.clear();
+    this.stream.write(`${line}\n`);
+    this.render();
+  }
+
+  start(id: string): void {
+    this.running.set(id, { started: Date.now(), progress: {} });
+    this.render();
+  }
+  progress(id: string, p: StageProgress): void {
+    const r = this.running.get(id);
+    if (r) r.progress = p;
+  }
+  log(id: string, message: string): void {
+    this.keep(id, message);
+    if (this.verbose) this.print(`  ${id} | ${message}`);
+  }
+  waiting(id: string, owner: string): void {
+    this.print(`… ${id}: waiting for ${owner}, which is computing the same key`);
+  }
+  done(id: string, info: { outcome: string; durationMs: number; metrics: Record<string, unknown> }): void {
+    this.running.delete(id);
+    const m = formatMetrics(info.metrics as never);
+    this.print(info.outcome === 'ran' ? `✓ ${id}  ${formatDuration(info.durationMs)}${m ? `  ${m}` : ''}` : `· ${id}  ${info.outcome}`);
+  }
+  failed(id: string, error: Error): void {
+    this.running.delete(id);
+    this.print(`✗ ${id}  ${error.message.split('\n')[0]}`);
+  }
+  skipped(id: string, reason: string): void {
+    this.running.delete(id);
+    this.print(`- ${id}  skipped: ${reason}`);
+  }
+  close(): void {
+    clearInterval(this.timer);
+    this.update.clear();
+    this.update.done();
+  }
+}
+
+class LogReporter extends BaseReporter implements Reporter {
+  private readonly lastProgress = new Map<string, number>();
+  private readonly started = new Map<string, number>();
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly verbose: boolean,
+  ) {
+    super();
+  }
+
+  private line(s: string): void {
+    this.stream.write(`${s}\n`);
+  }
+  start(id: string): void {
+    this.started.set(id, Date.now());
+    this.line(`[start]  ${id}`);
+  }
+  progress(id: string, p: StageProgress): void {
+    const now = Date.now();
+    if (now - (this.lastProgress.get(id) ?? this.started.get(id) ?? 0) < LOG_PROGRESS_EVERY_MS) return;
+    this.lastProgress.set(id, now);
+    const pct = p.fraction !== undefined ? `${Math.floor(p.fraction * 100)}% ` : '';
+    this.line(`[progress] ${id} ${pct}${p.message ?? ''}`);
+  }
+  log(id: string, message: string): void {
+    this.keep(id, message);
+    if (this.verbose) this.line(`  ${id} | ${message}`);
+  }
+  waiting(id: string, owner: string): void {
+    this.line(`[wait]   ${id}: ${owner} is computing the same key`);
+  }
+  done(id: string, info: { outcome: string; durationMs: number; metrics: Record<string, unknown> }): void {
+    const m = formatMetrics(info.metrics as never);
+    this.line(info.outcome === 'ran' ? `[done]   ${id} ${formatDuration(info.durationMs)}${m ? ` ${m}` : ''}` : `[${info.outcome}] ${id}`);
+  }
+  failed(id: string, error: Error): void {
+    this.line(`[failed] ${id}: ${error.message.split('\n')[0]}`);
+  }
+  skipped(id: string, reason: string): void {
+    this.line(`[skip]   ${id}: ${reason}`);
+  }
+  close(): void {}
+}

@@ -1,0 +1,35 @@
+/**
+ * Where in the user's source a definition was made, read off the stack (tsx maps it back to the
+ * .ts source). Error messages name `file:line`, and the code fingerprint starts from the
+ * `defineStage` call it finds there.
+ */
+import { fileURLToPath } from 'node:url';
+import { dirname, relative, sep } from 'node:path';
+
+export interface CallSite {
+  file: string;
+  line: number;
+  column: number;
+}
+
+const ENGINE_DIR = dirname(fileURLToPath(import.meta.url)) + sep;
+const FRAME = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/;
+
+/** The first stack frame outside the engine (and outside node internals). */
+export function callerSite(): CallSite | undefined {
+  const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  for (const frame of stack) {
+    const m = FRAME.exec(frame.trim());
+    if (!m) continue;
+    const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
+    if (file.startsWith(ENGINE_DIR) || file.includes(`${sep}node_modules${sep}`)) continue;
+    return { file, line: Number(m[2]), column: Number(m[3]) };
+  }
+  return undefined;
+}
+
+export function formatSite(site: CallSite | undefined, cwd = process.cwd()): string | undefined {
+  if (!site) return undefined;
+  const rel = relative(cwd, site.file);
+  return `${rel.startsWith('..') ? site.file : rel}:${site.line}`;
+}

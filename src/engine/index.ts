@@ -1,0 +1,11 @@
+export { defineStage, lookupStage, isStageDefinition, outputsOf, METRICS_OUTPUT } from './stage.js';
+export type { StageDefinition, StageSpec, StageContext, StageProgress, StageResources, Isolation, Metrics, JsonValue } from './stage.js';
+export { definePipeline, isPipelineDefinition, GraphBuilder } from './pipeline.js';
+export type { PipelineDefinition, PipelineBuilder, PipelineSpec, StageHandle, StageNode, ArtifactRef, InputBinding, StageOptions } from './pipeline.js';
+export { loadPipeline, importPipeline, checkGraph, refsOf, parseSetArgs, type LoadedPipeline } from './load.js';
+export { planPipeline, type PipelinePlan, type StagePlan, type StageState } from './plan.js';
+export { runPipeline, matchesForce, type RunOptions, type RunReporter, type RunSummary, type StageOutcome } from './scheduler.js';
+export { Fingerprinter } from './fingerprint.js';
+export { stageKey, CACHE_FORMAT_VERSION } from './key.js';
+export { canonicalJson } from './canonical.js';
+export { validateParams, parseSetValue } from './params.js';

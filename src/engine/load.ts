@@ -1,0 +1,175 @@
+/**
+ * Loading a pipeline file: import it (tsx compiles TypeScript on the fly), apply `--set`
+ * overrides, run its build function, then check the graph: every reference resolves, no cycles.
+ * Every user mistake becomes one PipelineError with the file and line.
+ */
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PipelineError, isPipelineError } from '../errors.js';
+import { formatSite } from './callsite.js';
+import { getAtPath, parseSetValue, schemaAt, setAtPath } from './params.js';
+import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type StageNode, type StageOverride } from './pipeline.js';
+
+export interface LoadedPipeline {
+  /** Absolute path of the pipeline file. */
+  readonly file: string;
+  readonly definition: PipelineDefinition;
+  /** Pipeline-level params after `--set`. */
+  readonly params: Record<string, unknown>;
+  readonly nodes: ReadonlyMap<string, StageNode>;
+  /** Stage instances in a topological order (inputs before their consumers). */
+  readonly order: readonly StageNode[];
+}
+
+export function refsOf(node: StageNode): Array<{ input: string; ref: ArtifactRef }> {
+  const out: Array<{ input: string; ref: ArtifactRef }> = [];
+  for (const [input, binding] of Object.entries(node.inputs)) {
+    for (const ref of Array.isArray(binding) ? (binding as readonly ArtifactRef[]) : [binding as ArtifactRef]) out.push({ input, ref });
+  }
+  return out;
+}
+
+/** `key=value` strings from the command line. */
+export function parseSetArgs(sets: readonly string[]): Array<{ path: string[]; raw: string; text: string }> {
+  return sets.map((text) => {
+    const eq = text.indexOf('=');
+    if (eq <= 0) throw new PipelineError('USAGE', `--set ${text}: expected key=value`, { hint: 'e.g. --set profile=paper or --set train.lr=0.1' });
+    return { path: text.slice(0, eq).split('.'), raw: text.slice(eq + 1), text };
+  });
+}
+
+export async function importPipeline(file: string): Promise<PipelineDefinition> {
+  const abs = resolve(file);
+  try {
+    await access(abs);
+  } catch {
+    throw new PipelineError('PIPELINE_LOAD', `pipeline file ${file} does not exist`, { hint: 'pass the path of a .ts file that exports definePipeline(...) as default' });
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (e) {
+    if (isPipelineError(e)) throw e;
+    throw new PipelineError('PIPELINE_LOAD', `loading the pipeline failed: ${firstLine(e)}`, {
+      where: siteInFile(e, abs) ?? file,
+      hint: 'fix the error in the pipeline file (or in a module it imports)',
+      cause: e,
+    });
+  }
+  const def = mod.default ?? mod.pipeline;
+  if (!isPipelineDefinition(def)) {
+    throw new PipelineError('PIPELINE_INVALID', `${file} exports no pipeline`, { where: file, hint: 'add `export default definePipeline({ name: ... }, (p, cfg) => { ... })`' });
+  }
+  return def;
+}
+
+export async function loadPipeline(file: string, sets: readonly string[] = []): Promise<LoadedPipeline> {
+  const abs = resolve(file);
+  const definition = await importPipeline(abs);
+  let params: Record<string, unknown> = structuredClone(definition.params);
+  const overrides: StageOverride[] = [];
+  for (const s of parseSetArgs(sets)) {
+    const head = s.path[0]!;
+    if (head in definition.params) {
+      const current = getAtPath(definition.params, s.path);
+      if (!current.found) {
+        throw new PipelineError('PARAM_INVALID', `--set ${s.text}: pipeline param '${head}' has no field '${s.path.slice(1).join('.')}'`, { where: formatSite(definition.site) });
+      }
+      const value = parseSetValue(s.raw, { example: current.value });
+      if (typeof value !== typeof current.value || Array.isArray(value) !== Array.isArray(current.value)) {
+        throw new PipelineError('PARAM_INVALID', `--set ${s.text}: '${s.path.join('.')}' is a ${Array.isArray(current.value) ? 'list' : typeof current.value}, got ${JSON.stringify(s.raw)}`, {
+          where: formatSite(definition.site),
+        });
+      }
+      params = setAtPath(params, s.path, value);
+    } else if (s.path.length >= 2) {
+      const param = s.path[s.path.length - 1]!;
+      overrides.push({
+        stageId: s.path.slice(0, -1).join('.'),
+        param,
+        used: false,
+        apply: (def, current) => setAtPath(current, [param], parseSetValue(s.raw, { schema: schemaAt(def.schema, [param]) })),
+      });
+    } else {
+      throw unknownSet(s.text, definition);
+    }
+  }
+  const builder = new GraphBuilder(abs, overrides);
+  try {
+    definition.build(builder, params);
+  } catch (e) {
+    if (isPipelineError(e)) throw e;
+    throw new PipelineError('PIPELINE_LOAD', `building the pipeline failed: ${firstLine(e)}`, { where: siteInFile(e, abs) ?? file, cause: e });
+  }
+  const unused = overrides.find((o) => !o.used);
+  if (unused) throw unknownSet(`${unused.stageId}.${unused.param}`, definition, [...builder.nodes.keys()]);
+  const order = checkGraph(builder.nodes);
+  return { file: abs, definition, params, nodes: builder.nodes, order };
+}
+
+function unknownSet(key: string, def: PipelineDefinition, stageIds?: string[]): PipelineError {
+  const names = Object.keys(def.params);
+  return new PipelineError('PARAM_INVALID', `--set ${key}: no pipeline param and no stage instance of that name`, {
+    where: formatSite(def.site),
+    hint: `pipeline params: ${names.join(', ') || '(none)'}; a stage param is set as <stage id>.<param>${stageIds?.length ? ` (stage ids: ${stageIds.slice(0, 8).join(', ')}${stageIds.length > 8 ? ', ...' : ''})` : ''}`,
+  });
+}
+
+/** Checks references and finds a topological order; a cycle is reported with its path. */
+export function checkGraph(nodes: ReadonlyMap<string, StageNode>): StageNode[] {
+  for (const node of nodes.values()) {
+    for (const { input, ref } of refsOf(node)) {
+      if (ref.kind !== 'output') continue;
+      const up = nodes.get(ref.stageId);
+      if (!up) {
+        throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input '${input}' refers to stage '${ref.stageId}', which the pipeline does not define`, {
+          where: formatSite(ref.site),
+          hint: `stage ids: ${[...nodes.keys()].slice(0, 10).join(', ')}`,
+        });
+      }
+      if (!up.outputs.includes(ref.output)) {
+        throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input '${input}' refers to output '${ref.output}' of '${up.id}', which has none of that name`, {
+          where: formatSite(ref.site),
+          hint: `outputs of '${up.id}': ${up.outputs.join(', ')}`,
+        });
+      }
+    }
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const order: StageNode[] = [];
+  const path: string[] = [];
+  const visit = (node: StageNode): void => {
+    state.set(node.id, 'visiting');
+    path.push(node.id);
+    for (const { ref } of refsOf(node)) {
+      if (ref.kind !== 'output') continue;
+      const s = state.get(ref.stageId);
+      if (s === 'visiting') {
+        const cycle = [...path.slice(path.indexOf(ref.stageId)), ref.stageId];
+        throw new PipelineError('CYCLE', `the stages form a cycle: ${cycle.reverse().join(' -> ')}`, {
+          where: formatSite(ref.site),
+          hint: 'a stage cannot depend, directly or through others, on its own outputs',
+        });
+      }
+      if (s === undefined) visit(nodes.get(ref.stageId)!);
+    }
+    path.pop();
+    state.set(node.id, 'done');
+    order.push(node);
+  };
+  for (const node of nodes.values()) if (!state.has(node.id)) visit(node);
+  return order;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+}
+
+/** `file:line` of the first stack frame (or esbuild location) inside the pipeline file. */
+function siteInFile(e: unknown, file: string): string | undefined {
+  const text = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`(?:file://)?${escaped}:(\\d+)`).exec(text);
+  return m ? `${formatSite({ file, line: Number(m[1]), column: 0 })}` : undefined;
+}

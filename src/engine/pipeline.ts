@@ -1,0 +1,203 @@
+/**
+ * `definePipeline`: a function that builds a DAG of stage instances. Artifacts of one stage are
+ * the inputs of the next; sweeps are loops (or `p.sweep`) over parameter grids; pipeline-level
+ * params are overridable from the command line with `--set key=value`.
+ */
+import { isAbsolute, resolve, dirname } from 'node:path';
+import type { z } from 'zod';
+import { PipelineError } from '../errors.js';
+import { callerSite, formatSite, type CallSite } from './callsite.js';
+import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
+import { METRICS_OUTPUT, outputsOf, type StageDefinition } from './stage.js';
+
+/** An artifact: one output file of a stage instance, or a file outside the pipeline. */
+export type ArtifactRef =
+  | { readonly kind: 'output'; readonly stageId: string; readonly output: string; readonly site: CallSite | undefined }
+  | { readonly kind: 'file'; readonly path: string; readonly site: CallSite | undefined };
+
+export type InputBinding = ArtifactRef | readonly ArtifactRef[];
+
+export interface StageHandle<O extends string = string> {
+  readonly id: string;
+  readonly stage: string;
+  /** The artifact `name` of this stage instance. */
+  out(name: O | typeof METRICS_OUTPUT): ArtifactRef;
+}
+
+export interface StageNode {
+  readonly id: string;
+  readonly def: StageDefinition;
+  readonly params: ValidatedParams;
+  readonly inputs: Readonly<Record<string, InputBinding>>;
+  readonly outputs: readonly string[];
+  readonly site: CallSite | undefined;
+}
+
+export type StageArgs<P extends ParamsSchema, I extends string> = z.input<P> & { [K in I]: InputBinding };
+
+export interface StageOptions {
+  /** The instance id (default: the stage name), prefixed by the enclosing scopes. */
+  id?: string;
+}
+
+export interface PipelineBuilder {
+  stage<P extends ParamsSchema, I extends string, O extends string>(def: StageDefinition<P, I, O>, args: StageArgs<P, I>, opts?: StageOptions): StageHandle<O>;
+  /** A file outside the cache (a dataset, a config): its content digest enters the keys. */
+  file(path: string): ArtifactRef;
+  /** A reference to an output of a stage instance by id, resolved after the whole graph is built. */
+  ref(stageId: string, output: string): ArtifactRef;
+  /** Runs `body` with every stage id prefixed by `name/`. */
+  scope<T>(name: string, body: () => T): T;
+  /** Calls `body` once per point of the grid's cartesian product, each in a scope `k:v,k2:v2`. */
+  sweep<G extends Record<string, readonly unknown[]>>(grid: G, body: (point: { [K in keyof G]: G[K][number] }) => void): void;
+}
+
+export type PipelineParams = Record<string, unknown>;
+
+export interface PipelineSpec<C extends PipelineParams> {
+  name: string;
+  description?: string;
+  /** Defaults of the pipeline-level params (`--set key=value` overrides them). */
+  params?: C;
+}
+
+export interface PipelineDefinition<C extends PipelineParams = PipelineParams> {
+  readonly kind: 'pipeline';
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly params: C;
+  readonly build: (p: PipelineBuilder, cfg: C) => void;
+  readonly site: CallSite | undefined;
+}
+
+export function definePipeline<C extends PipelineParams = {}>(spec: PipelineSpec<C>, build: (p: PipelineBuilder, cfg: C) => void): PipelineDefinition<C> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.name)) {
+    throw new PipelineError('PIPELINE_INVALID', `pipeline name '${spec.name}' must use only letters, digits, '_', '.', '-'`, { where: formatSite(callerSite()) });
+  }
+  return { kind: 'pipeline', name: spec.name, description: spec.description, params: (spec.params ?? {}) as C, build, site: callerSite() };
+}
+
+export function isPipelineDefinition(x: unknown): x is PipelineDefinition {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'pipeline';
+}
+
+/** A `--set` override of one stage instance's param, applied while the graph is built. */
+export interface StageOverride {
+  stageId: string;
+  param: string;
+  apply(def: StageDefinition, current: Record<string, unknown>): Record<string, unknown>;
+  used: boolean;
+}
+
+/** Collects stage instances while the user's build function runs. */
+export class GraphBuilder implements PipelineBuilder {
+  readonly nodes = new Map<string, StageNode>();
+  private readonly scopes: string[] = [];
+
+  constructor(
+    private readonly pipelineFile: string,
+    private readonly overrides: readonly StageOverride[] = [],
+  ) {}
+
+  stage<P extends ParamsSchema, I extends string, O extends string>(def: StageDefinition<P, I, O>, args: StageArgs<P, I>, opts: StageOptions = {}): StageHandle<O> {
+    const site = callerSite();
+    const where = formatSite(site);
+    if (!def || (def as { kind?: unknown }).kind !== 'stage') {
+      throw new PipelineError('PIPELINE_INVALID', 'p.stage() takes a stage made with defineStage() as its first argument', { where });
+    }
+    const localId = opts.id ?? def.name;
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.:,=+-]*$/.test(localId)) {
+      throw new PipelineError('PIPELINE_INVALID', `stage id '${localId}' may use letters, digits and _ . : , = + -`, { where });
+    }
+    const id = [...this.scopes, localId].join('/');
+    const existing = this.nodes.get(id);
+    if (existing) {
+      throw new PipelineError('DUPLICATE_ID', `two stage instances have the id '${id}'`, {
+        where,
+        hint: `the first is at ${formatSite(existing.site) ?? '(unknown)'}; give one of them another id: p.stage(${def.name}, {...}, { id: '...' })`,
+      });
+    }
+    const inputNames = new Set<string>(def.inputs);
+    const inputs: Record<string, InputBinding> = {};
+    let params: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(args as Record<string, unknown>)) {
+      if (inputNames.has(k)) inputs[k] = checkBinding(v, `${id}: input '${k}'`, where);
+      else params[k] = v;
+    }
+    const missing = def.inputs.filter((k) => !(k in inputs));
+    if (missing.length > 0) {
+      throw new PipelineError('INPUT_MISSING', `${id}: input ${missing.map((k) => `'${k}'`).join(', ')} of stage '${def.name}' is not bound`, {
+        where,
+        hint: `pass an artifact, e.g. { ${missing[0]}: upstream.out('name') }`,
+      });
+    }
+    for (const o of this.overrides) {
+      if (o.stageId === id) {
+        params = o.apply(def as unknown as StageDefinition, params);
+        o.used = true;
+      }
+    }
+    const validated = validateParams(def.schema, params, `stage '${id}' (${def.name})`, where);
+    let outputs: readonly string[];
+    try {
+      outputs = outputsOf(def as unknown as StageDefinition, validated.effective);
+    } catch (e) {
+      throw new PipelineError('PIPELINE_INVALID', `${id}: computing the outputs of '${def.name}' failed: ${(e as Error).message}`, { where, cause: e });
+    }
+    this.nodes.set(id, { id, def: def as unknown as StageDefinition, params: validated, inputs, outputs: [...outputs, METRICS_OUTPUT], site });
+    return {
+      id,
+      stage: def.name,
+      out: (name) => {
+        const outSite = callerSite();
+        if (!outputs.includes(name) && name !== METRICS_OUTPUT) {
+          throw new PipelineError('INPUT_MISSING', `stage '${id}' (${def.name}) has no output '${name}'`, {
+            where: formatSite(outSite),
+            hint: `its outputs: ${[...outputs, METRICS_OUTPUT].join(', ')}`,
+          });
+        }
+        return { kind: 'output', stageId: id, output: name, site: outSite };
+      },
+    };
+  }
+
+  file(path: string): ArtifactRef {
+    const abs = isAbsolute(path) ? path : resolve(dirname(this.pipelineFile), path);
+    return { kind: 'file', path: abs, site: callerSite() };
+  }
+
+  ref(stageId: string, output: string): ArtifactRef {
+    return { kind: 'output', stageId, output, site: callerSite() };
+  }
+
+  scope<T>(name: string, body: () => T): T {
+    this.scopes.push(name);
+    try {
+      return body();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  sweep<G extends Record<string, readonly unknown[]>>(grid: G, body: (point: { [K in keyof G]: G[K][number] }) => void): void {
+    const keys = Object.keys(grid);
+    const points: Array<Record<string, unknown>> = [{}];
+    for (const k of keys) {
+      const next: Array<Record<string, unknown>> = [];
+      for (const pt of points) for (const v of grid[k]!) next.push({ ...pt, [k]: v });
+      points.splice(0, points.length, ...next);
+    }
+    for (const pt of points) {
+      const name = keys.map((k) => `${k}:${typeof pt[k] === 'object' ? JSON.stringify(pt[k]) : String(pt[k])}`).join(',');
+      this.scope(name, () => body(pt as { [K in keyof G]: G[K][number] }));
+    }
+  }
+}
+
+function checkBinding(v: unknown, label: string, where: string | undefined): InputBinding {
+  const isRef = (x: unknown): x is ArtifactRef =>
+    typeof x === 'object' && x !== null && ((x as ArtifactRef).kind === 'output' || (x as ArtifactRef).kind === 'file');
+  if (isRef(v)) return v;
+  if (Array.isArray(v) && v.every(isRef)) return v;
+  throw new PipelineError('PIPELINE_INVALID', `${label} must be an artifact (stage.out('name'), p.file(path) or p.ref(id, output)) or a list of them`, { where });
+}

@@ -1,0 +1,153 @@
+/**
+ * Planning without running: for every stage instance, its key (when its inputs are known), whether
+ * the run cache holds that key, and, when it must run, why - in words, by comparing with what the
+ * lock file recorded last time. `status`, `show` and `run --dry-run` are views of this.
+ */
+import { PipelineError } from '../errors.js';
+import type { LockPipeline, LockStage, RunRecord, Store } from '../store/index.js';
+import { canonicalJson, deepEqual } from './canonical.js';
+import { formatSite } from './callsite.js';
+import type { Fingerprinter } from './fingerprint.js';
+import { stageKey, type InputDigests } from './key.js';
+import { refsOf, type LoadedPipeline } from './load.js';
+import type { ArtifactRef, StageNode } from './pipeline.js';
+
+export type StageState =
+  /** The lock file records this key and the cache has its results. */
+  | 'up-to-date'
+  /** Not what the lock file records, but the run cache has it: restored without running. */
+  | 'cached'
+  /** Must run. */
+  | 'stale';
+
+export interface StagePlan {
+  readonly node: StageNode;
+  readonly fingerprint: string;
+  /** Known when every input is known: external files, or upstream stages whose key is cached. */
+  readonly inputs: InputDigests | undefined;
+  readonly key: string | undefined;
+  readonly record: RunRecord | undefined;
+  readonly lock: LockStage | undefined;
+  readonly state: StageState;
+  readonly reasons: readonly string[];
+}
+
+export interface PipelinePlan {
+  readonly pipeline: LoadedPipeline;
+  readonly stages: ReadonlyMap<string, StagePlan>;
+}
+
+/** Digests of one stage's inputs, given how to find an upstream output's digest. */
+export async function resolveInputs(
+  node: StageNode,
+  store: Store,
+  outputDigest: (ref: Extract<ArtifactRef, { kind: 'output' }>) => string | undefined,
+): Promise<InputDigests | undefined> {
+  const digests: InputDigests = {};
+  let complete = true;
+  const one = async (ref: ArtifactRef): Promise<string | undefined> => {
+    if (ref.kind === 'output') return outputDigest(ref);
+    const d = await store.fileDigests.digest(ref.path);
+    if (d === undefined) {
+      throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input file ${ref.path} does not exist`, {
+        where: formatSite(ref.site) ?? `stage ${node.id}`,
+        hint: 'create the file or fix the path given to p.file()',
+      });
+    }
+    return d;
+  };
+  for (const [name, binding] of Object.entries(node.inputs)) {
+    if (Array.isArray(binding)) {
+      const list: string[] = [];
+      for (const ref of binding as readonly ArtifactRef[]) {
+        const d = await one(ref);
+        if (d === undefined) complete = false;
+        else list.push(d);
+      }
+      digests[name] = list;
+    } else {
+      const d = await one(binding as ArtifactRef);
+      if (d === undefined) complete = false;
+      else digests[name] = d;
+    }
+  }
+  return complete ? digests : undefined;
+}
+
+export function keyOf(node: StageNode, fingerprint: string, inputs: InputDigests): string {
+  return stageKey({ stage: node.def.name, code: fingerprint, params: node.params.keyed, inputs });
+}
+
+/**
+ * A cached record made with other effective params than asked for. Defaults are left out of the
+ * key so that adding a param with a default keeps old results; this catches the other case, a
+ * changed default value, which must not reuse results made with the old one.
+ */
+export function defaultDrift(node: StageNode, record: RunRecord): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(node.params.effective)) {
+    if (k in record.params && !deepEqual(record.params[k], v)) {
+      out.push(`the default of param '${k}' changed: ${show(record.params[k])} -> ${show(v)}`);
+    }
+  }
+  return out;
+}
+
+export async function planPipeline(pipeline: LoadedPipeline, store: Store, fingerprinter: Fingerprinter, lock: LockPipeline | undefined): Promise<PipelinePlan> {
+  const stages = new Map<string, StagePlan>();
+  for (const node of pipeline.order) {
+    const fingerprint = await fingerprinter.fingerprint(node.def);
+    const inputs = await resolveInputs(node, store, (ref) => stages.get(ref.stageId)?.record?.outputs[ref.output]?.digest);
+    const key = inputs ? keyOf(node, fingerprint, inputs) : undefined;
+    let record = key ? await store.runs.getComplete(key) : undefined;
+    const lockEntry = lock?.stages[node.id];
+    const drift = record ? defaultDrift(node, record) : [];
+    if (drift.length > 0) record = undefined;
+    let state: StageState;
+    let reasons: string[];
+    if (record) {
+      state = lockEntry?.key === key ? 'up-to-date' : 'cached';
+      reasons = state === 'cached' ? [`restored from the run cache (${whyChanged(node, fingerprint, inputs, lockEntry, stages).join('; ') || 'not in the lock file'})`] : [];
+    } else {
+      state = 'stale';
+      reasons = [...drift, ...whyChanged(node, fingerprint, inputs, lockEntry, stages)];
+      if (reasons.length === 0) reasons = [lockEntry && lockEntry.key === key ? 'its results are not in this cache' : 'not computed yet'];
+    }
+    stages.set(node.id, { node, fingerprint, inputs, key, record, lock: lockEntry, state, reasons });
+  }
+  await fingerprinter.save();
+  return { pipeline, stages };
+}
+
+/** What differs from the lock file's record of this stage instance, in words. */
+function whyChanged(node: StageNode, fingerprint: string, inputs: InputDigests | undefined, lock: LockStage | undefined, plans: ReadonlyMap<string, StagePlan>): string[] {
+  const reasons: string[] = [];
+  if (!lock) return ['never run'];
+  if (lock.stage !== node.def.name) reasons.push(`now an instance of stage '${node.def.name}' (was '${lock.stage}')`);
+  if (lock.code !== fingerprint) reasons.push(`the code of '${node.def.name}' changed`);
+  const before = lock.params;
+  const after = node.params.effective;
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (!(k in after)) reasons.push(`param '${k}' was removed`);
+    else if (!(k in before)) reasons.push(`param '${k}' is new (${show(after[k])})`);
+    else if (!deepEqual(before[k], after[k])) reasons.push(`param '${k}' changed: ${show(before[k])} -> ${show(after[k])}`);
+  }
+  for (const { input, ref } of refsOf(node)) {
+    const was = lock.inputs[input];
+    const now = inputs?.[input];
+    if (now === undefined) {
+      if (ref.kind === 'output') {
+        const up = plans.get(ref.stageId);
+        if (up && up.state === 'stale') reasons.push(`input '${input}' comes from '${ref.stageId}', which must run first`);
+      }
+    } else if (!deepEqual(was, now)) {
+      reasons.push(`input '${input}' changed (${ref.kind === 'output' ? `from '${ref.stageId}'` : ref.path})`);
+    }
+  }
+  return [...new Set(reasons)];
+}
+
+function show(v: unknown): string {
+  const s = canonicalJson(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}

@@ -1,0 +1,295 @@
+/**
+ * The scheduler: runs a pipeline's stages in dependency order, at most `jobs` at a time, each key
+ * at most once (in this run, and across processes through leases), restoring every key the run
+ * cache already has. The lock file is rewritten after every finished stage.
+ */
+import { availableParallelism, hostname } from 'node:os';
+import { join, relative } from 'node:path';
+import { rm } from 'node:fs/promises';
+import PQueue from 'p-queue';
+import { PipelineError, isPipelineError } from '../errors.js';
+import { readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RunRecord, type Store } from '../store/index.js';
+import { executorFor } from './executors.js';
+import type { StageJob } from './execute.js';
+import type { Fingerprinter } from './fingerprint.js';
+import type { InputDigests } from './key.js';
+import type { LoadedPipeline } from './load.js';
+import { defaultDrift, keyOf, resolveInputs } from './plan.js';
+import type { StageNode } from './pipeline.js';
+import { CpuPool } from './resources.js';
+import { METRICS_OUTPUT, type StageProgress } from './stage.js';
+
+export type StageOutcome = 'ran' | 'cached' | 'reused';
+
+export interface RunReporter {
+  start?(id: string, info: { key: string }): void;
+  progress?(id: string, p: StageProgress): void;
+  log?(id: string, message: string): void;
+  waiting?(id: string, owner: string): void;
+  done?(id: string, info: { outcome: StageOutcome; durationMs: number; key: string; metrics: Record<string, JsonValue> }): void;
+  failed?(id: string, error: PipelineError): void;
+  skipped?(id: string, reason: string): void;
+}
+
+export interface RunOptions {
+  jobs?: number;
+  /** Stage ids (or stage names, or globs with `*`) to execute even if cached. */
+  force?: readonly string[];
+  keepGoing?: boolean;
+  /** Run every stage in this process (tests, debugging). */
+  inline?: boolean;
+  signal?: AbortSignal;
+  reporter?: RunReporter;
+  /** CPU cores available to stages (default: the machine's). */
+  cpus?: number;
+}
+
+export interface RunSummary {
+  ran: string[];
+  cached: string[];
+  failed: Array<{ id: string; error: PipelineError }>;
+  skipped: string[];
+  interrupted: boolean;
+}
+
+class Skipped extends Error {}
+
+/** Serialises lock file writes and coalesces bursts: at most one write in flight, one pending. */
+class LockWriter {
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private error: unknown;
+
+  constructor(private readonly write: () => Promise<void>) {}
+
+  schedule(): void {
+    this.dirty = true;
+    if (!this.running) this.running = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      try {
+        await this.write();
+      } catch (e) {
+        this.error = e;
+      }
+    }
+    this.running = undefined;
+  }
+
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.error) throw this.error;
+  }
+}
+
+export function matchesForce(node: StageNode, patterns: readonly string[]): boolean {
+  return patterns.some((p) => {
+    if (p === node.id || p === node.def.name) return true;
+    if (!p.includes('*')) return false;
+    const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    return re.test(node.id);
+  });
+}
+
+export function lockEntryOf(node: StageNode, record: RunRecord, inputs: InputDigests): LockStage {
+  const metrics: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(record.metrics)) if (v === null || typeof v !== 'object') metrics[k] = v;
+  return {
+    stage: node.def.name,
+    key: record.key,
+    code: record.codeFingerprint,
+    params: node.params.effective as Record<string, JsonValue>,
+    inputs,
+    outputs: record.outputs,
+    ...(Object.keys(metrics).length > 0 ? { metrics } : {}),
+  };
+}
+
+export async function runPipeline(pipeline: LoadedPipeline, store: Store, fingerprinter: Fingerprinter, lockPath: string, opts: RunOptions = {}): Promise<RunSummary> {
+  const reporter = opts.reporter ?? {};
+  const force = opts.force ?? [];
+  for (const pattern of force) {
+    if (!pipeline.order.some((n) => matchesForce(n, [pattern]))) {
+      throw new PipelineError('USAGE', `--force ${pattern}: no stage instance matches`, { hint: `stage ids: ${pipeline.order.map((n) => n.id).slice(0, 12).join(', ')}` });
+    }
+  }
+  // A malformed lock file stops the run before anything happens.
+  const lock = await readLock(lockPath);
+  const previous = lock.pipelines[pipeline.definition.name];
+  const fingerprints = new Map<StageNode, string>();
+  for (const node of pipeline.order) fingerprints.set(node, await fingerprinter.fingerprint(node.def));
+  await fingerprinter.save();
+
+  const entries = new Map<string, LockStage>();
+  for (const node of pipeline.order) {
+    const e = previous?.stages[node.id];
+    if (e) entries.set(node.id, e);
+  }
+  const section = (): LockPipeline => ({
+    file: relative(join(lockPath, '..'), pipeline.file),
+    params: pipeline.params as Record<string, JsonValue>,
+    stages: Object.fromEntries(pipeline.order.filter((n) => entries.has(n.id)).map((n) => [n.id, entries.get(n.id)!])),
+  });
+  const lockWriter = new LockWriter(() => writeLockSection(lockPath, store.layout, pipeline.definition.name, section()));
+
+  const jobs = Math.max(1, opts.jobs ?? 1);
+  const queue = new PQueue({ concurrency: jobs });
+  const cpus = new CpuPool(opts.cpus ?? availableParallelism());
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const onOuterAbort = (): void => controller.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (opts.signal?.aborted) controller.abort();
+  let stopping = false;
+
+  const summary: RunSummary = { ran: [], cached: [], failed: [], skipped: [], interrupted: false };
+  const byKey = new Map<string, Promise<{ record: RunRecord; outcome: StageOutcome }>>();
+  const results = new Map<string, Promise<RunRecord>>();
+
+  const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
+    const cachedRecord = async (): Promise<RunRecord | undefined> => {
+      if (forced) return undefined;
+      const rec = await store.runs.getComplete(key);
+      return rec && defaultDrift(node, rec).length === 0 ? rec : undefined;
+    };
+    const hit = await cachedRecord();
+    if (hit) return { record: hit, outcome: 'cached' };
+    return queue.add(async () => {
+      if (stopping || signal.aborted) throw new Skipped();
+      const releaseCpu = await cpus.acquire(node.def.resources.cpu);
+      const lease = await store.acquireKey(key, { signal, onWait: (owner) => reporter.waiting?.(node.id, owner) }).catch((e: unknown) => {
+        releaseCpu();
+        throw e;
+      });
+      try {
+        // Someone else may have computed it while we waited for the lease.
+        const late = await cachedRecord();
+        if (late) return { record: late, outcome: 'reused' as const };
+        if (stopping || signal.aborted) throw new Skipped();
+        return { record: await compute(node, key, inputs), outcome: 'ran' as const };
+      } finally {
+        await lease.release();
+        releaseCpu();
+      }
+    }) as Promise<{ record: RunRecord; outcome: StageOutcome }>;
+  };
+
+  const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
+    const workDir = await store.makeWorkDir(node.id);
+    const startedAt = new Date();
+    reporter.start?.(node.id, { key });
+    try {
+      // Stage outputs are handed over as paths of verified objects; external files as their own path.
+      const inputPaths: Record<string, string | string[]> = {};
+      for (const [name, binding] of Object.entries(node.inputs)) {
+        const refs = Array.isArray(binding) ? binding : [binding];
+        const digests = Array.isArray(inputs[name]) ? (inputs[name] as string[]) : [inputs[name] as string];
+        const paths = await Promise.all(refs.map((r, i) => (r.kind === 'file' ? r.path : store.objects.verified(digests[i]!))));
+        inputPaths[name] = Array.isArray(binding) ? paths : paths[0]!;
+      }
+      const declared = node.outputs.filter((o) => o !== METRICS_OUTPUT);
+      const job: StageJob = {
+        id: node.id,
+        key,
+        stage: node.def.name,
+        moduleFile: node.def.site.file,
+        params: node.params.effective,
+        inputs: inputPaths,
+        outputs: declared,
+        outDir: join(workDir, 'out'),
+        scratchDir: join(workDir, 'scratch'),
+      };
+      const exec = executorFor(node.def, opts.inline ?? false);
+      const result = await exec(node.def, job, {
+        progress: (p) => reporter.progress?.(node.id, p),
+        log: (m) => reporter.log?.(node.id, m),
+        signal,
+      }).catch((e: unknown) => {
+        if (isPipelineError(e) && (e.code === 'INTERRUPTED' || e.code === 'STAGE_FAILED')) throw e;
+        if (signal.aborted) throw new PipelineError('INTERRUPTED', `stage '${node.id}' was interrupted`);
+        const err = e instanceof Error ? e : new Error(String(e));
+        throw new PipelineError(isPipelineError(e) && e.isUserError ? e.code : 'STAGE_FAILED', err.message, { where: `stage ${node.id}`, cause: err });
+      });
+      const outputs: RunRecord['outputs'] = {};
+      for (const name of [...declared, METRICS_OUTPUT]) outputs[name] = await store.objects.ingest(join(job.outDir, name));
+      const record: RunRecord = {
+        key,
+        stage: node.def.name,
+        id: node.id,
+        codeFingerprint: fingerprints.get(node)!,
+        params: node.params.effective as Record<string, JsonValue>,
+        inputs,
+        outputs,
+        metrics: result.metrics,
+        startedAt: startedAt.toISOString(),
+        durationMs: Date.now() - startedAt.getTime(),
+        host: hostname(),
+        provenance: { node: process.version, platform: `${process.platform}-${process.arch}`, ...result.provenance },
+      };
+      await store.runs.put(record);
+      return record;
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  };
+
+  const runNode = async (node: StageNode): Promise<RunRecord> => {
+    const upstream = new Map<string, RunRecord>();
+    for (const binding of Object.values(node.inputs)) {
+      for (const ref of Array.isArray(binding) ? binding : [binding]) {
+        if (ref.kind === 'output' && !upstream.has(ref.stageId)) {
+          try {
+            upstream.set(ref.stageId, await results.get(ref.stageId)!);
+          } catch {
+            throw new Skipped(`input from '${ref.stageId}' is not available`);
+          }
+        }
+      }
+    }
+    if (stopping || signal.aborted) throw new Skipped();
+    const inputs = (await resolveInputs(node, store, (ref) => upstream.get(ref.stageId)?.outputs[ref.output]?.digest))!;
+    const key = keyOf(node, fingerprints.get(node)!, inputs);
+    const forced = matchesForce(node, force);
+    let shared = forced ? undefined : byKey.get(key);
+    if (!shared) {
+      shared = execute(node, key, inputs, forced);
+      byKey.set(key, shared);
+    }
+    const { record, outcome } = await shared;
+    entries.set(node.id, lockEntryOf(node, record, inputs));
+    lockWriter.schedule();
+    (outcome === 'ran' ? summary.ran : summary.cached).push(node.id);
+    reporter.done?.(node.id, { outcome, durationMs: outcome === 'ran' ? record.durationMs : 0, key, metrics: record.metrics });
+    return record;
+  };
+
+  for (const node of pipeline.order) {
+    const p = runNode(node);
+    results.set(node.id, p);
+    p.catch((e: unknown) => {
+      if (e instanceof Skipped) {
+        summary.skipped.push(node.id);
+        reporter.skipped?.(node.id, e.message || 'stopped before it started');
+        return;
+      }
+      const err = isPipelineError(e) ? e : new PipelineError('STAGE_FAILED', (e as Error)?.message ?? String(e), { where: `stage ${node.id}`, cause: e });
+      if (err.code === 'INTERRUPTED') {
+        summary.interrupted = true;
+        summary.skipped.push(node.id);
+        return;
+      }
+      summary.failed.push({ id: node.id, error: err });
+      reporter.failed?.(node.id, err);
+      if (!opts.keepGoing) stopping = true;
+    });
+  }
+  await Promise.allSettled(results.values());
+  opts.signal?.removeEventListener('abort', onOuterAbort);
+  if (signal.aborted) summary.interrupted = true;
+  lockWriter.schedule();
+  await lockWriter.flush();
+  return summary;
+}

@@ -1,0 +1,140 @@
+/**
+ * `defineStage`: a named, typed unit of work. Its params schema validates and keys the params;
+ * its `run` (and the project code it calls) is fingerprinted; its inputs are artifacts of other
+ * stages, and it writes its outputs as files that become immutable artifacts.
+ */
+import { z } from 'zod';
+import { PipelineError } from '../errors.js';
+import type { JsonValue } from '../store/index.js';
+import { callerSite, formatSite, type CallSite } from './callsite.js';
+import type { ParamsSchema } from './params.js';
+
+export type { JsonValue };
+export type Metrics = Record<string, JsonValue>;
+
+export interface StageResources {
+  /** CPU cores one execution keeps busy (threads of its compute library). Default 1. */
+  cpu?: number;
+  /** GPUs one execution needs. Default 0. */
+  gpu?: number;
+}
+
+export interface StageProgress {
+  /** 0..1 */
+  fraction?: number;
+  message?: string;
+}
+
+export interface StageContext<P, I extends string = string, O extends string = string> {
+  /** The stage instance id in the pipeline (the first instance that asked for this key). */
+  readonly id: string;
+  readonly key: string;
+  readonly params: P;
+  /** Path of the (read-only) artifact bound to input `name`. */
+  input(name: I): string;
+  /** Paths of the artifacts bound to a list-valued input. */
+  inputList(name: I): string[];
+  /** Path where the stage must write output `name` (a file). */
+  output(name: O): string;
+  writeJson(name: O, value: unknown): Promise<void>;
+  writeText(name: O, text: string): Promise<void>;
+  /** Scratch directory, removed after the stage. */
+  readonly workDir: string;
+  progress(p: StageProgress): void;
+  log(message: string): void;
+  /** Adds facts to the run's provenance (backend, library versions, ...). */
+  provenance(info: Record<string, JsonValue>): void;
+  /** Aborted on Ctrl-C: long loops should check it. */
+  readonly signal: AbortSignal;
+}
+
+export type Isolation = 'process' | 'inline';
+
+export interface StageSpec<P extends ParamsSchema, I extends string, O extends string> {
+  name: string;
+  description?: string;
+  params?: P;
+  inputs?: readonly I[];
+  /** Output file names, or a function of the params for outputs that depend on them. */
+  outputs?: readonly O[] | ((params: z.output<P>) => readonly string[]);
+  resources?: StageResources;
+  /**
+   * 'process' (default): a child process of its own, so that stages run in parallel, a crash
+   * stays contained and memory goes back to the system. 'inline': in the scheduler's process,
+   * for trivial stages.
+   */
+  isolation?: Isolation;
+  /** Bump to invalidate old results by hand (e.g. after changing a param's default). */
+  version?: number;
+  /** Returns metrics (JSON), stored as the output `metrics`. */
+  run(ctx: StageContext<z.output<P>, I, O>): Promise<Metrics | void> | Metrics | void;
+}
+
+export interface StageDefinition<P extends ParamsSchema = ParamsSchema, I extends string = string, O extends string = string> {
+  readonly kind: 'stage';
+  readonly name: string;
+  readonly description: string | undefined;
+  readonly schema: P;
+  readonly inputs: readonly I[];
+  readonly outputs: readonly O[] | ((params: z.output<P>) => readonly string[]);
+  readonly resources: Required<StageResources>;
+  readonly isolation: Isolation;
+  readonly version: number;
+  readonly run: StageSpec<P, I, O>['run'];
+  /** Where `defineStage` was called: the fingerprint starts there, child processes import it. */
+  readonly site: CallSite;
+}
+
+/** Output name under which a stage's returned metrics are stored. */
+export const METRICS_OUTPUT = 'metrics';
+
+const registry = new Map<string, StageDefinition>();
+
+export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I extends string = never, const O extends string = never>(
+  spec: StageSpec<P, I, O>,
+): StageDefinition<P, I, O> {
+  const site = callerSite();
+  if (!site) throw new PipelineError('INTERNAL', `defineStage('${spec.name}'): cannot tell which file defines it`);
+  if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(spec.name)) {
+    throw new PipelineError('PIPELINE_INVALID', `stage name '${spec.name}' must start with a letter and use only letters, digits, '_', '.', '-'`, { where: formatSite(site) });
+  }
+  const previous = registry.get(spec.name);
+  if (previous && previous.site.file !== site.file) {
+    throw new PipelineError('PIPELINE_INVALID', `two stages are named '${spec.name}'`, {
+      where: formatSite(site),
+      hint: `the other is defined at ${formatSite(previous.site)}; stage names must be unique`,
+    });
+  }
+  const outputs = spec.outputs ?? [];
+  if (Array.isArray(outputs) && outputs.includes(METRICS_OUTPUT as O)) {
+    throw new PipelineError('PIPELINE_INVALID', `stage '${spec.name}': the output name '${METRICS_OUTPUT}' is reserved for returned metrics`, { where: formatSite(site) });
+  }
+  const def: StageDefinition<P, I, O> = {
+    kind: 'stage',
+    name: spec.name,
+    description: spec.description,
+    schema: (spec.params ?? z.object({})) as P,
+    inputs: spec.inputs ?? [],
+    outputs,
+    resources: { cpu: spec.resources?.cpu ?? 1, gpu: spec.resources?.gpu ?? 0 },
+    isolation: spec.isolation ?? 'process',
+    version: spec.version ?? 0,
+    run: spec.run,
+    site,
+  };
+  registry.set(spec.name, def as unknown as StageDefinition);
+  return def;
+}
+
+export function lookupStage(name: string): StageDefinition | undefined {
+  return registry.get(name);
+}
+
+export function isStageDefinition(x: unknown): x is StageDefinition {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'stage';
+}
+
+/** The output names of a stage instance with these params. */
+export function outputsOf(def: StageDefinition, params: unknown): readonly string[] {
+  return typeof def.outputs === 'function' ? def.outputs(params as never) : def.outputs;
+}

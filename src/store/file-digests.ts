@@ -1,0 +1,53 @@
+/**
+ * Digests of external files (datasets, source files), cached by path, size and mtime as DVC and
+ * make do, so that planning does not re-read large unchanged files.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic.js';
+import { digestOfFile } from './digest.js';
+
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  digest: string;
+}
+
+export class FileDigestCache {
+  private entries: Record<string, Entry> | undefined;
+  private dirty = false;
+
+  constructor(private readonly file: string) {}
+
+  private async load(): Promise<Record<string, Entry>> {
+    if (!this.entries) {
+      try {
+        this.entries = JSON.parse(await readFile(this.file, 'utf8')) as Record<string, Entry>;
+      } catch {
+        this.entries = {};
+      }
+    }
+    return this.entries;
+  }
+
+  /** The file's digest; undefined when it does not exist. */
+  async digest(path: string): Promise<string | undefined> {
+    const entries = await this.load();
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      return undefined;
+    }
+    const hit = entries[path];
+    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.digest;
+    const digest = await digestOfFile(path);
+    entries[path] = { size: st.size, mtimeMs: st.mtimeMs, digest };
+    this.dirty = true;
+    return digest;
+  }
+
+  async save(): Promise<void> {
+    if (this.dirty && this.entries) await writeFileAtomic(this.file, JSON.stringify(this.entries));
+    this.dirty = false;
+  }
+}

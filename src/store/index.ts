@@ -1,0 +1,10 @@
+export { CacheLayout } from './layout.js';
+export { ObjectStore, type ObjectInfo } from './objects.js';
+export { RunCache, type RunRecord, type JsonValue } from './run-cache.js';
+export { Lease, type LeaseOptions } from './lease.js';
+export { readLock, parseLock, serializeLock, writeLockSection, emptyLock, LOCK_SCHEMA_VERSION, type LockDoc, type LockPipeline, type LockStage } from './lockfile.js';
+export { digestOf, digestOfFile, digestOfSync, isDigest } from './digest.js';
+export { writeFileAtomic } from './atomic.js';
+export { FileDigestCache } from './file-digests.js';
+export { Store } from './store.js';
+export { collectGarbage, verifyObjects, type GcOptions, type GcReport, type VerifyReport } from './maintenance.js';

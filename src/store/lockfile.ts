@@ -1,0 +1,127 @@
+/**
+ * `dvc-like.lock`: a YAML record, per pipeline and stage instance, of what the last run used and
+ * produced: key, code fingerprint, params, input digests, output digests and sizes, metrics. It
+ * holds nothing time- or machine-dependent, so two runs that compute the same results write the
+ * same bytes. Rewritten atomically (temp + rename) under a lease, so concurrent runs of different
+ * pipelines sharing one lock file do not lose each other's sections.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument, stringify, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { PipelineError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
+import { digestOfSync } from './digest.js';
+import type { CacheLayout } from './layout.js';
+import { Lease } from './lease.js';
+import type { JsonValue } from './run-cache.js';
+
+export const LOCK_SCHEMA_VERSION = 1;
+
+const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+const lockStage = z.object({
+  stage: z.string(),
+  key: z.string(),
+  code: z.string(),
+  params: z.record(z.string(), jsonValue),
+  inputs: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
+  outputs: z.record(z.string(), z.object({ digest: z.string(), size: z.number() })),
+  metrics: z.record(z.string(), jsonValue).optional(),
+});
+
+const lockPipeline = z.object({
+  file: z.string(),
+  params: z.record(z.string(), jsonValue),
+  stages: z.record(z.string(), lockStage),
+});
+
+const lockDoc = z.object({
+  schema: z.literal(LOCK_SCHEMA_VERSION),
+  pipelines: z.record(z.string(), lockPipeline),
+});
+
+export type LockStage = z.infer<typeof lockStage>;
+export type LockPipeline = z.infer<typeof lockPipeline>;
+export type LockDoc = z.infer<typeof lockDoc>;
+
+export function emptyLock(): LockDoc {
+  return { schema: LOCK_SCHEMA_VERSION, pipelines: {} };
+}
+
+/** Parses lock file text; every problem is a LOCK_MALFORMED error naming the file and line. */
+export function parseLock(text: string, path: string): LockDoc {
+  if (text.trim() === '') return emptyLock();
+  const doc = parseDocument(text, { prettyErrors: false });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError instanceof YAMLParseError && yamlError.linePos ? yamlError.linePos[0].line : undefined;
+    throw malformed(path, line, `it is not valid YAML (${yamlError.message.split('\n')[0]})`);
+  }
+  const data: unknown = doc.toJS();
+  if (data && typeof data === 'object' && 'schema' in data && data.schema !== LOCK_SCHEMA_VERSION) {
+    throw malformed(path, undefined, `its schema version is ${JSON.stringify(data.schema)}; this version of lth-pipeline reads ${LOCK_SCHEMA_VERSION}`);
+  }
+  const parsed = lockDoc.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const at = issue.path.join('.');
+    const node = doc.getIn(issue.path as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
+    const line = node?.range ? lineOf(text, node.range[0]) : undefined;
+    throw malformed(path, line, `${at || 'the document'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function malformed(path: string, line: number | undefined, what: string): PipelineError {
+  return new PipelineError('LOCK_MALFORMED', `the lock file is malformed: ${what}`, {
+    where: line ? `${path}:${line}` : path,
+    hint: 'fix it by hand, restore it from git (`git checkout -- dvc-like.lock`), or delete it: results stay in the cache and the next run rewrites it',
+  });
+}
+
+export async function readLock(path: string): Promise<LockDoc> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyLock();
+    throw e;
+  }
+  return parseLock(text, path);
+}
+
+export function serializeLock(doc: LockDoc): string {
+  const pipelines: Record<string, LockPipeline> = {};
+  for (const name of Object.keys(doc.pipelines).sort()) pipelines[name] = doc.pipelines[name]!;
+  return stringify({ schema: doc.schema, pipelines }, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/**
+ * Replaces one pipeline's section. Read-modify-write under a lease on the lock file, then an
+ * atomic rename. Skips the write when the bytes would not change (a fully cached run stays cheap).
+ */
+export async function writeLockSection(path: string, layout: CacheLayout, name: string, section: LockPipeline): Promise<void> {
+  const lease = await Lease.acquire(layout.leasePath(`lockfile-${digestOfSync(path).slice(0, 16)}`), { pollMs: 20 });
+  try {
+    let before = '';
+    try {
+      before = await readFile(path, 'utf8');
+    } catch {
+      /* first write */
+    }
+    const doc = parseLock(before, path);
+    doc.pipelines[name] = section;
+    const after = serializeLock(doc);
+    if (after !== before) await writeFileAtomic(path, after);
+  } finally {
+    await lease.release();
+  }
+}

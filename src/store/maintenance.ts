@@ -1,0 +1,84 @@
+/**
+ * Cache maintenance: `gc` (drop what nothing references) and `verify` (re-hash every object).
+ */
+import type { LockDoc } from './lockfile.js';
+import type { Store } from './store.js';
+
+export interface GcOptions {
+  /** Run records kept per stage instance id, newest first, beyond those the lock files name. */
+  keepLast: number;
+  dryRun: boolean;
+}
+
+export interface GcReport {
+  keptRuns: number;
+  removedRuns: string[];
+  keptObjects: number;
+  removedObjects: Array<{ digest: string; size: number }>;
+  removedTmp: string[];
+}
+
+/**
+ * Keeps every run record and object that a lock file references, plus the `keepLast` newest run
+ * records of each stage instance (so switching a param back restores without recomputing); drops
+ * the rest. Working directories of dead processes go too.
+ */
+export async function collectGarbage(store: Store, locks: readonly LockDoc[], opts: GcOptions): Promise<GcReport> {
+  const keepKeys = new Set<string>();
+  const keepObjects = new Set<string>();
+  for (const lock of locks) {
+    for (const p of Object.values(lock.pipelines)) {
+      for (const s of Object.values(p.stages)) {
+        keepKeys.add(s.key);
+        for (const o of Object.values(s.outputs)) keepObjects.add(o.digest);
+      }
+    }
+  }
+  const perId = new Map<string, number>();
+  const removedRuns: string[] = [];
+  let keptRuns = 0;
+  for (const { record } of await store.runs.list()) {
+    const n = perId.get(record.id) ?? 0;
+    perId.set(record.id, n + 1);
+    if (keepKeys.has(record.key) || n < opts.keepLast) {
+      keptRuns++;
+      for (const o of Object.values(record.outputs)) keepObjects.add(o.digest);
+    } else {
+      removedRuns.push(record.key);
+      if (!opts.dryRun) await store.runs.remove(record.key);
+    }
+  }
+  const removedObjects: GcReport['removedObjects'] = [];
+  let keptObjects = 0;
+  for (const digest of await store.objects.list()) {
+    if (keepObjects.has(digest)) {
+      keptObjects++;
+      continue;
+    }
+    removedObjects.push({ digest, size: await store.objects.size(digest) });
+    if (!opts.dryRun) await store.objects.remove(digest);
+  }
+  const removedTmp = opts.dryRun ? [] : await store.sweepDeadWorkDirs();
+  return { keptRuns, removedRuns, keptObjects, removedObjects, removedTmp };
+}
+
+export interface VerifyReport {
+  checked: number;
+  corrupt: Array<{ digest: string; movedTo: string }>;
+}
+
+/** Re-hashes every object; corrupt ones are moved to quarantine so that runs recompute them. */
+export async function verifyObjects(store: Store, onProgress?: (done: number, total: number) => void): Promise<VerifyReport> {
+  const digests = await store.objects.list();
+  const corrupt: VerifyReport['corrupt'] = [];
+  let done = 0;
+  for (const digest of digests) {
+    try {
+      await store.objects.verified(digest);
+    } catch {
+      corrupt.push({ digest, movedTo: await store.objects.quarantine(digest) });
+    }
+    onProgress?.(++done, digests.length);
+  }
+  return { checked: digests.length, corrupt };
+}

@@ -1,0 +1,124 @@
+/**
+ * The content-addressed object store: every artifact (checkpoint, mask, metrics, plot) is an
+ * immutable file named by the sha256 of its bytes. Objects are ingested by moving a finished file
+ * into place (rename, so never partially visible) and made read-only.
+ *
+ * Invariant 1: an object read from anywhere this process did not write is checked against its
+ * digest once per process before it is handed to a stage (`verified`).
+ */
+import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { PipelineError } from '../errors.js';
+import { tempNameBeside } from './atomic.js';
+import { digestOfFile } from './digest.js';
+import type { CacheLayout } from './layout.js';
+
+export interface ObjectInfo {
+  digest: string;
+  size: number;
+}
+
+export class ObjectStore {
+  /** Digests this process wrote or already re-hashed: no need to hash them again. */
+  private readonly trusted = new Set<string>();
+
+  constructor(readonly layout: CacheLayout) {}
+
+  path(digest: string): string {
+    return this.layout.objectPath(digest);
+  }
+
+  async has(digest: string): Promise<boolean> {
+    try {
+      await stat(this.path(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Moves `file` into the store (the file is consumed). When the object already exists, the new
+   * copy is dropped: same digest, same bytes.
+   */
+  async ingest(file: string): Promise<ObjectInfo> {
+    const digest = await digestOfFile(file);
+    const { size } = await stat(file);
+    const target = this.path(digest);
+    if (await this.has(digest)) {
+      await rm(file, { force: true });
+    } else {
+      await mkdir(dirname(target), { recursive: true });
+      await chmod(file, 0o444);
+      await rename(file, target);
+    }
+    this.trusted.add(digest);
+    return { digest, size };
+  }
+
+  /** Copies `file` into the store, leaving the original in place. */
+  async ingestCopy(file: string): Promise<ObjectInfo> {
+    const tmp = tempNameBeside(join(this.layout.tmpDir, 'ingest'));
+    await mkdir(this.layout.tmpDir, { recursive: true });
+    await copyFile(file, tmp);
+    return this.ingest(tmp);
+  }
+
+  /** Re-hashes an object unless this process wrote or checked it already. */
+  async verified(digest: string): Promise<string> {
+    const p = this.path(digest);
+    if (this.trusted.has(digest)) return p;
+    let actual: string;
+    try {
+      actual = await digestOfFile(p);
+    } catch {
+      throw new PipelineError('INPUT_MISSING', `object ${digest.slice(0, 12)} is not in the cache`, {
+        where: p,
+        hint: 'run `pipeline gc` or `pipeline verify` only when no run is active; rerun the pipeline to recompute it',
+      });
+    }
+    if (actual !== digest) {
+      throw new PipelineError('STORE_CORRUPT', `object ${digest.slice(0, 12)} is corrupt (its bytes hash to ${actual.slice(0, 12)})`, {
+        where: p,
+        hint: 'run `pipeline verify` to quarantine corrupt objects, then rerun',
+      });
+    }
+    this.trusted.add(digest);
+    return p;
+  }
+
+  /** Every digest in the store. */
+  async list(): Promise<string[]> {
+    const out: string[] = [];
+    let prefixes: string[];
+    try {
+      prefixes = await readdir(this.layout.objectsDir);
+    } catch {
+      return out;
+    }
+    for (const prefix of prefixes) {
+      for (const rest of await readdir(join(this.layout.objectsDir, prefix))) {
+        if (!rest.startsWith('.')) out.push(prefix + rest);
+      }
+    }
+    return out.sort();
+  }
+
+  async size(digest: string): Promise<number> {
+    return (await stat(this.path(digest))).size;
+  }
+
+  async remove(digest: string): Promise<void> {
+    await rm(this.path(digest), { force: true });
+    this.trusted.delete(digest);
+  }
+
+  /** Moves a corrupt object out of the way so that the next run recomputes it. */
+  async quarantine(digest: string): Promise<string> {
+    await mkdir(this.layout.quarantineDir, { recursive: true });
+    const target = join(this.layout.quarantineDir, `${digest}.${Date.now()}`);
+    await rename(this.path(digest), target);
+    this.trusted.delete(digest);
+    return target;
+  }
+}

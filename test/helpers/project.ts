@@ -1,0 +1,83 @@
+/**
+ * End-to-end test helpers: a throw-away project folder with pipeline files, and the real CLI run
+ * in a child process against it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const CLI = join(REPO, 'bin', 'pipeline.js');
+/** Import specifier of the public API, for pipeline files written by tests. */
+export const API = join(REPO, 'src', 'index.ts');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestProject {
+  readonly dir: string;
+
+  constructor(files: Record<string, string> = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), 'lth-test-'));
+    this.write('package.json', '{ "type": "module" }\n');
+    for (const [name, text] of Object.entries(files)) this.write(name, text);
+  }
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  write(name: string, text: string): void {
+    mkdirSync(dirname(this.path(name)), { recursive: true });
+    writeFileSync(this.path(name), text);
+  }
+
+  read(name: string): string {
+    return readFileSync(this.path(name), 'utf8');
+  }
+
+  exists(name: string): boolean {
+    return existsSync(this.path(name));
+  }
+
+  /** Runs `pipeline <args>` in the project folder and waits for it. */
+  cli(args: string[], env: Record<string, string> = {}): CliResult {
+    const r = spawnSync(process.execPath, [CLI, ...args], { cwd: this.dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 180_000 });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Starts `pipeline <args>` without waiting. */
+  spawn(args: string[], env: Record<string, string> = {}) {
+    return spawn(process.execPath, [CLI, ...args], { cwd: this.dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** Lines stages appended to `executions.log` (one per execution). */
+  executions(): string[] {
+    return this.exists('executions.log') ? this.read('executions.log').split('\n').filter(Boolean) : [];
+  }
+
+  clearExecutions(): void {
+    rmSync(this.path('executions.log'), { force: true });
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function waitFor(cond: () => boolean, timeoutMs = 60_000, everyMs = 50): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (cond()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error(`condition not met within ${timeoutMs} ms`));
+      else setTimeout(tick, everyMs);
+    };
+    tick();
+  });
+}
