@@ -107,7 +107,8 @@ export function optimizerStep(
         case 'nesterov': {
           const key = `momentum/${name}`;
           const prev = state[key];
-          const buf = prev ? t.add(t.mul(prev, cfg.momentum), g) : g;
+          // clone: g may be the caller's gradient tensor, which the caller disposes.
+          const buf = prev ? t.add(t.mul(prev, cfg.momentum), g) : t.clone(g);
           newState[key] = buf;
           upd = cfg.type === 'momentum' ? t.mul(buf, lr) : t.mul(t.add(g, t.mul(buf, cfg.momentum)), lr);
           break;

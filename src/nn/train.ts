@@ -34,6 +34,8 @@ export interface Checkpoint {
   optimizer: WeightMap;
   /** Evaluation curve up to `iteration`, so that a resumed run reports the whole curve. */
   curve: CurvePoint[];
+  /** Sum and count of the training losses since the last curve point (for the next point). */
+  pendingLoss: [number, number];
 }
 
 export interface Progress {
@@ -74,11 +76,8 @@ export interface TrainOptions {
   resume?: Checkpoint;
 }
 
-export interface TrainResult {
-  weights: WeightMap;
-  optimizer: WeightMap;
-  iterations: number;
-  curve: CurvePoint[];
+/** The final state (a checkpoint at the budget: can be saved with encodeCheckpoint) and results. */
+export interface TrainResult extends Checkpoint {
   /** Iteration of the minimum validation loss on the curve (undefined without evaluation). */
   earlyStopIteration: number | undefined;
   /** Mean training loss of the last `progressEvery` iterations. */
@@ -262,8 +261,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
 
   const curve: CurvePoint[] = [...(o.resume?.curve ?? [])];
-  let lossSinceEval = 0;
-  let itersSinceEval = 0;
+  let lossSinceEval = o.resume?.pendingLoss?.[0] ?? 0;
+  let itersSinceEval = o.resume?.pendingLoss?.[1] ?? 0;
   let recent: number[] = [];
   let t0 = performance.now();
   let itAtT0 = start;
@@ -273,6 +272,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     weights: fromTensors({ ...params, ...buffers }),
     optimizer: fromTensors(state),
     curve: curve.map((c) => ({ ...c })),
+    pendingLoss: [lossSinceEval, itersSinceEval],
   });
   const evalPoint = (iteration: number) => {
     if (curve.some((c) => c.iteration === iteration)) return;
@@ -353,10 +353,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
     }
     return {
-      weights: final.weights,
-      optimizer: final.optimizer,
-      iterations: budget,
-      curve,
+      ...final,
       earlyStopIteration: early,
       finalTrainLoss: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN,
       backend,
