@@ -1,0 +1,55 @@
+// Backend selection: explicit choices, LTH_BACKEND, idempotence, and a clear error for native.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { initBackend, tf } from '../../src/nn/backend.js';
+import { isPipelineError } from '../../src/errors.js';
+
+const require = createRequire(import.meta.url);
+const nativeInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((p) => {
+  try {
+    require.resolve(p);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+test('wasm and cpu are available and reported', async () => {
+  const w = await initBackend('wasm');
+  assert.equal(w.name, 'wasm');
+  assert.equal(tf().getBackend(), 'wasm');
+  assert.ok(w.threads >= 1);
+  assert.equal(w.versions['tfjs-backend-wasm'], '4.22.0');
+  assert.equal(await initBackend('wasm'), w, 'idempotent');
+  const c = await initBackend('cpu');
+  assert.equal(c.name, 'cpu');
+  assert.equal(tf().getBackend(), 'cpu');
+});
+
+test('auto picks native when loadable, else wasm with the reason recorded', async () => {
+  const a = await initBackend('auto');
+  if (!nativeInstalled) {
+    assert.equal(a.name, 'wasm');
+    assert.match(a.fallbackReason ?? '', /tfjs-node-gpu is not installed/);
+  } else {
+    assert.ok(a.name === 'tensorflow' || a.fallbackReason);
+  }
+});
+
+test('LTH_BACKEND overrides auto; bad values are PARAM_INVALID', async () => {
+  process.env.LTH_BACKEND = 'cpu';
+  try {
+    assert.equal((await initBackend()).name, 'cpu');
+    assert.equal((await initBackend('wasm')).name, 'wasm', 'an explicit choice wins');
+    process.env.LTH_BACKEND = 'gpu';
+    await assert.rejects(initBackend(), (e) => isPipelineError(e, 'PARAM_INVALID'));
+  } finally {
+    delete process.env.LTH_BACKEND;
+  }
+  await assert.rejects(initBackend('webgpu' as never), (e) => isPipelineError(e, 'PARAM_INVALID'));
+});
+
+test('explicit tensorflow without the native package is BACKEND_UNAVAILABLE', { skip: nativeInstalled }, async () => {
+  await assert.rejects(initBackend('tensorflow'), (e) => isPipelineError(e, 'BACKEND_UNAVAILABLE') && /install/.test(e.hint ?? ''));
+});
