@@ -100,7 +100,11 @@ export async function loadPipeline(file: string, sets: readonly string[] = []): 
     definition.build(builder, params);
   } catch (e) {
     if (isPipelineError(e)) throw e;
-    throw new PipelineError('PIPELINE_LOAD', `building the pipeline failed: ${firstLine(e)}`, { where: siteInFile(e, abs) ?? file, cause: e });
+    throw new PipelineError('PIPELINE_LOAD', `building the pipeline failed: ${firstLine(e)}`, {
+      where: siteInFile(e, abs) ?? file,
+      hint: 'fix the build function of the pipeline (run with PIPELINE_DEBUG=1 for the stack)',
+      cause: e,
+    });
   }
   const unused = overrides.find((o) => !o.used);
   if (unused) throw unknownSet(`${unused.stageId}.${unused.param}`, definition, [...builder.nodes.keys()]);
@@ -163,7 +167,10 @@ export function checkGraph(nodes: ReadonlyMap<string, StageNode>): StageNode[] {
 }
 
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+  const lines = (e instanceof Error ? e.message : String(e)).split('\n').filter((l) => l.trim() !== '');
+  // esbuild (through tsx) says "Transform failed with 1 error:" first and the error itself after.
+  const compileError = lines.find((l) => l.includes('ERROR:'));
+  return compileError ? compileError.slice(compileError.indexOf('ERROR:') + 6).trim() : (lines[0] ?? 'unknown error');
 }
 
 /** `file:line` of the first stack frame (or esbuild location) inside the pipeline file. */

@@ -119,6 +119,8 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   // A malformed lock file stops the run before anything happens.
   const lock = await readLock(lockPath);
   const previous = lock.pipelines[pipeline.definition.name];
+  // Every external file must exist before anything runs (a user error, nothing changed).
+  for (const node of pipeline.order) await resolveInputs(node, store, () => undefined);
   const fingerprints = new Map<StageNode, string>();
   for (const node of pipeline.order) fingerprints.set(node, await fingerprinter.fingerprint(node.def));
   await fingerprinter.save();

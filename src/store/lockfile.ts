@@ -53,7 +53,7 @@ export function emptyLock(): LockDoc {
 /** Parses lock file text; every problem is a LOCK_MALFORMED error naming the file and line. */
 export function parseLock(text: string, path: string): LockDoc {
   if (text.trim() === '') return emptyLock();
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   const yamlError = doc.errors[0];
   if (yamlError) {
     const line = yamlError instanceof YAMLParseError && yamlError.linePos ? yamlError.linePos[0].line : undefined;
