@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""PyTorch CPU reference for bench/train.ts: training step time (forward + backward + update)
+of the same architectures. Prints one JSON object on stdout.
+
+Run with Debian's torch: /usr/bin/python3 bench/train_torch.py --threads 1 --steps 5
+(`apt-get install -y python3-torch libopenblas0-openmp`; without OpenBLAS, nn.Linear uses the
+reference BLAS and the baseline is unfairly slow).
+"""
+import argparse, json, os, time
+
+p = argparse.ArgumentParser()
+p.add_argument('--threads', type=int, default=1)
+p.add_argument('--steps', type=int, default=5)
+p.add_argument('--models', default='lenet300100,conv2,resnet20')
+a = p.parse_args()
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+
+
+def blas():
+    try:
+        cfg = torch.__config__.show()
+    except Exception:
+        cfg = ''
+    lib = ''
+    try:
+        with open('/proc/self/maps') as f:
+            libs = sorted({l.split()[-1] for l in f if 'blas' in l.lower() and '.so' in l})
+        lib = ', '.join(os.path.realpath(x) for x in libs)
+    except Exception:
+        pass
+    line = next((l.strip() for l in cfg.splitlines() if 'BLAS_INFO' in l), '')
+    return (line + ' | loaded: ' + lib).strip(' |')
+
+
+class LeNet(nn.Module):
+    def __init__(s):
+        super().__init__(); s.fc1 = nn.Linear(784, 300); s.fc2 = nn.Linear(300, 100); s.fc3 = nn.Linear(100, 10)
+    def forward(s, x):
+        x = x.flatten(1); return s.fc3(F.relu(s.fc2(F.relu(s.fc1(x)))))
+
+
+class Conv2(nn.Module):
+    def __init__(s):
+        super().__init__(); s.c1 = nn.Conv2d(3, 64, 3, padding=1); s.c2 = nn.Conv2d(64, 64, 3, padding=1)
+        s.fc1 = nn.Linear(16 * 16 * 64, 256); s.fc2 = nn.Linear(256, 256); s.fc3 = nn.Linear(256, 10)
+    def forward(s, x):
+        x = F.max_pool2d(F.relu(s.c2(F.relu(s.c1(x)))), 2).flatten(1)
+        return s.fc3(F.relu(s.fc2(F.relu(s.fc1(x)))))
+
+
+class Block(nn.Module):
+    def __init__(s, cin, cout, stride):
+        super().__init__()
+        s.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False); s.b1 = nn.BatchNorm2d(cout)
+        s.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False); s.b2 = nn.BatchNorm2d(cout)
+        s.sc = nn.Sequential()
+        if stride != 1 or cin != cout:
+            s.sc = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+    def forward(s, x):
+        return F.relu(s.b2(s.c2(F.relu(s.b1(s.c1(x))))) + s.sc(x))
+
+
+class ResNet20(nn.Module):
+    def __init__(s):
+        super().__init__(); s.c = nn.Conv2d(3, 16, 3, 1, 1, bias=False); s.b = nn.BatchNorm2d(16)
+        layers, cin = [], 16
+        for i, c in enumerate([16, 32, 64]):
+            for j in range(3):
+                layers.append(Block(cin, c, 2 if i > 0 and j == 0 else 1)); cin = c
+        s.layers = nn.Sequential(*layers); s.fc = nn.Linear(64, 10)
+    def forward(s, x):
+        x = s.layers(F.relu(s.b(s.c(x))))
+        return s.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+SPECS = {
+    'lenet300100': (LeNet, 60, (1, 28, 28), 'adam'),
+    'conv2': (Conv2, 60, (3, 32, 32), 'adam'),
+    'resnet20': (ResNet20, 128, (3, 32, 32), 'momentum'),
+}
+
+out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas(), 'ms': {}}
+for name in a.models.split(','):
+    cls, bs, shape, opt = SPECS[name]
+    m = cls()
+    o = torch.optim.Adam(m.parameters(), 1.2e-3) if opt == 'adam' else torch.optim.SGD(m.parameters(), 0.1, momentum=0.9)
+    x = torch.randn(bs, *shape); y = torch.randint(0, 10, (bs,))
+    def step():
+        o.zero_grad(); F.cross_entropy(m(x), y).backward(); o.step()
+    step(); step()
+    times = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter(); step(); times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    out['ms'][name] = times[len(times) // 2]
+print(json.dumps(out))
