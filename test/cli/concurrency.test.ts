@@ -69,3 +69,26 @@ describe('a run killed with SIGKILL in the middle of a stage', () => {
     assert.deepEqual(readdirSync(project.path('cache/tmp')), [], 'the killed run\'s working directory was swept');
   });
 });
+
+describe('Ctrl-C during a run', () => {
+  const project = new TestProject({ 'pipeline.ts': toyPipeline({ isolation: 'process', sleepMs: 0 }), 'helpers.ts': TOY_HELPERS });
+  after(() => project.remove());
+
+  test('stops the running stage, exits 130, keeps what finished, leaves nothing half-written', async () => {
+    // a, b and d are quick; c sleeps until it is interrupted.
+    project.write('pipeline.ts', project.read('pipeline.ts').replace("appendFileSync(LOG, ctx.id + '\\n');\n    await sleep(SLEEP_MS);\n    const v = shape", "appendFileSync(LOG, ctx.id + '\\n');\n    await sleep(60_000);\n    const v = shape"));
+    const child = project.spawn(['run', 'pipeline.ts']);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'exit');
+    await waitFor(() => project.executions().includes('c'), 60_000);
+    child.kill('SIGINT');
+    const [code] = await exited;
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted: finished stages are cached/);
+    assert.deepEqual(readdirSync(project.path('cache/tmp')), [], 'no working directory is left');
+    assert.deepEqual(readdirSync(project.path('cache/leases')), [], 'no lease is left');
+    const status = project.cli(['status', 'pipeline.ts']);
+    assert.match(status.stdout, /2 stale, 0 in the run cache, 3 up to date/, status.stdout);
+  });
+});
