@@ -1,0 +1,190 @@
+/**
+ * The training configuration shared by every stage that trains or evaluates (train-dense, replay,
+ * retrain, evaluate-stability): one zod schema, so that the dense run and the retraining of a
+ * ticket are configured, validated and keyed the same way. Also: loading the dataset a stage was
+ * given, turning the config into the trainer's options, and the provenance every stage records.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { PipelineError } from '../errors.js';
+import { initBackend, type BackendInfo } from '../nn/backend.js';
+import { loadDataset, type Dataset } from '../nn/data/index.js';
+import { decodeCheckpoint, decodeMask, encodeCheckpoint, encodeMask } from '../nn/safetensors.js';
+import { MODEL_NAMES, type Model } from '../nn/models/index.js';
+import { OPTIMIZER_TYPES, type OptimizerType } from '../nn/optim.js';
+import { parseDuration } from '../nn/schedule.js';
+import type { Checkpoint, TrainOptions } from '../nn/train.js';
+import { writeFileAtomic } from './fsutil.js';
+import type { Mask } from './masks.js';
+
+export const durationSchema = z.union([z.number().int().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(it|ep)\s*$/, 'a duration like 500, "500it" or "2ep"')]);
+
+const positiveInt = z.number().int().positive();
+
+/** Options of the dataset loader that change the data a stage sees (all enter the key). */
+export const dataOptionsSchema = z.object({
+  /** Examples held out of the training set for validation (loader default: 5000). */
+  validationSize: z.number().int().nonnegative().optional(),
+  /** Seed of the validation split and of subsets (loader default 0). */
+  splitSeed: z.number().int().optional(),
+  /** Keep the first N examples of a split after a seeded shuffle (smoke runs). */
+  subset: z.object({ train: positiveInt.optional(), validation: positiveInt.optional(), test: positiveInt.optional() }).optional(),
+  /** Data augmentation of training batches (default: on for cifar10, as the loader). */
+  augment: z.boolean().optional(),
+  /** Checksum policy for found files (loader default 'official'). */
+  verify: z.enum(['official', 'strict', 'none']).optional(),
+  /** The synthetic dataset's options. */
+  synthetic: z
+    .object({
+      seed: z.number().int().optional(),
+      shape: z.tuple([positiveInt, positiveInt, positiveInt]).optional(),
+      numClasses: positiveInt.optional(),
+      trainSize: positiveInt.optional(),
+      validationSize: z.number().int().nonnegative().optional(),
+      testSize: positiveInt.optional(),
+      noise: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
+});
+
+export const trainConfigShape = {
+  model: z.enum(MODEL_NAMES),
+  /** Dropout after the hidden FC layers (LeNet / Conv-2/4/6). */
+  dropout: z.number().min(0).lt(1).default(0),
+  dataset: z.enum(['mnist', 'fashion-mnist', 'cifar10', 'synthetic']),
+  data: dataOptionsSchema.default({}),
+  batchSize: positiveInt,
+  /** Total training length of the dense run (a retrained ticket resumes at k and stops here too). */
+  iterations: durationSchema,
+  optimizer: z.enum(OPTIMIZER_TYPES as readonly [OptimizerType, ...OptimizerType[]]),
+  momentum: z.number().min(0).lt(1).optional(),
+  weightDecay: z.number().nonnegative().default(0),
+  lr: z.number().positive(),
+  warmup: durationSchema.default(0),
+  milestones: z.array(durationSchema).default([]),
+  gamma: z.number().positive().default(0.1),
+  /** Seed of data order, augmentation and dropout. */
+  dataSeed: z.number().int().nonnegative().default(0),
+  /** Validation every N iterations (the curve and the early-stopping iteration); 0: never. */
+  evalEvery: z.number().int().nonnegative().default(100),
+  evalBatchSize: positiveInt.default(500),
+};
+
+export const trainConfigSchema = z.object(trainConfigShape);
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+/** What a pipeline writes (defaults may be left out). */
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+
+/** The iterations of a training budget given in iterations; undefined for epochs. */
+export function budgetIterations(d: number | string): number | undefined {
+  if (typeof d === 'number') return d;
+  const m = /^\s*(\d+)\s*it\s*$/.exec(d);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Loads the dataset from the files a stage was given (`p.file()` inputs: their content digests are
+ * in the key). No files: the loader's own lookup (PIPELINE_DATA_DIR, default data dir, download).
+ */
+export async function loadData(cfg: Pick<TrainConfig, 'dataset' | 'data'>, files: readonly string[], log?: (line: string) => void): Promise<Dataset> {
+  let path: string | undefined;
+  if (files.length === 1 && files[0]!.endsWith('.tar.gz')) path = files[0];
+  else if (files.length > 0) path = dirname(files[0]!);
+  const d = cfg.data;
+  return loadDataset(cfg.dataset, {
+    ...(path ? { path, download: false } : {}),
+    ...(d.verify ? { verify: d.verify } : {}),
+    ...(d.splitSeed !== undefined ? { splitSeed: d.splitSeed } : {}),
+    ...(d.validationSize !== undefined ? { validationSize: d.validationSize } : {}),
+    ...(d.subset ? { subset: d.subset } : {}),
+    ...(d.augment !== undefined ? { augment: d.augment } : {}),
+    ...(d.synthetic ? { synthetic: d.synthetic } : {}),
+    ...(log ? { log } : {}),
+    progress: false,
+  });
+}
+
+/** Iterations of the config's budget on this dataset. */
+export function budgetOf(cfg: TrainConfig, data: Dataset): number {
+  return parseDuration(cfg.iterations, Math.floor(data.size('train') / cfg.batchSize), 'iterations');
+}
+
+/** Everything of the trainer's options that the config fixes. */
+export function trainOptionsOf(
+  cfg: TrainConfig,
+  model: Model,
+  data: Dataset,
+  report?: { progress(p: { fraction?: number; message?: string }): void },
+): Omit<TrainOptions, 'weights'> {
+  const budget = budgetOf(cfg, data);
+  return {
+    model,
+    data,
+    batchSize: cfg.batchSize,
+    budget: cfg.iterations,
+    optimizer: { type: cfg.optimizer, ...(cfg.momentum !== undefined ? { momentum: cfg.momentum } : {}), weightDecay: cfg.weightDecay },
+    schedule: { lr: cfg.lr, warmup: cfg.warmup, milestones: cfg.milestones, gamma: cfg.gamma },
+    dataSeed: cfg.dataSeed,
+    augment: cfg.data.augment ?? cfg.dataset === 'cifar10',
+    evalEvery: cfg.evalEvery,
+    evalSplit: 'validation',
+    evalBatchSize: cfg.evalBatchSize,
+    progressEvery: 10,
+    ...(report
+      ? {
+          onProgress: (p) =>
+            report.progress({ fraction: budget ? p.iteration / budget : 1, message: `it ${p.iteration}/${budget} loss ${p.loss.toFixed(4)} ${p.itPerSec.toFixed(1)} it/s` }),
+        }
+      : {}),
+  };
+}
+
+/** The backend, initialised for a single-threaded stage process. */
+export async function stageBackend(ctx: { provenance(info: Record<string, string | number | boolean | null | Record<string, string>>): void }): Promise<BackendInfo> {
+  const info = await initBackend('auto', { threads: 1 });
+  ctx.provenance({ backend: info.name, threads: info.threads, versions: { ...info.versions, node: process.versions.node } });
+  return info;
+}
+
+export function describeData(data: Dataset): Record<string, number | string> {
+  return { dataset: data.name, source: data.source, train: data.size('train'), validation: data.size('validation'), test: data.size('test') };
+}
+
+// ---- artifacts -----------------------------------------------------------------------------
+
+export async function readCheckpoint(path: string): Promise<Checkpoint & { metadata: Record<string, string> }> {
+  return decodeCheckpoint(new Uint8Array(await readFile(path)), path);
+}
+
+export async function writeCheckpoint(path: string, ck: Checkpoint, metadata: Record<string, string>): Promise<void> {
+  await writeFileAtomic(path, encodeCheckpoint(ck, metadata));
+}
+
+export async function readMask(path: string): Promise<Mask> {
+  return decodeMask(new Uint8Array(await readFile(path)), path).mask;
+}
+
+export async function writeMask(path: string, mask: Mask, metadata: Record<string, string> = {}): Promise<void> {
+  await writeFileAtomic(path, encodeMask(mask, metadata));
+}
+
+/** The optional single artifact of a list-bound input (`[]` = none). */
+export function optionalInput(paths: readonly string[], name: string, where: string): string | undefined {
+  if (paths.length > 1) throw new PipelineError('PARAM_INVALID', `input '${name}' takes at most one artifact, got ${paths.length}`, { where });
+  return paths[0];
+}
+
+/** Metadata of checkpoints written by a config: what a later stage checks before using it. */
+export function checkpointMeta(cfg: TrainConfig, extra: Record<string, string | number> = {}): Record<string, string> {
+  const out: Record<string, string> = { model: cfg.model, dataset: cfg.dataset, dataSeed: String(cfg.dataSeed) };
+  for (const [k, v] of Object.entries(extra)) out[k] = String(v);
+  return out;
+}
+
+/** Throws if a checkpoint was written for another model. */
+export function checkModel(meta: Record<string, string>, model: string, where: string): void {
+  if (meta.model !== undefined && meta.model !== model) {
+    throw new PipelineError('PARAM_INVALID', `the checkpoint is of model '${meta.model}', the stage is configured for '${model}'`, { where });
+  }
+}
