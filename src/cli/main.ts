@@ -2,6 +2,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
 import { dagCommand } from './commands/dag.js';
+import { diffCommand } from './commands/diff.js';
+import { plotCommand } from './commands/plot.js';
+import { reportCommand } from './commands/report.js';
+import { tableCommand } from './commands/table.js';
 import { gcCommand } from './commands/gc.js';
 import { runCommand } from './commands/run.js';
 import { showCommand } from './commands/show.js';
@@ -69,6 +73,52 @@ export function buildProgram(done: (code: number) => void): Command {
     .addOption(cacheOption())
     .addOption(lockOption())
     .action(wrap((file: string, o) => showCommand(file, o)));
+
+  const reportSourceOptions = (c: Command): Command =>
+    c
+      .addOption(setOption())
+      .option('--replicates <key=v1,v2,...>', 'load the pipeline once per value (e.g. seed=0,1,2) and aggregate: mean [min, max]')
+      .option('--run', 'compute missing results first (as `pipeline run`) instead of failing', false)
+      .option('-j, --jobs <n>', 'with --run: stages run at once', positiveInt, 1)
+      .addOption(cacheOption())
+      .addOption(lockOption());
+
+  reportSourceOptions(
+    program
+      .command('table <pipeline>')
+      .description('the tables the pipeline declares, from the cache: Markdown, CSV, LaTeX (booktabs) or JSON')
+      .option('-f, --format <format>', 'md, csv, latex or json', 'md')
+      .option('-t, --table <name>', 'only this table (repeatable)', collect, [])
+      .option('-o, --output <file>', 'write to a file instead of stdout'),
+  ).action(wrap((file: string, o) => tableCommand(file, o)));
+
+  reportSourceOptions(
+    program
+      .command('plot <pipeline>')
+      .description('the figures the pipeline declares, from the cache: Vega-Lite specs rendered to SVG and PNG')
+      .option('-o, --out <dir>', 'output folder (default: <project>/reports/<pipeline>)')
+      .option('-p, --plot <name>', 'only this figure (repeatable)', collect, [])
+      .option('-f, --format <list>', 'comma-separated: svg, png, vl (the Vega-Lite spec)', 'svg,png')
+      .option('--png-width <px>', 'width of the PNG images in pixels (default: twice the SVG size)', positiveInt),
+  ).action(wrap((file: string, o) => plotCommand(file, o)));
+
+  reportSourceOptions(
+    program
+      .command('report <pipeline>')
+      .description('one self-contained HTML file: tables, figures and the DAG with each stage\'s state')
+      .option('-o, --output <file>', 'HTML file (default: <project>/reports/<pipeline>/report.html)')
+      .option('--title <text>', 'page title'),
+  ).action(wrap((file: string, o) => reportCommand(file, o)));
+
+  program
+    .command('diff [a] [b]')
+    .description('params and metrics that differ between two lock files or git revisions (REV, REV:path, or a file; default: HEAD vs the working copy)')
+    .option('--lock <file>', 'lock file path used with bare revisions (default: dvc-like.lock)')
+    .option('--pipeline <name>', 'only this pipeline (repeatable)', collect, [])
+    .option('--all', 'also list stages whose params and metrics are equal', false)
+    .option('--md', 'Markdown table', false)
+    .option('--json', 'machine-readable output', false)
+    .action(wrap((a: string | undefined, b: string | undefined, o) => diffCommand(a, b, o)));
 
   program
     .command('gc')
