@@ -32,7 +32,7 @@ export const evaluateStability = defineStage({
   description: 'instability (error barrier between two copies trained with different data orders) and distance to the dense solution',
   params: stabilityParams,
   // start: the rewound checkpoint; mask; data; trained: [] or copy A; dense: [] or the dense final weights.
-  inputs: ['start', 'mask', 'data', 'trained', 'dense'],
+  inputs: ['start', 'mask', 'files', 'trained', 'dense'],
   outputs: ['path'],
   resources: { cpu: 1 },
   async run(ctx) {
@@ -41,7 +41,7 @@ export const evaluateStability = defineStage({
     await stageBackend(ctx);
     const start = await readCheckpoint(ctx.input('start'));
     checkModel(start.metadata, p.model, where);
-    const data = await loadData(p, ctx.inputList('data'), (l) => ctx.log(l));
+    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
     ctx.provenance({ data: describeData(data) });
     const model = createModel(p.model, { dropout: p.dropout });
     const mask = completeMask(layerInfoOf(model), await readMask(ctx.input('mask')), where);

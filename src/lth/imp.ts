@@ -26,12 +26,12 @@ export interface DenseRun {
   /** Iterations whose checkpoints the dense run stores. */
   checkpoints: number[];
   /** The dataset files (p.file artifacts) the run was given. */
-  data: ArtifactRef[];
+  files: ArtifactRef[];
 }
 
-export function trainDenseRun(p: PipelineBuilder, config: DenseConfig, data: ArtifactRef[], opts: { id?: string } = {}): DenseRun {
-  const handle = p.stage(trainDense, { ...config, data }, { id: opts.id ?? 'train-dense' });
-  return { handle, config, checkpoints: checkpointIterations(config), data };
+export function trainDenseRun(p: PipelineBuilder, config: DenseConfig, files: ArtifactRef[], opts: { id?: string } = {}): DenseRun {
+  const handle = p.stage(trainDense, { ...config, files }, { id: opts.id ?? 'train-dense' });
+  return { handle, config, checkpoints: checkpointIterations(config), files };
 }
 
 /** The training config of a dense run, without what only train-dense takes. */
@@ -47,7 +47,7 @@ export function weightsAt(p: PipelineBuilder, dense: DenseRun, k: number, opts: 
   const k0 = Math.max(...dense.checkpoints.filter((c) => c <= k));
   const replay = p.stage(
     replayDense,
-    { ...trainConfigOf(dense), ...(dense.config.initSeed !== undefined ? { initSeed: dense.config.initSeed } : {}), iteration: k, from: dense.handle.out(checkpointName(k0)), data: dense.data },
+    { ...trainConfigOf(dense), ...(dense.config.initSeed !== undefined ? { initSeed: dense.config.initSeed } : {}), iteration: k, from: dense.handle.out(checkpointName(k0)), files: dense.files },
     { id: opts.id ?? `replay-k${k}` },
   );
   return replay.out('checkpoint');
@@ -116,20 +116,20 @@ export function imp(p: PipelineBuilder, o: ImpOptions): ImpResult {
       const mask =
         l === 1 && o.firstMask
           ? o.firstMask
-          : p.stage(prune, { model, ...o.prune, level: l, weights: prevWeights, mask: prevMask ? [prevMask] : [], like: [], data: [] }, { id: 'prune' }).out('mask');
+          : p.stage(prune, { model, ...o.prune, level: l, weights: prevWeights, mask: prevMask ? [prevMask] : [], like: [], files: [] }, { id: 'prune' }).out('mask');
       const start = p
         .stage(rewind, { model, mode: o.rewind === 'lr' ? 'lr' : 'weights', iteration: k, weights: o.rewind === 'lr' ? prevWeights : wk, mask }, { id: 'rewind' })
         .out('checkpoint');
-      const ticket = p.stage(retrain, { ...cfg, start, mask, data: dense.data }, { id: 'retrain' });
+      const ticket = p.stage(retrain, { ...cfg, start, mask, files: dense.files }, { id: 'retrain' });
       const out: ImpLevel = { level: l, mask, start, ticket };
       if (o.reinit) {
         const s = p.stage(rewind, { model, mode: 'reinit', seed: reinitSeed, iteration: k, weights: wk, mask }, { id: 'reinit' }).out('checkpoint');
-        out.reinit = p.stage(retrain, { ...cfg, start: s, mask, data: dense.data }, { id: 'retrain-reinit' });
+        out.reinit = p.stage(retrain, { ...cfg, start: s, mask, files: dense.files }, { id: 'retrain-reinit' });
       }
       if (o.randomPruning) {
-        const rm = p.stage(prune, { model, method: 'random', seed: randomSeed + l, level: l, weights: wk, mask: [], like: [mask], data: [] }, { id: 'random-mask' }).out('mask');
+        const rm = p.stage(prune, { model, method: 'random', seed: randomSeed + l, level: l, weights: wk, mask: [], like: [mask], files: [] }, { id: 'random-mask' }).out('mask');
         const s = p.stage(rewind, { model, iteration: k, weights: wk, mask: rm }, { id: 'rewind-random' }).out('checkpoint');
-        out.random = p.stage(retrain, { ...cfg, start: s, mask: rm, data: dense.data }, { id: 'retrain-random' });
+        out.random = p.stage(retrain, { ...cfg, start: s, mask: rm, files: dense.files }, { id: 'retrain-random' });
       }
       if (o.stability) {
         const so = typeof o.stability === 'object' ? o.stability : {};
@@ -141,7 +141,7 @@ export function imp(p: PipelineBuilder, o: ImpOptions): ImpResult {
             ...(so.dataSeedB !== undefined ? { dataSeedB: so.dataSeedB } : {}),
             start,
             mask,
-            data: dense.data,
+            files: dense.files,
             trained: [ticket.out('final')],
             dense: [denseFinal],
           },

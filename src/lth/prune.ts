@@ -69,7 +69,7 @@ export const prune = defineStage({
   // weights: a checkpoint (trained weights, or the initial ones for SNIP/SynFlow);
   // mask: [] or the current mask; like: [] or the mask whose per-layer densities a random mask copies;
   // data: the dataset files (SNIP only; [] otherwise).
-  inputs: ['weights', 'mask', 'like', 'data'],
+  inputs: ['weights', 'mask', 'like', 'files'],
   outputs: ['mask'],
   resources: { cpu: 1 },
   // Magnitude and random pruning are quick plain-data work; SNIP/SynFlow are single small passes.
@@ -95,7 +95,7 @@ export const prune = defineStage({
       case 'snip': {
         if (!p.dataset) throw new PipelineError('PARAM_INVALID', 'SNIP needs a dataset', { where, hint: "add dataset: 'mnist' (and the data files)" });
         await stageBackend(ctx);
-        const data = await loadData({ dataset: p.dataset, data: p.data }, ctx.inputList('data'), (l) => ctx.log(l));
+        const data = await loadData({ dataset: p.dataset, data: p.data }, ctx.inputList('files'), (l) => ctx.log(l));
         mask = await snipPrune(model, ck.weights, current, amountOf(p, where), data, { batchSize: p.snipBatch, seed: p.seed });
         break;
       }

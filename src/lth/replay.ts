@@ -23,7 +23,7 @@ export const replayDense = defineStage({
   name: 'replay-dense',
   description: 'resume the dense run from a stored checkpoint up to iteration k',
   params: replayParams,
-  inputs: ['from', 'data'],
+  inputs: ['from', 'files'],
   outputs: ['checkpoint'],
   resources: { cpu: 1 },
   async run(ctx) {
@@ -38,7 +38,7 @@ export const replayDense = defineStage({
     if (from.iteration > p.iteration) {
       throw new PipelineError('PARAM_INVALID', `cannot replay to iteration ${p.iteration} from a checkpoint at ${from.iteration}`, { where, hint: 'start from a checkpoint at or before k' });
     }
-    const data = await loadData(p, ctx.inputList('data'), (l) => ctx.log(l));
+    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
     const budget = budgetOf(p, data);
     if (p.iteration > budget) {
       throw new PipelineError('PARAM_INVALID', `iteration ${p.iteration} is past the dense run's ${budget} iterations`, { where });

@@ -13,7 +13,7 @@ export const retrain = defineStage({
   name: 'retrain',
   description: 'train a masked network from rewound weights (the schedule resumes at k)',
   params: trainConfigSchema,
-  inputs: ['start', 'mask', 'data'],
+  inputs: ['start', 'mask', 'files'],
   outputs: ['final', 'curve'],
   resources: { cpu: 1 },
   async run(ctx) {
@@ -22,7 +22,7 @@ export const retrain = defineStage({
     const backend = await stageBackend(ctx);
     const start = await readCheckpoint(ctx.input('start'));
     checkModel(start.metadata, p.model, where);
-    const data = await loadData(p, ctx.inputList('data'), (l) => ctx.log(l));
+    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
     ctx.provenance({ data: describeData(data) });
     const model = createModel(p.model, { dropout: p.dropout });
     const mask = completeMask(layerInfoOf(model), await readMask(ctx.input('mask')), where);

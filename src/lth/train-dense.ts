@@ -34,17 +34,17 @@ export function checkpointIterations(p: { iterations: number | string; checkpoin
   return [...new Set([0, ...wanted])].sort((a, b) => a - b);
 }
 
-export const trainDense = defineStage<typeof trainDenseParams, 'data', string>({
+export const trainDense = defineStage<typeof trainDenseParams, 'files', string>({
   name: 'train-dense',
   description: 'train the dense network; store iteration 0, the rewind candidates and the final weights',
   params: trainDenseParams,
-  inputs: ['data'],
+  inputs: ['files'],
   outputs: (p) => ['final', 'curve', ...checkpointIterations(p).map(checkpointName)],
   resources: { cpu: 1 },
   async run(ctx) {
     const p = ctx.params;
     const backend = await stageBackend(ctx);
-    const data = await loadData(p, ctx.inputList('data'), (l) => ctx.log(l));
+    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
     ctx.provenance({ data: describeData(data) });
     const model = createModel(p.model, { seed: p.initSeed, dropout: p.dropout });
     const meta = checkpointMeta(p, { initSeed: p.initSeed, backend: backend.name });
