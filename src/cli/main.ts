@@ -67,9 +67,16 @@ export function buildProgram(done: (code: number) => void): Command {
 
   program
     .command('show <pipeline>')
-    .description('table of stage instances: state, key, duration, metrics')
+    .description('experiments table: one row per stage instance with the params that vary, metrics, state, when and where computed')
     .addOption(setOption())
     .option('--json', 'machine-readable output', false)
+    .option('--md', 'Markdown table', false)
+    .option('--csv', 'CSV', false)
+    .option('--only-changed', 'only the param and metric columns whose values differ between rows', false)
+    .option('--all-params', 'every param as a column (default: the params that vary)', false)
+    .option('--sort-by <column>', 'sort rows by a column: id, stage, state, duration, when, host, a param or a metric')
+    .option('--sort-order <order>', 'asc or desc', 'asc')
+    .option('--stage <name>', 'only instances of this stage definition (repeatable)', collect, [])
     .addOption(cacheOption())
     .addOption(lockOption())
     .action(wrap((file: string, o) => showCommand(file, o)));

@@ -29,6 +29,7 @@ function axis(a: ResolvedPlot['spec']['x'], isY: boolean): Record<string, unknow
   if (a.reverse) scale.reverse = true;
   if (a.domain) scale.domain = a.domain;
   if (!a.log) scale.zero = a.zero ?? !isY;
+  else scale.nice = false;
   return {
     type: 'quantitative',
     title: a.title,
@@ -55,7 +56,7 @@ export function toVegaLite(plot: ResolvedPlot): TopLevelSpec {
   if (band) {
     layers.push({
       mark: { type: 'area', opacity: 0.2, interpolate: 'linear' },
-      encoding: { x, y: { field: 'lo', ...axis(s.y, true) }, y2: { field: 'hi' }, color: { ...color, legend: null } },
+      encoding: { x, y: { field: 'lo', ...axis(s.y, true) }, y2: { field: 'hi' }, color },
     });
   }
   layers.push({
@@ -85,7 +86,7 @@ export function toVegaLite(plot: ResolvedPlot): TopLevelSpec {
     config: {
       font: FONT_FAMILY,
       axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', gridColor: '#e6e6e6' },
-      legend: { labelFontSize: 11, titleFontSize: 12 },
+      legend: { labelFontSize: 11, titleFontSize: 12, symbolOpacity: 1 },
       view: { stroke: '#bbbbbb' },
     },
   };

@@ -192,7 +192,7 @@ function resolveTable(t: TableSpec, plan: Lookup): ResolvedTable {
       ...c,
       format,
       align: c.align ?? (format === 'text' ? 'left' : 'right'),
-      aggregated: cells.some((x) => (x.kind === 'number' || x.kind === 'boolean') && x.n > 1),
+      aggregated: cells.some((x) => x.kind === 'number' && x.n > 1),
     };
   });
   return { name: t.name, title: t.title, caption: t.caption, columns, rows };
