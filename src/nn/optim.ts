@@ -12,6 +12,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../errors.js';
 import { tf } from './backend.js';
+import { OPTIMIZER_KERNEL, registerOptimizerKernels, type OptimizerUpdateAttrs } from './kernels/optimizer.js';
 
 export type OptimizerType = 'sgd' | 'momentum' | 'nesterov' | 'adam';
 export const OPTIMIZER_TYPES: readonly OptimizerType[] = ['sgd', 'momentum', 'nesterov', 'adam'];
@@ -79,6 +80,24 @@ export interface StepResult {
  * One update. `iteration` is 0-based (Adam's bias correction uses iteration + 1). Returns new
  * tensors; the caller disposes the old ones. Missing state starts at zero.
  */
+let fusedEnabled = true;
+
+/**
+ * Tensors up to this size go through the fused kernel (which saves ~15 kernel dispatches and
+ * allocations per parameter); larger ones through the composed SIMD element-wise kernels, which
+ * beat the scalar JS loop per element (measured: a 4.2M-element Adam update took 4x longer fused).
+ */
+const FUSED_MAX_SIZE = 16384;
+
+/**
+ * Use the fused one-pass update kernel on the wasm and cpu backends (default; bitwise the same
+ * results as the composed element-wise version, which the native backend always uses). For tests
+ * and benchmarks.
+ */
+export function setFusedOptimizer(enabled: boolean): void {
+  fusedEnabled = enabled;
+}
+
 export function optimizerStep(
   cfg: Required<OptimizerConfig>,
   params: Record<string, Tensor>,
@@ -89,6 +108,8 @@ export function optimizerStep(
   iteration: number,
 ): StepResult {
   const t = tf();
+  const be = t.getBackend();
+  if (fusedEnabled && (be === 'wasm' || be === 'cpu')) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
   return t.tidy(() => {
     const newParams: Record<string, Tensor> = {};
     const newState: Record<string, Tensor> = {};
@@ -137,4 +158,64 @@ export function optimizerStep(
     }
     return { params: newParams, state: newState };
   });
+}
+
+/** One `LthOptimizerUpdate` kernel per parameter (see src/nn/kernels/optimizer.ts). */
+function fusedStep(
+  cfg: Required<OptimizerConfig>,
+  params: Record<string, Tensor>,
+  grads: Record<string, Tensor>,
+  state: Record<string, Tensor>,
+  masks: Record<string, Tensor>,
+  lr: number,
+  iteration: number,
+): StepResult {
+  registerOptimizerKernels();
+  const t = tf();
+  const step = iteration + 1;
+  const attrs: OptimizerUpdateAttrs = {
+    type: cfg.type,
+    lr,
+    weightDecay: cfg.weightDecay,
+    momentum: cfg.momentum,
+    beta1: cfg.beta1,
+    beta2: cfg.beta2,
+    epsilon: cfg.epsilon,
+    bc1: 1 - Math.pow(cfg.beta1, step),
+    bc2: 1 - Math.pow(cfg.beta2, step),
+  };
+  const newParams: Record<string, Tensor> = {};
+  const newState: Record<string, Tensor> = {};
+  const big: string[] = [];
+  for (const name of Object.keys(grads).sort()) {
+    if (grads[name]!.size > FUSED_MAX_SIZE) {
+      big.push(name);
+      continue;
+    }
+    const inputs: Record<string, Tensor> = { p: params[name]!, g: grads[name]! };
+    const m = masks[name];
+    if (m) inputs.mask = m;
+    const keys = stateNames(cfg.type, name);
+    keys.forEach((k, i) => {
+      const s = state[k];
+      if (s) inputs[i === 0 ? 's1' : 's2'] = s;
+    });
+    const outs = t.engine().runKernel(OPTIMIZER_KERNEL, inputs, attrs as unknown as Record<string, number>) as Tensor[];
+    newParams[name] = outs[0]!;
+    keys.forEach((k, i) => (newState[k] = outs[i + 1]!));
+  }
+  if (big.length > 0) {
+    // Large tensors: the composed SIMD kernels beat a scalar JS loop (bitwise the same result).
+    const pick = <T>(m: Record<string, T>, keys: string[]) => Object.fromEntries(keys.filter((k) => k in m).map((k) => [k, m[k]!]));
+    const stateKeys = big.flatMap((n) => stateNames(cfg.type, n));
+    fusedEnabled = false;
+    try {
+      const r = optimizerStep(cfg, pick(params, big), pick(grads, big), pick(state, stateKeys), pick(masks, big), lr, iteration);
+      Object.assign(newParams, r.params);
+      Object.assign(newState, r.state);
+    } finally {
+      fusedEnabled = true;
+    }
+  }
+  return { params: newParams, state: newState };
 }

@@ -143,3 +143,88 @@ test('sum/mean over leading axes wasm = cpu, and batch-norm style gradients', as
   assertClose(wasm.data[0]!, cpu.data[0]!, 'bn dx', 1e-4);
   assertClose(wasm.data[1]!, cpu.data[1]!, 'bn dgamma', 1e-4);
 });
+
+test('fused optimizer update (wasm, cpu) is bitwise the composed element-wise update', async () => {
+  const { optimizerStep, setFusedOptimizer, validateOptimizer } = await import('../../src/nn/optim.js');
+  const shape = [37, 11];
+  const n = prod(shape);
+  const maskv = Float32Array.from(rand(n, 20), (v) => (v > 0 ? 1 : 0));
+  for (const backend of ['wasm', 'cpu'] as const) {
+    for (const type of ['sgd', 'momentum', 'nesterov', 'adam'] as const) {
+      for (const weightDecay of [0, 5e-4]) {
+        const runSteps = async (fused: boolean) => {
+          await initBackend(backend);
+          const t = tf();
+          setFusedOptimizer(fused);
+          const cfg = validateOptimizer({ type, weightDecay });
+          // 'c' is above the fused kernel's size limit: the mixed path must give the same bits too.
+          let params: Record<string, import('@tensorflow/tfjs-core').Tensor> = {
+            a: t.tensor(rand(n, 21), shape),
+            b: t.tensor(rand(7, 22), [7]),
+            c: t.tensor(rand(130 * 130, 23), [130, 130]),
+          };
+          let state: Record<string, import('@tensorflow/tfjs-core').Tensor> = {};
+          const masks = { a: t.tensor(maskv, shape) };
+          for (let it = 0; it < 3; it++) {
+            const grads = {
+              a: t.tensor(rand(n, 30 + it), shape),
+              b: t.tensor(rand(7, 40 + it), [7]),
+              c: t.tensor(rand(130 * 130, 50 + it), [130, 130]),
+            };
+            const s = optimizerStep(cfg, params, grads, state, masks, 0.01 * (it + 1), it);
+            t.dispose([...Object.values(grads), ...Object.values(params), ...Object.values(state)]);
+            params = s.params;
+            state = s.state;
+          }
+          const out = [...Object.keys(params).sort().map((k) => params[k]!), ...Object.keys(state).sort().map((k) => state[k]!)];
+          const data = out.map((o) => Buffer.from((o.dataSync() as Float32Array).slice().buffer));
+          t.dispose([...out, masks.a]);
+          setFusedOptimizer(true);
+          return data;
+        };
+        const composed = await runSteps(false);
+        const fused = await runSteps(true);
+        assert.equal(fused.length, composed.length);
+        for (let i = 0; i < fused.length; i++) assert.ok(fused[i]!.equals(composed[i]!), `${backend} ${type} wd=${weightDecay} tensor ${i}`);
+      }
+    }
+  }
+});
+
+test('batch norm with the hand-written gradient = autodiff through moments (cpu, wasm)', async () => {
+  const { batchNormTrain } = await import('../../src/nn/models/index.js');
+  const shape = [4, 5, 6, 3];
+  const xv = rand(prod(shape), 60);
+  const gv = rand(3, 61);
+  const bv = rand(3, 62);
+  const rv = rand(prod(shape), 63);
+  type T = import('@tensorflow/tfjs-core').Tensor;
+  for (const backend of ['cpu', 'wasm'] as const) {
+    const run = (hand: boolean) => {
+      const t = tf();
+      const x = t.tensor(xv, shape);
+      const gamma = t.tensor(gv, [3]);
+      const beta = t.tensor(bv, [3]);
+      const r = t.tensor(rv, shape);
+      const stats: T[] = [];
+      const g = t.grads((a: T, gm: T, bt: T) => {
+        if (hand) {
+          const o = batchNormTrain(a, gm, bt);
+          stats.push(t.keep(o.mean), t.keep(o.variance));
+          return t.sum(t.mul(o.y, r));
+        }
+        const { mean, variance } = t.moments(a, [0, 1, 2]);
+        stats.push(t.keep(mean), t.keep(variance));
+        const y = t.add(t.mul(t.mul(t.sub(a, mean), t.rsqrt(t.add(variance, 1e-5))), gm), bt);
+        return t.sum(t.mul(y, r));
+      })([x, gamma, beta]);
+      const y = hand ? batchNormTrain(x, gamma, beta) : undefined;
+      const out = [...g, ...stats, ...(y ? [y.y] : [])];
+      if (y) t.dispose([y.mean, y.variance]);
+      return out;
+    };
+    const hand = await on(backend, () => run(true));
+    const auto = await on(backend, () => run(false));
+    for (let i = 0; i < 5; i++) assertClose(hand.data[i]!, auto.data[i]!, `${backend} output ${i}`, 1e-4);
+  }
+});

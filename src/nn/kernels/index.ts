@@ -11,7 +11,10 @@
  * - BatchMatMul with a transposed operand (a scalar loop upstream): explicit transpose, then the
  *   plain XNNPACK path.
  * - Sum / Mean over leading axes (upstream transposes the whole tensor first; batch norm and every
- *   broadcast bias gradient hit this): a [1,R] x [R,C] product with a vector of ones.
+ *   broadcast bias gradient hit this): XNNPACK average pooling. (A [1,R] x [R,C] product with a
+ *   vector of ones looks fast in isolation, but XNNPACK repacks the [R,C] operand as matmul
+ *   weights on every new tensor: 15-80 ms per call in training against ~1 ms.)
+ * - Identity, and Cast to the same dtype: share the input's memory (upstream copies it).
  *
  * Every kernel here is checked against the CPU backend in test/nn/kernels.test.ts.
  */
@@ -31,6 +34,7 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: string): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
 }
 
 type Inputs = Record<string, TensorInfo>;
@@ -143,10 +147,10 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
-  const xT = transpose(b, x, [3, 1, 2, 0]); // [Cin, H, W, N]
-  const dyT = transpose(b, dy, [1, 2, 0, 3]); // [OH, OW, N, Cout]
   const pb = fh + sh * (oh - 1) - h - pt;
   const pr = fw + sw * (ow - 1) - w - pl;
+  const xT = transpose(b, x, [3, 1, 2, 0]); // [Cin, H, W, N]
+  const dyT = transpose(b, dy, [1, 2, 0, 3]); // [OH, OW, N, Cout]
   const out = conv2dExplicit(b, xT, dyT, [pt, pb, pl, pr], [sh, sw]); // [Cin, fh, fw, Cout]
   free(b, xT, dyT);
   const res = transpose(b, out, [1, 2, 0, 3]);
@@ -218,27 +222,70 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
+/** Relative cost of XNNPACK packing a matmul's right operand (per element) against a transpose. */
+const PACK_COST = 2;
+
+function swapLast(b: WasmBackend, t: TensorInfo): TensorInfo {
+  const r = t.shape.length;
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return transpose(b, t, perm);
+}
+
+/** op(a) x op(b) on the XNNPACK path, materialising the transposed operands. */
+function plainMatMul(b: WasmBackend, a: TensorInfo, bb: TensorInfo, ta: boolean, tb: boolean): TensorInfo {
+  const aT = ta ? swapLast(b, a) : a;
+  const bT = tb ? swapLast(b, bb) : bb;
+  const out = run(b, 'BatchMatMul', { a: aT, b: bT }, { transposeA: false, transposeB: false });
+  if (ta) free(b, aT);
+  if (tb) free(b, bT);
+  return out;
+}
+
+/**
+ * C = op(A) op(B). XNNPACK only multiplies untransposed operands and packs the right operand
+ * (as "weights") on every new tensor, so a large right operand is expensive. Either compute C
+ * directly, or as (op(B)^T op(A)^T)^T, whichever transposes and packs fewer elements: for a dense
+ * layer's input gradient dY W^T that avoids transposing and packing the whole weight matrix.
+ */
 const batchMatMul: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmBackend;
   const { a, b: bb } = inputs as { a: TensorInfo; b: TensorInfo };
-  const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
-  if (!transposeA && !transposeB) return run(b, 'BatchMatMul', inputs as Inputs, attrs);
-  const swap = (t: TensorInfo) => {
-    const r = t.shape.length;
-    const perm = [...Array(r).keys()];
-    perm[r - 2] = r - 1;
-    perm[r - 1] = r - 2;
-    return transpose(b, t, perm);
-  };
-  const aT = transposeA ? swap(a) : a;
-  const bT = transposeB ? swap(bb) : bb;
-  const out = run(b, 'BatchMatMul', { a: aT, b: bT }, { transposeA: false, transposeB: false });
-  if (transposeA) free(b, aT);
-  if (transposeB) free(b, bT);
-  return out;
+  const { transposeA = false, transposeB = false } = attrs as { transposeA?: boolean; transposeB?: boolean };
+  const ra = a.shape.length;
+  const batch = a.shape.slice(0, -2).reduce((p, q) => p * q, 1) * bb.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+  if (batch !== 1) return plainMatMul(b, a, bb, transposeA, transposeB); // upstream loop either way
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const n = transposeB ? bb.shape[bb.shape.length - 2]! : bb.shape[bb.shape.length - 1]!;
+  const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0) + PACK_COST * k * n;
+  const swapped = (transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + PACK_COST * m * k + m * n;
+  if (direct <= swapped) {
+    if (!transposeA && !transposeB) return run(b, 'BatchMatMul', inputs as Inputs, attrs);
+    return plainMatMul(b, a, bb, transposeA, transposeB);
+  }
+  const ct = plainMatMul(b, bb, a, !transposeB, !transposeA);
+  const c = swapLast(b, ct);
+  free(b, ct);
+  return c;
 };
 
-/** Sum or mean over a prefix of the axes as a product with a row of ones (or of 1/R). */
+function avgPoolRows(b: WasmBackend, x: TensorInfo, rows: number, groups: number, c: number): TensorInfo {
+  // x viewed as [groups, rows, 1, c]; one average over the rows of each group -> [groups, 1, 1, c].
+  return run(
+    b,
+    'AvgPool',
+    { x: view(x, [groups, rows, 1, c]) },
+    { filterSize: [rows, 1], strides: [rows, 1], pad: 'valid', dimRoundingMode: undefined as never } as unknown as NamedAttrMap,
+  );
+}
+
+/**
+ * Sum or mean over a prefix of the axes as XNNPACK average pooling (one pass, SIMD over the
+ * channels): first over the inner reduced axes per leading index, then over the leading axis;
+ * a sum is the mean times the count.
+ */
 function leadingReduce(name: 'Sum' | 'Mean'): KernelFunc {
   return (args) => {
     const b = args.backend as unknown as WasmBackend;
@@ -250,15 +297,41 @@ function leadingReduce(name: 'Sum' | 'Mean'): KernelFunc {
     if (!prefix || x.dtype !== 'float32') return run(b, name, args.inputs as Inputs, args.attrs);
     const r = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
     const c = x.shape.slice(axes.length).reduce((p, q) => p * q, 1);
-    if (r < 2) return run(b, name, args.inputs as Inputs, args.attrs);
-    const ones = b.makeOutput([1, 1, r], 'float32');
-    b.typedArrayFromHeap(ones).fill(name === 'Mean' ? 1 / r : 1);
-    const out = run(b, 'BatchMatMul', { a: ones, b: view(x, [1, r, c]) }, { transposeA: false, transposeB: false });
-    free(b, ones);
+    if (r < 2 || c < 1) return run(b, name, args.inputs as Inputs, args.attrs);
+    const r1 = x.shape[0]!;
+    const r2 = r / r1;
+    let out: TensorInfo;
+    if (axes.length >= 2 && r1 > 1 && r2 > 1) {
+      const partial = avgPoolRows(b, x, r2, r1, c);
+      out = avgPoolRows(b, partial, r1, 1, c);
+      free(b, partial);
+    } else {
+      out = avgPoolRows(b, x, r, 1, c);
+    }
+    if (name === 'Sum') {
+      const k = b.makeOutput([], 'float32');
+      b.typedArrayFromHeap(k)[0] = r;
+      const scaled = run(b, 'Multiply', { a: out, b: k });
+      free(b, out, k);
+      out = scaled;
+    }
     const outShape = keepDims ? x.shape.map((s, i) => (i < axes.length ? 1 : s)) : x.shape.slice(axes.length);
     return view(out, outShape);
   };
 }
+
+/** Identity and same-dtype Cast share the input's memory (tensors are immutable) instead of copying it. */
+const identity: KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: TensorInfo };
+  (backend as unknown as WasmBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+const cast: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  if ((args.attrs as { dtype: string }).dtype !== x.dtype) return kernel('Cast')(args);
+  return identity(args);
+};
 
 const OVERRIDES: Array<[string, KernelFunc]> = [
   ['Conv2DBackpropFilter', conv2DBackpropFilter],
@@ -266,6 +339,8 @@ const OVERRIDES: Array<[string, KernelFunc]> = [
   ['BatchMatMul', batchMatMul],
   ['Sum', leadingReduce('Sum')],
   ['Mean', leadingReduce('Mean')],
+  ['Identity', identity],
+  ['Cast', cast],
 ];
 
 /** Names of the kernels this module registers for the 'wasm' backend. */
