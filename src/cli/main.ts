@@ -114,6 +114,8 @@ export function buildProgram(done: (code: number) => void): Command {
       .command('report <pipeline>')
       .description('one self-contained HTML file: tables, figures and the DAG with each stage\'s state')
       .option('-o, --output <file>', 'HTML file (default: <project>/reports/<pipeline>/report.html)')
+      .option('-t, --table <name>', 'only this table (repeatable)', collect, [])
+      .option('-p, --plot <name>', 'only this figure (repeatable)', collect, [])
       .option('--title <text>', 'page title'),
   ).action(wrap((file: string, o) => reportCommand(file, o)));
 

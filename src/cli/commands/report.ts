@@ -13,10 +13,12 @@ import { openWorkspace } from '../workspace.js';
 export interface ReportOptions extends ReportCommonOptions {
   output?: string;
   title?: string;
+  table: string[];
+  plot: string[];
 }
 
 export async function reportCommand(file: string, opts: ReportOptions): Promise<number> {
-  const report = await prepareReport(file, opts);
+  const report = await prepareReport(file, opts, { tables: opts.table, plots: opts.plot });
   if (typeof report === 'number') return report;
   const name = report.pipeline.definition.name;
   const svgs = new Map<string, string>();
