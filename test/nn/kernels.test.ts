@@ -228,3 +228,25 @@ test('batch norm with the hand-written gradient = autodiff through moments (cpu,
     for (let i = 0; i < 5; i++) assertClose(hand.data[i]!, auto.data[i]!, `${backend} output ${i}`, 1e-4);
   }
 });
+
+test('maxPool gradient wasm = cpu (strides 1 and 2, same and valid, overlapping windows, ties)', async () => {
+  for (const [f, s] of [[2, 2], [3, 2], [3, 1], [2, 1]] as const) {
+    for (const pad of ['same', 'valid'] as const) {
+      const shape = [2, 7, 6, 3];
+      // Rounded values: many ties inside windows, as after a ReLU.
+      const xv = Float32Array.from(rand(prod(shape), 70), (v) => Math.max(0, Math.round(v * 2) / 2));
+      const fn = () => {
+        const t = tf();
+        const x = t.tensor4d(xv, shape as [number, number, number, number]);
+        const y = t.maxPool(x, f, s, pad);
+        const r = t.tensor(rand(y.size, 71), y.shape);
+        const g = t.grad((a: import('@tensorflow/tfjs-core').Tensor) => t.sum(t.mul(t.maxPool(a as never, f, s, pad), r)))(x);
+        return [y, g];
+      };
+      const cpu = await on('cpu', fn);
+      const wasm = await on('wasm', fn);
+      assertClose(wasm.data[0]!, cpu.data[0]!, `maxPool f=${f} s=${s} ${pad}`);
+      assertClose(wasm.data[1]!, cpu.data[1]!, `maxPool grad f=${f} s=${s} ${pad}`);
+    }
+  }
+});

@@ -14,6 +14,7 @@
  *   broadcast bias gradient hit this): XNNPACK average pooling. (A [1,R] x [R,C] product with a
  *   vector of ones looks fast in isolation, but XNNPACK repacks the [R,C] operand as matmul
  *   weights on every new tensor: 15-80 ms per call in training against ~1 ms.)
+ * - MaxPoolGrad (a scalar loop upstream): a channels-innermost loop here.
  * - Identity, and Cast to the same dtype: share the input's memory (upstream copies it).
  *
  * Every kernel here is checked against the CPU backend in test/nn/kernels.test.ts.
@@ -333,6 +334,67 @@ const cast: KernelFunc = (args) => {
   return identity(args);
 };
 
+/**
+ * MaxPoolGrad (upstream: a scalar loop that took ~85 ms CPU on Conv-2's [60,32,32,64] input, 8% of
+ * a step): one pass over each window, channels innermost; the gradient goes to the first maximum
+ * of each window in row-major order, as in the CPU backend (ties included).
+ */
+const maxPoolGrad: KernelFunc = (args) => {
+  const b = args.backend as unknown as WasmBackend;
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const a = args.attrs as unknown as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || input.dtype !== 'float32') return kernel('MaxPoolGrad')(args);
+  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const out = b.makeOutput([...input.shape], 'float32');
+  const X = b.typedArrayFromHeap(input);
+  const DY = b.typedArrayFromHeap(dy);
+  const DX = b.typedArrayFromHeap(out);
+  DX.fill(0);
+  const maxv = new Float64Array(c);
+  const maxp = new Int32Array(c);
+  for (let n = 0; n < nb; n++) {
+    for (let yr = 0; yr < oh; yr++) {
+      const r0 = yr * sh - pt;
+      const rMin = Math.max(0, r0);
+      const rMax = Math.min(h, r0 + fh);
+      for (let yc = 0; yc < ow; yc++) {
+        const c0 = yc * sw - pl;
+        const cMin = Math.max(0, c0);
+        const cMax = Math.min(w, c0 + fw);
+        maxv.fill(-Infinity);
+        maxp.fill(-1);
+        for (let xr = rMin; xr < rMax; xr++) {
+          for (let xc = cMin; xc < cMax; xc++) {
+            const base = ((n * h + xr) * w + xc) * c;
+            for (let d = 0; d < c; d++) {
+              const v = X[base + d]!;
+              if (v > maxv[d]!) {
+                maxv[d] = v;
+                maxp[d] = base + d;
+              }
+            }
+          }
+        }
+        const ob = ((n * oh + yr) * ow + yc) * c;
+        for (let d = 0; d < c; d++) {
+          const pos = maxp[d]!;
+          if (pos >= 0) DX[pos] = DX[pos]! + DY[ob + d]!;
+        }
+      }
+    }
+  }
+  return out;
+};
+
 const OVERRIDES: Array<[string, KernelFunc]> = [
   ['Conv2DBackpropFilter', conv2DBackpropFilter],
   ['Conv2DBackpropInput', conv2DBackpropInput],
@@ -340,6 +402,7 @@ const OVERRIDES: Array<[string, KernelFunc]> = [
   ['Sum', leadingReduce('Sum')],
   ['Mean', leadingReduce('Mean')],
   ['Identity', identity],
+  ['MaxPoolGrad', maxPoolGrad],
   ['Cast', cast],
 ];
 
