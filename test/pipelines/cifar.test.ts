@@ -1,0 +1,73 @@
+// Issue #4, tests 3 and 6 (CIFAR-10): the smoke profiles of conv-cifar-imp and resnet18-late-reset
+// run on small generated files in CIFAR-10's binary format; a second run executes nothing;
+// changing the rewind iteration reruns only that k's replay, rewind, retrain, stability (and its
+// summary): train-dense and the level-1 mask are not executed again.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { writeCifarFixture } from './cifar-fixture.js';
+import { PipelineRunner } from './cli.js';
+
+describe('pipelines/resnet18-late-reset.ts (smoke)', () => {
+  const runner = new PipelineRunner();
+  let dataDir: string;
+  before(() => {
+    dataDir = writeCifarFixture(`${runner.dir}/data`);
+  });
+  after(() => runner.remove());
+
+  test('runs: one trunk, one level-1 mask, rewind/retrain/stability per k', () => {
+    const r = runner.run('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`]);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(r.executed, [
+      'L1-mask',
+      'k0/L1/retrain',
+      'k0/L1/rewind',
+      'k0/L1/stability',
+      'k0/summary',
+      'k4/L1/retrain',
+      'k4/L1/rewind',
+      'k4/L1/stability',
+      'k4/summary',
+      'train-dense',
+    ]);
+    const show = runner.show('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`]);
+    const st = show.find((s) => s.id === 'k4/L1/stability')!.metrics as { instability: number; startIteration: number; l2ToDense: number };
+    assert.equal(st.startIteration, 4);
+    assert.ok(Number.isFinite(st.instability) && st.instability >= 0);
+    assert.ok(st.l2ToDense > 0);
+  });
+
+  test('a second run executes nothing', () => {
+    const r = runner.run('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`]);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(r.executed, []);
+  });
+
+  test('another rewind iteration (not stored: replayed) reruns only its own branch', () => {
+    const r = runner.run('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`, '--set', 'ks=[0,3]']);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(r.executed, ['k3/L1/retrain', 'k3/L1/rewind', 'k3/L1/stability', 'k3/replay-k3', 'k3/summary']);
+    assert.match(r.out, /\[cached\] train-dense/);
+    assert.match(r.out, /\[cached\] L1-mask/);
+  });
+});
+
+describe('pipelines/conv-cifar-imp.ts (smoke)', () => {
+  const runner = new PipelineRunner();
+  let dataDir: string;
+  before(() => {
+    dataDir = writeCifarFixture(`${runner.dir}/data`);
+  });
+  after(() => runner.remove());
+
+  test('runs Conv-2 for 2 levels with the reinit baseline; a second run executes nothing', () => {
+    const r = runner.run('conv-cifar-imp.ts', ['--set', `dataDir=${dataDir}`]);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.executed.length, 13, r.executed.join(' '));
+    const again = runner.run('conv-cifar-imp.ts', ['--set', `dataDir=${dataDir}`]);
+    assert.equal(again.code, 0, again.out);
+    assert.deepEqual(again.executed, []);
+    const summary = runner.show('conv-cifar-imp.ts', ['--set', `dataDir=${dataDir}`]).find((s) => s.id === 'conv2/summary')!.metrics as { finalDensity: number };
+    assert.ok(Math.abs(summary.finalDensity - 0.6416) < 0.001, `density ${summary.finalDensity}`);
+  });
+});

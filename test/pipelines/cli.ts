@@ -1,0 +1,37 @@
+/** Runs the repo's pipelines through the real CLI with the cache and lock file in a temp folder. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, REPO } from '../helpers/project.js';
+
+export class PipelineRunner {
+  readonly dir = mkdtempSync(join(tmpdir(), 'lth-pipe-'));
+
+  run(pipeline: string, args: string[] = [], env: Record<string, string> = {}): { code: number; out: string; executed: string[] } {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'run', join(REPO, 'pipelines', pipeline), '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args],
+      { cwd: REPO, env: { ...process.env, LTH_QUIET_BACKEND: '1', ...env }, encoding: 'utf8', timeout: 600_000 },
+    );
+    const out = `${r.stdout}\n${r.stderr}`;
+    const executed = out
+      .split('\n')
+      .map((l) => /^\[done\]\s+(\S+)/.exec(l)?.[1])
+      .filter((x): x is string => Boolean(x))
+      .sort();
+    return { code: r.status ?? -1, out, executed };
+  }
+
+  show(pipeline: string, args: string[] = []): Array<{ id: string; state: string; metrics?: Record<string, unknown> }> {
+    const r = spawnSync(process.execPath, [CLI, 'show', join(REPO, 'pipelines', pipeline), '--json', '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
+    return JSON.parse(r.stdout) as Array<{ id: string; state: string; metrics?: Record<string, unknown> }>;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
