@@ -1,14 +1,21 @@
 // Training step time (forward + backward + update) of the engine in src/nn, per backend, side by
-// side with PyTorch CPU (bench/train_torch.py) at the same thread count.
+// side with PyTorch CPU (bench/train_torch.py) at the same thread count, in one run.
 //
-//   node --import tsx bench/train.ts [--steps 3] [--models lenet300100,conv2,resnet20]
-//                                    [--backends wasm,cpu,tensorflow] [--threads 1]
+//   node --import tsx bench/train.ts [--rounds 3] [--steps 3] [--models lenet300100,conv2,resnet20]
+//                                    [--backends tensorflow,wasm,cpu] [--threads 1]
+//
+// Rounds interleave our backends and PyTorch model by model (ours, PyTorch, next model, ...), so
+// that load from other jobs on a shared machine hits both alike. Each step is timed in wall-clock
+// and in process CPU time; the table gives the median over all rounds' timed steps and the ratio
+// to PyTorch for both. With 1 thread, CPU time is the work done, and the fairer figure when other
+// jobs compete for the cores. The load average is printed next to the figures.
 //
 // The pure-JS cpu backend only runs LeNet (a Conv-2 step takes minutes there). PyTorch runs with
 // /usr/bin/python3 (Debian's python3-torch) when it imports; otherwise its column is empty.
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { initBackend, type BackendPref } from '../src/nn/backend.js';
+import { initBackend, type BackendInfo, type BackendPref } from '../src/nn/backend.js';
 import { createModel } from '../src/nn/models/index.js';
 import type { OptimizerConfig } from '../src/nn/optim.js';
 import { train } from '../src/nn/train.js';
@@ -16,6 +23,7 @@ import { syntheticData } from '../src/nn/train-data.js';
 
 const { values } = parseArgs({
   options: {
+    rounds: { type: 'string', default: '3' },
     steps: { type: 'string', default: '3' },
     models: { type: 'string', default: 'lenet300100,conv2,resnet20' },
     backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
@@ -23,6 +31,7 @@ const { values } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
   },
 });
+const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 const threads = Number(values.threads);
 const models = values.models!.split(',');
@@ -34,15 +43,23 @@ const SPECS: Record<string, { batch: number; optimizer: OptimizerConfig; lr: num
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => loadavg()[0]!.toFixed(1);
 
-async function stepTime(name: string): Promise<number> {
+interface Sample {
+  wall: number[];
+  cpu: number[];
+}
+
+/** Wall and CPU milliseconds of the timed steps of one short training run. */
+async function stepTimes(name: string): Promise<Sample> {
   const spec = SPECS[name]!;
   const model = createModel(name, { seed: 0 });
   const data = syntheticData({ inputShape: model.inputShape, trainSize: spec.batch * 4, validationSize: 10, testSize: 10 });
-  const times: number[] = [];
+  const out: Sample = { wall: [], cpu: [] };
   const warmup = name === 'lenet300100' ? 5 : 2;
   const n = name === 'lenet300100' ? Math.max(steps, 20) : steps;
   let last = performance.now();
+  let lastCpu = process.cpuUsage();
   await train({
     model,
     data,
@@ -55,47 +72,101 @@ async function stepTime(name: string): Promise<number> {
     progressEvery: 1,
     onProgress: (p) => {
       const now = performance.now();
-      if (p.iteration > warmup) times.push(now - last);
+      const cpu = process.cpuUsage(lastCpu);
+      if (p.iteration > warmup) {
+        out.wall.push(now - last);
+        out.cpu.push((cpu.user + cpu.system) / 1000);
+      }
       last = now;
+      lastCpu = process.cpuUsage();
     },
   });
-  return median(times);
+  return out;
 }
 
-const rows: Array<{ backend: string; model: string; ms: number }> = [];
-const infos: string[] = [];
+interface TorchOut {
+  torch: string;
+  threads: number;
+  blas: string;
+  ms: Record<string, number>;
+  cpu_ms: Record<string, number>;
+}
+
+function runTorch(model: string): TorchOut | string {
+  const py = spawnSync(values.python!, ['bench/train_torch.py', '--threads', String(threads), '--steps', String(Math.max(steps, 5)), '--models', model], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) },
+  });
+  if (py.status === 0) return JSON.parse(py.stdout.trim().split('\n').at(-1)!) as TorchOut;
+  return (py.stderr || py.error?.message || '').trim().split('\n').at(-1) ?? 'failed';
+}
+
+// Which backends are available (initialising one twice is cheap; switching is what rounds do).
+const infos = new Map<string, BackendInfo>();
 for (const b of values.backends!.split(',') as BackendPref[]) {
-  let info;
   try {
-    info = await initBackend(b, b === 'wasm' ? { threads } : {});
+    const info = await initBackend(b, b === 'wasm' ? { threads } : {});
+    infos.set(info.name, info);
   } catch (e) {
     console.error(`${b}: not available (${(e as Error).message.split('\n')[0]})`);
-    continue;
-  }
-  infos.push(`${info.name}: threads ${info.threads}, ${Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  for (const m of models) {
-    if (info.name === 'cpu' && m !== 'lenet300100') continue;
-    const ms = await stepTime(m);
-    rows.push({ backend: info.name, model: m, ms });
-    console.error(`${info.name} ${m}: ${ms.toFixed(1)} ms/step`);
   }
 }
 
-let torch: { torch: string; threads: number; blas: string; ms: Record<string, number> } | undefined;
-const py = spawnSync(values.python!, ['bench/train_torch.py', '--threads', String(threads), '--steps', String(Math.max(steps, 5)), '--models', models.join(',')], {
-  encoding: 'utf8',
-  env: { ...process.env, OMP_NUM_THREADS: String(threads) },
-});
-if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
-else console.error(`PyTorch baseline not run: ${(py.stderr || py.error?.message || '').trim().split('\n').at(-1)}`);
+const ours = new Map<string, Sample>(); // key backend/model
+const torch: Record<string, Sample> = {};
+let torchInfo: TorchOut | undefined;
+let torchError: string | undefined;
+const loads: string[] = [load()];
+for (let r = 0; r < rounds; r++) {
+  for (const m of models) {
+    for (const [name, info] of infos) {
+      if (name === 'cpu' && m !== 'lenet300100') continue;
+      await initBackend(name as BackendPref, name === 'wasm' ? { threads: info.threads } : {});
+      const s = await stepTimes(m);
+      const acc = ours.get(`${name}/${m}`) ?? { wall: [], cpu: [] };
+      acc.wall.push(...s.wall);
+      acc.cpu.push(...s.cpu);
+      ours.set(`${name}/${m}`, acc);
+      console.error(`round ${r + 1} ${name} ${m}: ${median(s.wall).toFixed(1)} ms wall, ${median(s.cpu).toFixed(1)} ms cpu (load ${load()})`);
+    }
+    if (torchError === undefined) {
+      const t = runTorch(m);
+      if (typeof t === 'string') {
+        torchError = t;
+        console.error(`PyTorch baseline not run: ${t}`);
+      } else {
+        torchInfo = t;
+        const acc = (torch[m] ??= { wall: [], cpu: [] });
+        acc.wall.push(t.ms[m]!);
+        acc.cpu.push(t.cpu_ms[m]!);
+        console.error(`round ${r + 1} pytorch ${m}: ${t.ms[m]!.toFixed(1)} ms wall, ${t.cpu_ms[m]!.toFixed(1)} ms cpu`);
+      }
+    }
+  }
+  loads.push(load());
+}
 
-console.log(`\nTraining step time (forward + backward + update), median, ${threads} thread(s)`);
-for (const i of infos) console.log(`  ${i}`);
-if (torch) console.log(`  PyTorch ${torch.torch}, ${torch.threads} thread(s), BLAS: ${torch.blas}`);
-console.log('\n| model (batch, optimizer) | backend | ms/step | PyTorch ms/step | ratio to PyTorch |');
-console.log('| --- | --- | ---: | ---: | ---: |');
-for (const r of rows) {
-  const s = SPECS[r.model]!;
-  const t = torch?.ms[r.model];
-  console.log(`| ${r.model} (${s.batch}, ${s.optimizer.type}) | ${r.backend} | ${r.ms.toFixed(1)} | ${t === undefined ? '-' : t.toFixed(1)} | ${t === undefined ? '-' : (r.ms / t).toFixed(1) + 'x'} |`);
+const date = new Date().toISOString().slice(0, 10);
+console.log(`\nTraining step time (forward + backward + update), ${date}, ${threads} thread(s), ${rounds} interleaved round(s)`);
+console.log(`  1-min load average at the start and after each round: ${loads.join(', ')} (${(await import('node:os')).cpus().length} cores)`);
+for (const i of infos.values()) {
+  console.log(`  ${i.name}: threads ${i.threads}, ${Object.entries(i.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+if (torchInfo) console.log(`  PyTorch ${torchInfo.torch}, ${torchInfo.threads} thread(s), BLAS: ${torchInfo.blas}`);
+console.log('\n| model (batch, optimizer) | backend | ms/step wall | ms/step CPU | PyTorch wall | PyTorch CPU | ratio wall | ratio CPU |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const m of models) {
+  for (const name of infos.keys()) {
+    const s = ours.get(`${name}/${m}`);
+    if (!s) continue;
+    const spec = SPECS[m]!;
+    const t = torch[m];
+    const w = median(s.wall);
+    const c = median(s.cpu);
+    const tw = t ? median(t.wall) : undefined;
+    const tc = t ? median(t.cpu) : undefined;
+    const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
+    const ratio = (a: number, b: number | undefined) => (b === undefined ? '-' : `${(a / b).toFixed(1)}x`);
+    console.log(`| ${m} (${spec.batch}, ${spec.optimizer.type}) | ${name} | ${f(w)} | ${f(c)} | ${f(tw)} | ${f(tc)} | ${ratio(w, tw)} | ${ratio(c, tc)} |`);
+  }
 }

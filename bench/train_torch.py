@@ -3,10 +3,12 @@
 of the same architectures. Prints one JSON object on stdout.
 
 Run with Debian's torch: /usr/bin/python3 bench/train_torch.py --threads 1 --steps 5
+Reports the median wall time and the median process CPU time of a step (CPU time is the fairer
+figure on a machine shared with other jobs; with 1 thread it is the work done).
 (`apt-get install -y python3-torch libopenblas0-openmp`; without OpenBLAS, nn.Linear uses the
 reference BLAS and the baseline is unfairly slow).
 """
-import argparse, json, os, time
+import argparse, json, os, re, time
 
 p = argparse.ArgumentParser()
 p.add_argument('--threads', type=int, default=1)
@@ -34,8 +36,8 @@ def blas():
         lib = ', '.join(os.path.realpath(x) for x in libs)
     except Exception:
         pass
-    line = next((l.strip() for l in cfg.splitlines() if 'BLAS_INFO' in l), '')
-    return (line + ' | loaded: ' + lib).strip(' |')
+    m = re.search(r'BLAS_INFO=(\w+)', cfg)
+    return 'build BLAS_INFO=%s; loaded: %s' % (m.group(1) if m else '?', lib or 'none')
 
 
 class LeNet(nn.Module):
@@ -85,7 +87,7 @@ SPECS = {
     'resnet20': (ResNet20, 128, (3, 32, 32), 'momentum'),
 }
 
-out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas(), 'ms': {}}
+out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': '', 'ms': {}, 'cpu_ms': {}}
 for name in a.models.split(','):
     cls, bs, shape, opt = SPECS[name]
     m = cls()
@@ -94,9 +96,12 @@ for name in a.models.split(','):
     def step():
         o.zero_grad(); F.cross_entropy(m(x), y).backward(); o.step()
     step(); step()
-    times = []
+    times, cpus = [], []
     for _ in range(a.steps):
-        t0 = time.perf_counter(); step(); times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
+        t0 = time.perf_counter(); c0 = time.process_time(); step()
+        times.append((time.perf_counter() - t0) * 1000); cpus.append((time.process_time() - c0) * 1000)
+    times.sort(); cpus.sort()
     out['ms'][name] = times[len(times) // 2]
+    out['cpu_ms'][name] = cpus[len(cpus) // 2]
+out['blas'] = blas()  # after the first nn.Linear, when the BLAS library is loaded
 print(json.dumps(out))
