@@ -5,6 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, REPO } from '../helpers/project.js';
 
+/** The scalar metrics the CLI printed on the `[done] <id>` line of a run's output. */
+export function doneMetrics(out: string, id: string): Record<string, number | string> {
+  const line = out.split('\n').find((l) => l.startsWith('[done]') && l.split(/\s+/)[1] === id);
+  if (!line) throw new Error(`no [done] line for ${id}`);
+  const m: Record<string, number | string> = {};
+  for (const [, k, v] of line.matchAll(/(\w+)=(\S+)/g)) m[k!] = Number.isNaN(Number(v)) ? v! : Number(v);
+  return m;
+}
+
 export class PipelineRunner {
   readonly dir = mkdtempSync(join(tmpdir(), 'lth-pipe-'));
 
