@@ -1,17 +1,24 @@
 /** The `pipeline` command line. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
-import { dagCommand } from './commands/dag.js';
-import { diffCommand } from './commands/diff.js';
-import { plotCommand } from './commands/plot.js';
-import { reportCommand } from './commands/report.js';
-import { tableCommand } from './commands/table.js';
-import { gcCommand } from './commands/gc.js';
-import { runCommand } from './commands/run.js';
-import { showCommand } from './commands/show.js';
-import { statusCommand } from './commands/status.js';
-import { verifyCommand } from './commands/verify.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
+
+/**
+ * Commands are imported when they run: `plot` and `report` pull in vega and a PNG renderer, and
+ * `run` must start fast (a fully cached run is mostly start-up time).
+ */
+const commands = {
+  run: () => import('./commands/run.js'),
+  status: () => import('./commands/status.js'),
+  dag: () => import('./commands/dag.js'),
+  show: () => import('./commands/show.js'),
+  table: () => import('./commands/table.js'),
+  plot: () => import('./commands/plot.js'),
+  report: () => import('./commands/report.js'),
+  diff: () => import('./commands/diff.js'),
+  gc: () => import('./commands/gc.js'),
+  verify: () => import('./commands/verify.js'),
+};
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -47,7 +54,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('-v, --verbose', 'print the stages\' output', false)
     .addOption(cacheOption())
     .addOption(lockOption())
-    .action(wrap((file: string, o) => runCommand(file, o)));
+    .action(wrap(async (file: string, o) => (await commands.run()).runCommand(file, o)));
 
   program
     .command('status <pipeline>')
@@ -56,14 +63,14 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--json', 'machine-readable output', false)
     .addOption(cacheOption())
     .addOption(lockOption())
-    .action(wrap((file: string, o) => statusCommand(file, o)));
+    .action(wrap(async (file: string, o) => (await commands.status()).statusCommand(file, o)));
 
   program
     .command('dag <pipeline>')
     .description('print the stage graph (text tree, or --mermaid)')
     .addOption(setOption())
     .option('--mermaid', 'Mermaid flowchart', false)
-    .action(wrap((file: string, o) => dagCommand(file, o)));
+    .action(wrap(async (file: string, o) => (await commands.dag()).dagCommand(file, o)));
 
   program
     .command('show <pipeline>')
@@ -79,7 +86,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--stage <name>', 'only instances of this stage definition (repeatable)', collect, [])
     .addOption(cacheOption())
     .addOption(lockOption())
-    .action(wrap((file: string, o) => showCommand(file, o)));
+    .action(wrap(async (file: string, o) => (await commands.show()).showCommand(file, o)));
 
   const reportSourceOptions = (c: Command): Command =>
     c
@@ -97,7 +104,7 @@ export function buildProgram(done: (code: number) => void): Command {
       .option('-f, --format <format>', 'md, csv, latex or json', 'md')
       .option('-t, --table <name>', 'only this table (repeatable)', collect, [])
       .option('-o, --output <file>', 'write to a file instead of stdout'),
-  ).action(wrap((file: string, o) => tableCommand(file, o)));
+  ).action(wrap(async (file: string, o) => (await commands.table()).tableCommand(file, o)));
 
   reportSourceOptions(
     program
@@ -107,7 +114,7 @@ export function buildProgram(done: (code: number) => void): Command {
       .option('-p, --plot <name>', 'only this figure (repeatable)', collect, [])
       .option('-f, --format <list>', 'comma-separated: svg, png, vl (the Vega-Lite spec)', 'svg,png')
       .option('--png-width <px>', 'width of the PNG images in pixels (default: twice the SVG size)', positiveInt),
-  ).action(wrap((file: string, o) => plotCommand(file, o)));
+  ).action(wrap(async (file: string, o) => (await commands.plot()).plotCommand(file, o)));
 
   reportSourceOptions(
     program
@@ -117,7 +124,7 @@ export function buildProgram(done: (code: number) => void): Command {
       .option('-t, --table <name>', 'only this table (repeatable)', collect, [])
       .option('-p, --plot <name>', 'only this figure (repeatable)', collect, [])
       .option('--title <text>', 'page title'),
-  ).action(wrap((file: string, o) => reportCommand(file, o)));
+  ).action(wrap(async (file: string, o) => (await commands.report()).reportCommand(file, o)));
 
   program
     .command('diff [a] [b]')
@@ -127,7 +134,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--all', 'also list stages whose params and metrics are equal', false)
     .option('--md', 'Markdown table', false)
     .option('--json', 'machine-readable output', false)
-    .action(wrap((a: string | undefined, b: string | undefined, o) => diffCommand(a, b, o)));
+    .action(wrap(async (a: string | undefined, b: string | undefined, o) => (await commands.diff()).diffCommand(a, b, o)));
 
   program
     .command('gc')
@@ -136,14 +143,14 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--keep-last <n>', 'run records kept per stage instance besides the lock file\'s', (v) => Number(v), 5)
     .addOption(cacheOption())
     .addOption(lockOption())
-    .action(wrap((o) => gcCommand(o)));
+    .action(wrap(async (o) => (await commands.gc()).gcCommand(o)));
 
   program
     .command('verify')
     .description('re-hash every cached object; quarantine corrupt ones')
     .addOption(cacheOption())
     .addOption(lockOption())
-    .action(wrap((o) => verifyCommand(o)));
+    .action(wrap(async (o) => (await commands.verify()).verifyCommand(o)));
 
   return program;
 }
@@ -170,4 +177,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exit(await main(process.argv));
+const code = await main(process.argv);
+// Let piped output drain before exiting (process.exit would cut a large `status` short); exit
+// explicitly so that no stray handle keeps the command alive.
+await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write('', () => resolve()))));
+process.exit(code);

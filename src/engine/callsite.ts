@@ -17,7 +17,22 @@ const FRAME = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*
 
 /** The first stack frame outside the engine (and outside node internals). */
 export function callerSite(): CallSite | undefined {
-  const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  return siteOf(new Error());
+}
+
+/**
+ * The same, read only when asked for. V8 records the frames when the Error is made but formats
+ * (and source-maps) them on first access, which is what costs: building a 10,000-stage graph asks
+ * for a site per stage and needs one only for an error message.
+ */
+export function lazyCallerSite(): () => CallSite | undefined {
+  const err = new Error();
+  let site: CallSite | undefined | null = null;
+  return () => (site === null ? (site = siteOf(err)) : site);
+}
+
+function siteOf(err: Error): CallSite | undefined {
+  const stack = err.stack?.split('\n').slice(1) ?? [];
   for (const frame of stack) {
     const m = FRAME.exec(frame.trim());
     if (!m) continue;

@@ -46,19 +46,20 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 /** Validates params against a stage's schema. `label` names the stage instance in messages. */
-export function validateParams(schema: ParamsSchema, input: Record<string, unknown>, label: string, where: string | undefined): ValidatedParams {
+export function validateParams(schema: ParamsSchema, input: Record<string, unknown>, label: string, whereArg: string | undefined | (() => string | undefined)): ValidatedParams {
+  const where = (): string | undefined => (typeof whereArg === 'function' ? whereArg() : whereArg);
   const shape = schema.shape as Record<string, z.ZodType>;
   const unknown = Object.keys(input).filter((k) => !(k in shape));
   if (unknown.length > 0) {
     throw new PipelineError('PARAM_INVALID', `${label}: unknown param ${unknown.map((k) => `'${k}'`).join(', ')}`, {
-      where,
+      where: where(),
       hint: `known params: ${Object.keys(shape).join(', ') || '(none)'}`,
     });
   }
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new PipelineError('PARAM_INVALID', `${label}: ${result.error.issues.map(describeIssue).join('; ')}`, {
-      where,
+      where: where(),
       hint: 'fix the value in the pipeline file or in --set',
     });
   }

@@ -6,7 +6,7 @@
 import { isAbsolute, resolve, dirname } from 'node:path';
 import type { z } from 'zod';
 import { PipelineError } from '../errors.js';
-import { callerSite, formatSite, type CallSite } from './callsite.js';
+import { callerSite, formatSite, lazyCallerSite, type CallSite } from './callsite.js';
 import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
 import { METRICS_OUTPUT, outputsOf, type StageDefinition } from './stage.js';
 
@@ -100,20 +100,20 @@ export class GraphBuilder implements PipelineBuilder {
   ) {}
 
   stage<P extends ParamsSchema, I extends string, O extends string>(def: StageDefinition<P, I, O>, args: StageArgs<P, I>, opts: StageOptions = {}): StageHandle<O> {
-    const site = callerSite();
-    const where = formatSite(site);
+    const site = lazyCallerSite();
+    const where = (): string | undefined => formatSite(site());
     if (!def || (def as { kind?: unknown }).kind !== 'stage') {
-      throw new PipelineError('PIPELINE_INVALID', 'p.stage() takes a stage made with defineStage() as its first argument', { where });
+      throw new PipelineError('PIPELINE_INVALID', 'p.stage() takes a stage made with defineStage() as its first argument', { where: where() });
     }
     const localId = opts.id ?? def.name;
     if (!/^[A-Za-z0-9][A-Za-z0-9_.:,=+-]*$/.test(localId)) {
-      throw new PipelineError('PIPELINE_INVALID', `stage id '${localId}' may use letters, digits and _ . : , = + -`, { where });
+      throw new PipelineError('PIPELINE_INVALID', `stage id '${localId}' may use letters, digits and _ . : , = + -`, { where: where() });
     }
     const id = [...this.scopes, localId].join('/');
     const existing = this.nodes.get(id);
     if (existing) {
       throw new PipelineError('DUPLICATE_ID', `two stage instances have the id '${id}'`, {
-        where,
+        where: where(),
         hint: `the first is at ${formatSite(existing.site) ?? '(unknown)'}; give one of them another id: p.stage(${def.name}, {...}, { id: '...' })`,
       });
     }
@@ -127,7 +127,7 @@ export class GraphBuilder implements PipelineBuilder {
     const missing = def.inputs.filter((k) => !(k in inputs));
     if (missing.length > 0) {
       throw new PipelineError('INPUT_MISSING', `${id}: input ${missing.map((k) => `'${k}'`).join(', ')} of stage '${def.name}' is not bound`, {
-        where,
+        where: where(),
         hint: `pass an artifact, e.g. { ${missing[0]}: upstream.out('name') }`,
       });
     }
@@ -142,32 +142,41 @@ export class GraphBuilder implements PipelineBuilder {
     try {
       outputs = outputsOf(def as unknown as StageDefinition, validated.effective);
     } catch (e) {
-      throw new PipelineError('PIPELINE_INVALID', `${id}: computing the outputs of '${def.name}' failed: ${(e as Error).message}`, { where, cause: e });
+      throw new PipelineError('PIPELINE_INVALID', `${id}: computing the outputs of '${def.name}' failed: ${(e as Error).message}`, { where: where(), cause: e });
     }
-    this.nodes.set(id, { id, def: def as unknown as StageDefinition, params: validated, inputs, outputs: [...outputs, METRICS_OUTPUT], site });
+    this.nodes.set(id, {
+      id,
+      def: def as unknown as StageDefinition,
+      params: validated,
+      inputs,
+      outputs: [...outputs, METRICS_OUTPUT],
+      get site() {
+        return site();
+      },
+    });
     return {
       id,
       stage: def.name,
       out: (name) => {
-        const outSite = callerSite();
+        const outSite = lazyCallerSite();
         if (!outputs.includes(name) && name !== METRICS_OUTPUT) {
           throw new PipelineError('INPUT_MISSING', `stage '${id}' (${def.name}) has no output '${name}'`, {
-            where: formatSite(outSite),
+            where: formatSite(outSite()),
             hint: `its outputs: ${[...outputs, METRICS_OUTPUT].join(', ')}`,
           });
         }
-        return { kind: 'output', stageId: id, output: name, site: outSite };
+        return lazyRef({ kind: 'output', stageId: id, output: name }, outSite);
       },
     };
   }
 
   file(path: string): ArtifactRef {
     const abs = isAbsolute(path) ? path : resolve(dirname(this.pipelineFile), path);
-    return { kind: 'file', path: abs, site: callerSite() };
+    return lazyRef({ kind: 'file', path: abs }, lazyCallerSite());
   }
 
   ref(stageId: string, output: string): ArtifactRef {
-    return { kind: 'output', stageId, output, site: callerSite() };
+    return lazyRef({ kind: 'output', stageId, output }, lazyCallerSite());
   }
 
   scope<T>(name: string, body: () => T): T {
@@ -194,10 +203,16 @@ export class GraphBuilder implements PipelineBuilder {
   }
 }
 
-function checkBinding(v: unknown, label: string, where: string | undefined): InputBinding {
+/** An artifact reference whose `site` is worked out only if an error message needs it. */
+function lazyRef<R extends Omit<ArtifactRef, 'site'>>(ref: R, site: () => CallSite | undefined): ArtifactRef {
+  Object.defineProperty(ref, 'site', { get: site, enumerable: false });
+  return ref as unknown as ArtifactRef;
+}
+
+function checkBinding(v: unknown, label: string, where: () => string | undefined): InputBinding {
   const isRef = (x: unknown): x is ArtifactRef =>
     typeof x === 'object' && x !== null && ((x as ArtifactRef).kind === 'output' || (x as ArtifactRef).kind === 'file');
   if (isRef(v)) return v;
   if (Array.isArray(v) && v.every(isRef)) return v;
-  throw new PipelineError('PIPELINE_INVALID', `${label} must be an artifact (stage.out('name'), p.file(path) or p.ref(id, output)) or a list of them`, { where });
+  throw new PipelineError('PIPELINE_INVALID', `${label} must be an artifact (stage.out('name'), p.file(path) or p.ref(id, output)) or a list of them`, { where: where() });
 }

@@ -9,6 +9,7 @@ import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import { PipelineError, isPipelineError } from '../errors.js';
 import { readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RunRecord, type Store } from '../store/index.js';
+import { deepEqual } from './canonical.js';
 import { executorFor } from './executors.js';
 import type { StageJob } from './execute.js';
 import type { Fingerprinter } from './fingerprint.js';
@@ -54,33 +55,49 @@ export interface RunSummary {
 
 class Skipped extends Error {}
 
-/** Serialises lock file writes and coalesces bursts: at most one write in flight, one pending. */
+/**
+ * Serialises lock file writes and coalesces bursts: at most one write in flight, at most one a
+ * second while stages finish quickly (rewriting a 1,000-stage YAML file after each of 1,000
+ * trivial stages would dominate the run), and a final one at the end. The run cache is the
+ * source of truth meanwhile, so an interrupted run loses nothing that finished.
+ */
 class LockWriter {
   private running: Promise<void> | undefined;
   private dirty = false;
   private error: unknown;
+  private lastWrite = 0;
+  private hurry = false;
 
-  constructor(private readonly write: () => Promise<void>) {}
+  constructor(
+    private readonly write: () => Promise<void>,
+    private readonly minIntervalMs = 1_000,
+  ) {}
 
   schedule(): void {
     this.dirty = true;
-    if (!this.running) this.running = this.loop();
+    if (!this.running) this.running = this.loop(false);
   }
 
-  private async loop(): Promise<void> {
+  private async loop(final: boolean): Promise<void> {
     while (this.dirty) {
+      // Wait out the interval in short steps, so that a flush at the end of the run cuts it short.
+      while (!final && !this.hurry && Date.now() < this.lastWrite + this.minIntervalMs) await new Promise((r) => setTimeout(r, 25));
       this.dirty = false;
       try {
         await this.write();
       } catch (e) {
         this.error = e;
       }
+      this.lastWrite = Date.now();
     }
     this.running = undefined;
   }
 
+  /** Writes now if anything is pending, and waits for every write to finish. */
   async flush(): Promise<void> {
+    this.hurry = true;
     while (this.running) await this.running;
+    if (this.dirty) await this.loop(true);
     if (this.error) throw this.error;
   }
 }
@@ -117,7 +134,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     }
   }
   // A malformed lock file stops the run before anything happens.
-  const lock = await readLock(lockPath);
+  const lock = await readLock(lockPath, store.layout);
   const previous = lock.pipelines[pipeline.definition.name];
   // Every external file must exist before anything runs (a user error, nothing changed).
   for (const node of pipeline.order) await resolveInputs(node, store, () => undefined);
@@ -256,13 +273,21 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     const key = keyOf(node, fingerprints.get(node)!, inputs);
     const forced = matchesForce(node, force);
     let shared = forced ? undefined : byKey.get(key);
+    let sharedWithEarlier = true;
     if (!shared) {
       shared = execute(node, key, inputs, forced);
       byKey.set(key, shared);
+      sharedWithEarlier = false;
     }
-    const { record, outcome } = await shared;
-    entries.set(node.id, lockEntryOf(node, record, inputs));
-    lockWriter.schedule();
+    const result = await shared;
+    // An instance whose key another instance of this run computed did not execute anything.
+    const outcome: StageOutcome = sharedWithEarlier && result.outcome === 'ran' ? 'reused' : result.outcome;
+    const { record } = result;
+    const entry = lockEntryOf(node, record, inputs);
+    if (!deepEqual(entries.get(node.id), entry)) {
+      entries.set(node.id, entry);
+      lockWriter.schedule();
+    }
     (outcome === 'ran' ? summary.ran : summary.cached).push(node.id);
     reporter.done?.(node.id, { outcome, durationMs: outcome === 'ran' ? record.durationMs : 0, key, metrics: record.metrics });
     return record;
@@ -291,7 +316,8 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   await Promise.allSettled(results.values());
   opts.signal?.removeEventListener('abort', onOuterAbort);
   if (signal.aborted) summary.interrupted = true;
-  lockWriter.schedule();
+  // Stage ids that left the pipeline, or changed pipeline params, also change the section.
+  if (!previous || !deepEqual(previous, section())) lockWriter.schedule();
   await lockWriter.flush();
   return summary;
 }

@@ -90,7 +90,7 @@ export const METRICS_OUTPUT = 'metrics';
 
 const registry = new Map<string, StageDefinition>();
 
-export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I extends string = never, const O extends string = never>(
+export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I extends string = never, const O extends string = string>(
   spec: StageSpec<P, I, O>,
 ): StageDefinition<P, I, O> {
   const site = callerSite();
@@ -105,6 +105,15 @@ export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I ex
       hint: `the other is defined at ${formatSite(previous.site)}; stage names must be unique`,
     });
   }
+  const schema = (spec.params ?? z.object({})) as P;
+  const clash = (spec.inputs ?? []).filter((i) => i in (schema.shape as Record<string, unknown>));
+  if (clash.length > 0) {
+    // p.stage() takes params and inputs in one object: a shared name would silently be an input.
+    throw new PipelineError('PIPELINE_INVALID', `stage '${spec.name}': ${clash.map((c) => `'${c}'`).join(', ')} is both an input and a param`, {
+      where: formatSite(site),
+      hint: 'rename the input or the param',
+    });
+  }
   const outputs = spec.outputs ?? [];
   if (Array.isArray(outputs) && outputs.includes(METRICS_OUTPUT as O)) {
     throw new PipelineError('PIPELINE_INVALID', `stage '${spec.name}': the output name '${METRICS_OUTPUT}' is reserved for returned metrics`, { where: formatSite(site) });
@@ -113,7 +122,7 @@ export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I ex
     kind: 'stage',
     name: spec.name,
     description: spec.description,
-    schema: (spec.params ?? z.object({})) as P,
+    schema,
     inputs: spec.inputs ?? [],
     outputs,
     resources: { cpu: spec.resources?.cpu ?? 1, gpu: spec.resources?.gpu ?? 0 },

@@ -58,7 +58,7 @@ export interface LoadedReport {
 }
 
 export async function loadReport(ws: ReportWorkspace, src: ReportSource, select: ReportSelection = {}): Promise<LoadedReport> {
-  const lock = await readLock(ws.lockPath);
+  const lock = await readLock(ws.lockPath, ws.store.layout);
   const replicates: Array<{ plan: PipelinePlan; runCommand: string }> = [];
   let first: LoadedPipeline | undefined;
   for (const sets of replicateSets(src.set, src.replicates)) {

@@ -2,7 +2,8 @@
  * The run cache: stage key -> what that computation produced. Any combination of params ever run
  * is restored from here without recomputing, also after switching back and forth.
  */
-import { readFile, readdir, rm, stat } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import type { CacheLayout } from './layout.js';
@@ -34,10 +35,12 @@ export class RunCache {
     private readonly objects: ObjectStore,
   ) {}
 
+  // Records are small files read one per stage while planning: synchronous reads are several
+  // times faster than awaiting each one (the event loop has nothing else to do meanwhile).
   async get(key: string): Promise<RunRecord | undefined> {
     let text: string;
     try {
-      text = await readFile(this.layout.runPath(key), 'utf8');
+      text = readFileSync(this.layout.runPath(key), 'utf8');
     } catch {
       return undefined;
     }
@@ -53,7 +56,7 @@ export class RunCache {
     const rec = await this.get(key);
     if (!rec) return undefined;
     for (const out of Object.values(rec.outputs)) {
-      if (!(await this.objects.has(out.digest))) return undefined;
+      if (!existsSync(this.objects.path(out.digest))) return undefined;
     }
     return rec;
   }

@@ -10,7 +10,7 @@ export interface GcCommandOptions extends WorkspaceOptions {
 
 export async function gcCommand(opts: GcCommandOptions): Promise<number> {
   const ws = openWorkspace(opts);
-  const lock = await readLock(ws.lockPath);
+  const lock = await readLock(ws.lockPath, ws.store.layout);
   const report = await collectGarbage(ws.store, [lock], { dryRun: opts.dryRun, keepLast: opts.keepLast });
   const bytes = report.removedObjects.reduce((a, o) => a + o.size, 0);
   const verb = opts.dryRun ? 'would remove' : 'removed';

@@ -20,7 +20,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const ws = openWorkspace(opts, file);
   const pipeline = await loadPipeline(file, opts.set);
   if (opts.dryRun) {
-    const lock = await readLock(ws.lockPath);
+    const lock = await readLock(ws.lockPath, ws.store.layout);
     const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
     printPlan(plan, { dryRun: true });
     return 0;

@@ -29,7 +29,7 @@ export async function showCommand(file: string, opts: ShowOptions): Promise<numb
   if (sortOrder !== 'asc' && sortOrder !== 'desc') throw new PipelineError('USAGE', `--sort-order ${sortOrder}: expected asc or desc`);
   const ws = openWorkspace(opts, file);
   const pipeline = await loadPipeline(file, opts.set);
-  const lock = await readLock(ws.lockPath);
+  const lock = await readLock(ws.lockPath, ws.store.layout);
   const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
   const xo = { onlyChanged: !!opts.onlyChanged, allParams: !!opts.allParams, sortBy: opts.sortBy, sortOrder, stages: opts.stage ?? [] } as const;
   const rows = filterAndSort(experimentRows(plan), xo);

@@ -11,7 +11,7 @@ export interface StatusOptions extends WorkspaceOptions {
 export async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
   const ws = openWorkspace(opts, file);
   const pipeline = await loadPipeline(file, opts.set);
-  const lock = await readLock(ws.lockPath);
+  const lock = await readLock(ws.lockPath, ws.store.layout);
   const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
   if (opts.json) {
     const rows = [...plan.stages.values()].map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons }));

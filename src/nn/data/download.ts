@@ -138,7 +138,8 @@ async function fetchInto(url: string, part: string, opts: DownloadOptions, label
   let touched = Date.now();
   try {
     if (res.body) {
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      // Node's fetch body is async-iterable at run time; the DOM typings do not say so.
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         await fh.write(chunk);
         done += chunk.length;
         progress.update(done);
