@@ -1,5 +1,5 @@
 /** Small formatting helpers shared by the commands. */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
 import type { JsonValue } from '../store/index.js';
 
 export function formatDuration(ms: number): string {
@@ -34,7 +34,11 @@ export function formatMetrics(metrics: Record<string, JsonValue> | undefined, ma
 }
 
 /** A plain text table without borders (aligned columns), readable in logs and terminals. */
+const requireLazily = createRequire(import.meta.url);
+
 export function textTable(head: string[], rows: string[][]): string {
+  // Loaded on use: `run` imports this module and must start fast.
+  const Table = requireLazily('cli-table3') as typeof import('cli-table3');
   const table = new Table({
     head,
     chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' },

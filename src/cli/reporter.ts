@@ -3,7 +3,6 @@
  * permanent line when a stage finishes. Elsewhere (CI logs, pipes): plain log lines, stage
  * progress at most every few seconds per stage.
  */
-import { createLogUpdate } from 'log-update';
 import type { RunReporter } from '../engine/index.js';
 import type { StageProgress } from '../engine/index.js';
 import { formatDuration, formatMetrics } from './format.js';
@@ -35,8 +34,11 @@ abstract class BaseReporter {
   }
 }
 
-export function createReporter(stream: NodeJS.WriteStream = process.stderr, opts: { verbose?: boolean } = {}): Reporter {
-  return stream.isTTY ? new TtyReporter(stream, opts.verbose ?? false) : new LogReporter(stream, opts.verbose ?? false);
+export async function createReporter(stream: NodeJS.WriteStream = process.stderr, opts: { verbose?: boolean } = {}): Promise<Reporter> {
+  if (!stream.isTTY) return new LogReporter(stream, opts.verbose ?? false);
+  // Only a terminal needs the live display (and its dependencies).
+  const { createLogUpdate } = await import('log-update');
+  return new TtyReporter(stream, opts.verbose ?? false, createLogUpdate(stream));
 }
 
 interface Running {
@@ -46,16 +48,15 @@ interface Running {
 
 class TtyReporter extends BaseReporter implements Reporter {
   private readonly running = new Map<string, Running>();
-  private readonly update;
   private frame = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly verbose: boolean,
+    private readonly update: ReturnType<typeof import('log-update').createLogUpdate>,
   ) {
     super();
-    this.update = createLogUpdate(stream);
     this.timer = setInterval(() => this.render(), 100);
     this.timer.unref();
   }

@@ -3,12 +3,16 @@
  * pipeline file and line in the message), `--set` parsing (the schema says whether "0.1" is a
  * number or a string) and the stage key (defaults left out).
  */
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
 import { deepEqual } from './canonical.js';
 
 export type ParamsSchema = z.ZodObject;
+
+// yaml is loaded only when a --set value needs it (lists, objects): start-up time matters.
+const requireLazily = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (requireLazily('yaml') as typeof import('yaml')).parse(text);
 
 interface ZodInternals {
   _zod: { def: { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType> } };

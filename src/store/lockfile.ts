@@ -6,7 +6,7 @@
  * pipelines sharing one lock file do not lose each other's sections.
  */
 import { readFile } from 'node:fs/promises';
-import { parseDocument, stringify, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -16,6 +16,11 @@ import { Lease } from './lease.js';
 import type { JsonValue } from './run-cache.js';
 
 export const LOCK_SCHEMA_VERSION = 1;
+
+// The yaml library is loaded only to parse a changed lock file or to write one: a fully cached run
+// reads the parsed copy (see parseCached) and writes nothing.
+const requireLazily = createRequire(import.meta.url);
+const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import('yaml');
 
 const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
@@ -53,6 +58,7 @@ export function emptyLock(): LockDoc {
 /** Parses lock file text; every problem is a LOCK_MALFORMED error naming the file and line. */
 export function parseLock(text: string, path: string): LockDoc {
   if (text.trim() === '') return emptyLock();
+  const { parseDocument, YAMLParseError } = yaml();
   const doc = parseDocument(text);
   const yamlError = doc.errors[0];
   if (yamlError) {
@@ -127,7 +133,7 @@ export async function readLock(path: string, layout?: CacheLayout): Promise<Lock
 export function serializeLock(doc: LockDoc): string {
   const pipelines: Record<string, LockPipeline> = {};
   for (const name of Object.keys(doc.pipelines).sort()) pipelines[name] = doc.pipelines[name]!;
-  return stringify({ schema: doc.schema, pipelines }, { lineWidth: 0, aliasDuplicateObjects: false });
+  return yaml().stringify({ schema: doc.schema, pipelines }, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /**

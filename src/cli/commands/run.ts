@@ -39,7 +39,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const reporter = createReporter(process.stderr, { verbose: opts.verbose });
+  const reporter = await createReporter(process.stderr, { verbose: opts.verbose });
   const started = Date.now();
   let summary;
   try {
