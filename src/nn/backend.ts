@@ -11,7 +11,10 @@
  * Preference order for 'auto': native TensorFlow > wasm > cpu. The environment variable
  * `LTH_BACKEND` (auto|tensorflow|wasm|cpu) replaces the default preference 'auto'.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as tfcore from '@tensorflow/tfjs-core';
 // @tensorflow/tfjs registers the gradient functions (and the cpu backend) on the shared tfjs-core.
 import '@tensorflow/tfjs';
@@ -111,13 +114,56 @@ async function useNative(load: NativeLoad, threads: number | undefined): Promise
   return { name: 'tensorflow', threads: t, versions };
 }
 
+let wasmThreadsEnabled = false;
+
+/**
+ * Let the WASM backend run XNNPACK on several threads under Node. The package turns threads off
+ * whenever it detects Node (tensorflow/tfjs#3830) and hands Emscripten its pthread worker and
+ * main script as Blobs, which Node's worker_threads cannot load. Here: the worker script is
+ * written to a file (with, in front, a shim that makes the worker read the threaded factory from
+ * its file in the package instead of the Blob), `URL.createObjectURL` returns that file for the
+ * worker Blob, and the support flag is set. Must run before the wasm backend first initialises.
+ */
+function enableNodeWasmThreads(): void {
+  if (wasmThreadsEnabled) return;
+  const require = createRequire(import.meta.url);
+  const out = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
+  const factoryFile = join(out, 'tfjs-backend-wasm-threaded-simd.js');
+  const { wasmWorkerContents } = require(join(out, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const shim = `URL.createObjectURL=()=>${JSON.stringify(factoryFile)};URL.revokeObjectURL=()=>{};`;
+  const strict = '"use strict";';
+  const body = wasmWorkerContents.startsWith(strict) ? strict + shim + wasmWorkerContents.slice(strict.length) : shim + wasmWorkerContents;
+  const workerFile = join(mkdtempSync(join(tmpdir(), 'lth-wasm-')), 'tfjs-backend-wasm-threaded-simd.worker.js');
+  // As the package does for its Blob: the template literal turned escaped newlines inside string
+  // literals into real ones.
+  writeFileSync(workerFile, body.replace(/\n/g, '\\n'));
+  const original = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (obj: Blob | MediaSource) =>
+    obj instanceof Blob && obj.type === 'application/javascript' ? workerFile : original(obj as Blob);
+  tfcore.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasmThreadsEnabled = true;
+}
+
 async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, 'requested'>> {
   active = tfcore;
+  // Threads can only be chosen before the backend's first initialisation (one WASM instance).
+  const first = !tfcore.findBackend('wasm');
+  const threaded = threads !== undefined && threads > 1 && first;
+  if (threaded) enableNodeWasmThreads();
   if (threads !== undefined) tfwasm.setThreadsCount(threads);
   registerWasmKernels();
-  const ok = await tfcore.setBackend('wasm');
-  if (!ok) throw new Error('tf.setBackend("wasm") returned false');
-  await tfcore.ready();
+  // The backend's C++ start-up caps its thread pool at half the logical cores that
+  // os.cpus() reports (assuming 2 hyperthreads per core); report enough for the threads asked.
+  const os = createRequire(import.meta.url)('node:os') as { cpus: () => unknown[] };
+  const cpus = os.cpus;
+  if (threaded) os.cpus = () => Array.from({ length: Math.max(cpus().length, 2 * threads) }, (_, i) => cpus()[i % cpus().length]);
+  try {
+    const ok = await tfcore.setBackend('wasm');
+    if (!ok) throw new Error('tf.setBackend("wasm") returned false');
+    await tfcore.ready();
+  } finally {
+    os.cpus = cpus;
+  }
   const b = tfcore.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
   const t = b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
   return {

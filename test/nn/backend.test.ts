@@ -1,6 +1,7 @@
 // Backend selection: explicit choices, LTH_BACKEND, idempotence, and a clear error for native.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { initBackend, tf } from '../../src/nn/backend.js';
 import { isPipelineError } from '../../src/errors.js';
@@ -52,4 +53,12 @@ test('LTH_BACKEND overrides auto; bad values are PARAM_INVALID', async () => {
 
 test('explicit tensorflow without the native package is BACKEND_UNAVAILABLE', { skip: nativeInstalled }, async () => {
   await assert.rejects(initBackend('tensorflow'), (e) => isPipelineError(e, 'BACKEND_UNAVAILABLE') && /install/.test(e.hint ?? ''));
+});
+
+test('wasm on 2 threads under Node (worker from a file) computes what cpu does', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/nn/fixtures/wasm-threads.ts'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { threads: number; maxRel: number };
+  assert.equal(out.threads, 2);
+  assert.ok(out.maxRel < 1e-4, `max relative difference ${out.maxRel}`);
 });
