@@ -147,6 +147,16 @@ export async function stageBackend(ctx: { provenance(info: Record<string, string
   return info;
 }
 
+/** The dataset of a stage, from its `files` input; what was loaded goes into the run's provenance. */
+export async function loadStageData(
+  ctx: { inputList(name: 'files'): string[]; log(line: string): void; provenance(info: Record<string, Record<string, number | string>>): void },
+  cfg: Pick<TrainConfig, 'dataset' | 'data'>,
+): Promise<Dataset> {
+  const data = await loadData(cfg, ctx.inputList('files'), (l) => ctx.log(l));
+  ctx.provenance({ data: describeData(data) });
+  return data;
+}
+
 export function describeData(data: Dataset): Record<string, number | string> {
   return { dataset: data.name, source: data.source, train: data.size('train'), validation: data.size('validation'), test: data.size('test') };
 }

@@ -13,7 +13,7 @@ import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
-import { checkModel, describeData, loadData, optionalInput, readCheckpoint, readMask, stageBackend, trainConfigShape, trainOptionsOf } from './config.js';
+import { checkModel, loadStageData, optionalInput, readCheckpoint, readMask, stageBackend, trainConfigShape, trainOptionsOf } from './config.js';
 import { completeMask, layerInfoOf } from './masks.js';
 import { l2Distance, linearPath } from './stability.js';
 
@@ -41,8 +41,7 @@ export const evaluateStability = defineStage({
     await stageBackend(ctx);
     const start = await readCheckpoint(ctx.input('start'));
     checkModel(start.metadata, p.model, where);
-    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
-    ctx.provenance({ data: describeData(data) });
+    const data = await loadStageData(ctx, p);
     const model = createModel(p.model, { dropout: p.dropout });
     const mask = completeMask(layerInfoOf(model), await readMask(ctx.input('mask')), where);
     const seedB = p.dataSeedB ?? p.dataSeed + 1;

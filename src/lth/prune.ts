@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel, MODEL_NAMES } from '../nn/models/index.js';
-import { checkModel, dataOptionsSchema, loadData, optionalInput, readCheckpoint, readMask, stageBackend, writeMask } from './config.js';
+import { checkModel, dataOptionsSchema, loadStageData, optionalInput, readCheckpoint, readMask, stageBackend, writeMask } from './config.js';
 import { completeMask, densityOf, hammingDistance, layerInfoOf, magnitudePrune, randomMaskLike, randomScores, selectByScores, type PruneAmount } from './masks.js';
 import { snipPrune, synflowPrune } from './saliency.js';
 
@@ -95,7 +95,7 @@ export const prune = defineStage({
       case 'snip': {
         if (!p.dataset) throw new PipelineError('PARAM_INVALID', 'SNIP needs a dataset', { where, hint: "add dataset: 'mnist' (and the data files)" });
         await stageBackend(ctx);
-        const data = await loadData({ dataset: p.dataset, data: p.data }, ctx.inputList('files'), (l) => ctx.log(l));
+        const data = await loadStageData(ctx, { dataset: p.dataset, data: p.data });
         mask = await snipPrune(model, ck.weights, current, amountOf(p, where), data, { batchSize: p.snipBatch, seed: p.seed });
         break;
       }

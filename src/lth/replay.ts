@@ -10,7 +10,7 @@ import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
 import { train } from '../nn/train.js';
-import { budgetOf, checkModel, checkpointMeta, loadData, readCheckpoint, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
+import { budgetOf, checkModel, checkpointMeta, loadStageData, readCheckpoint, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
 
 export const replayParams = z.object({
   ...trainConfigShape,
@@ -38,7 +38,7 @@ export const replayDense = defineStage({
     if (from.iteration > p.iteration) {
       throw new PipelineError('PARAM_INVALID', `cannot replay to iteration ${p.iteration} from a checkpoint at ${from.iteration}`, { where, hint: 'start from a checkpoint at or before k' });
     }
-    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
+    const data = await loadStageData(ctx, p);
     const budget = budgetOf(p, data);
     if (p.iteration > budget) {
       throw new PipelineError('PARAM_INVALID', `iteration ${p.iteration} is past the dense run's ${budget} iterations`, { where });

@@ -6,7 +6,7 @@
 import { defineStage } from '../engine/index.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
-import { checkModel, checkpointMeta, describeData, loadData, readCheckpoint, readMask, stageBackend, trainConfigSchema, trainOptionsOf, writeCheckpoint } from './config.js';
+import { checkModel, checkpointMeta, loadStageData, readCheckpoint, readMask, stageBackend, trainConfigSchema, trainOptionsOf, writeCheckpoint } from './config.js';
 import { completeMask, densityOf, layerInfoOf } from './masks.js';
 
 export const retrain = defineStage({
@@ -22,8 +22,7 @@ export const retrain = defineStage({
     const backend = await stageBackend(ctx);
     const start = await readCheckpoint(ctx.input('start'));
     checkModel(start.metadata, p.model, where);
-    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
-    ctx.provenance({ data: describeData(data) });
+    const data = await loadStageData(ctx, p);
     const model = createModel(p.model, { dropout: p.dropout });
     const mask = completeMask(layerInfoOf(model), await readMask(ctx.input('mask')), where);
     const result = await train({ ...trainOptionsOf(p, model, data, ctx), weights: start.weights, mask, resume: start });

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
-import { budgetIterations, checkpointMeta, describeData, loadData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
+import { budgetIterations, checkpointMeta, loadStageData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
 
 /** Rewind candidates stored when the pipeline gives none (those within the budget). */
 export const DEFAULT_REWIND_CANDIDATES = [0, 100, 200, 500, 1000, 2000, 5000, 10000] as const;
@@ -44,8 +44,7 @@ export const trainDense = defineStage<typeof trainDenseParams, 'files', string>(
   async run(ctx) {
     const p = ctx.params;
     const backend = await stageBackend(ctx);
-    const data = await loadData(p, ctx.inputList('files'), (l) => ctx.log(l));
-    ctx.provenance({ data: describeData(data) });
+    const data = await loadStageData(ctx, p);
     const model = createModel(p.model, { seed: p.initSeed, dropout: p.dropout });
     const meta = checkpointMeta(p, { initSeed: p.initSeed, backend: backend.name });
     const ks = checkpointIterations(p);
