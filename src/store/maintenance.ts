@@ -5,7 +5,7 @@ import type { LockDoc } from './lockfile.js';
 import type { Store } from './store.js';
 
 export interface GcOptions {
-  /** Run records kept per stage instance id, newest first, beyond those the lock files name. */
+  /** Run records kept per stage instance id, newest first, besides those the lock files name. */
   keepLast: number;
   dryRun: boolean;
 }
@@ -38,8 +38,9 @@ export async function collectGarbage(store: Store, locks: readonly LockDoc[], op
   const removedRuns: string[] = [];
   let keptRuns = 0;
   for (const { record } of await store.runs.list()) {
-    const n = perId.get(record.id) ?? 0;
-    perId.set(record.id, n + 1);
+    // The lock file's records are kept anyway; keepLast counts the others, newest first.
+    const n = keepKeys.has(record.key) ? 0 : (perId.get(record.id) ?? 0);
+    if (!keepKeys.has(record.key)) perId.set(record.id, n + 1);
     if (keepKeys.has(record.key) || n < opts.keepLast) {
       keptRuns++;
       for (const o of Object.values(record.outputs)) keepObjects.add(o.digest);
