@@ -49,7 +49,7 @@ export default definePipeline(
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
-    const data = datasetInputs(p, 'cifar10', cfg.dataDir);
+    const data = datasetInputs(p, 'cifar10', cfg.dataDir, { required: cfg.dataDir !== defaultDataDir(ROOT) });
     for (const model of prof.models) {
       const net = NETWORKS[model];
       p.scope(model, () => {

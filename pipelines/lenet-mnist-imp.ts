@@ -29,7 +29,7 @@ export default definePipeline(
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
-    const data = datasetInputs(p, 'mnist', cfg.dataDir);
+    const data = datasetInputs(p, 'mnist', cfg.dataDir, { required: cfg.dataDir !== defaultDataDir(ROOT) });
     const dense = trainDenseRun(
       p,
       {

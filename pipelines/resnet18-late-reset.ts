@@ -53,7 +53,7 @@ export default definePipeline(
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
     const ks = cfg.ks.length > 0 ? cfg.ks : prof.ks;
-    const data = datasetInputs(p, 'cifar10', cfg.dataDir);
+    const data = datasetInputs(p, 'cifar10', cfg.dataDir, { required: cfg.dataDir !== defaultDataDir(ROOT) });
     const dense = trainDenseRun(
       p,
       { model: 'resnet20', dataset: 'cifar10', optimizer: 'momentum', momentum: 0.9, initSeed: cfg.seed, dataSeed: cfg.seed, checkpoints: prof.checkpoints, ...prof.train },

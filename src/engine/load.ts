@@ -99,6 +99,10 @@ export async function loadPipeline(file: string, sets: readonly string[] = []): 
   try {
     definition.build(builder, params);
   } catch (e) {
+    // A PipelineError thrown by the build function itself gets the pipeline file's line.
+    if (isPipelineError(e) && e.where === undefined) {
+      throw new PipelineError(e.code, e.message, { where: siteInFile(e, abs) ?? file, ...(e.hint ? { hint: e.hint } : {}), cause: e });
+    }
     if (isPipelineError(e)) throw e;
     throw new PipelineError('PIPELINE_LOAD', `building the pipeline failed: ${firstLine(e)}`, {
       where: siteInFile(e, abs) ?? file,

@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ArtifactRef, PipelineBuilder } from '../engine/index.js';
+import { PipelineError } from '../errors.js';
 import { CIFAR_ALL_FILES, CIFAR_ARCHIVE, CIFAR_FOLDER } from '../nn/data/cifar.js';
 import { DATASET_SUBDIR, IDX_FILE_NAMES } from '../nn/data/sources.js';
 
@@ -48,7 +49,18 @@ export function findDatasetFiles(dataset: DatasetName, dataDir: string): string[
   return [];
 }
 
-/** The dataset files as pipeline artifacts ([] when not found under dataDir: the loader looks itself). */
-export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, dataDir: string): ArtifactRef[] {
-  return findDatasetFiles(dataset, dataDir).map((f) => p.file(f));
+/**
+ * The dataset files as pipeline artifacts. When they are not under dataDir: [] (the loader then
+ * looks in its own places and downloads), unless `required` - a folder the user named must hold
+ * them, and saying so while the pipeline is built beats a download attempt in the middle of a run.
+ */
+export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, dataDir: string, opts: { required?: boolean } = {}): ArtifactRef[] {
+  const files = findDatasetFiles(dataset, dataDir);
+  if (files.length === 0 && opts.required && dataDir !== '' && dataset !== 'synthetic') {
+    const expected = dataset === 'cifar10' ? `${CIFAR_ARCHIVE} or ${CIFAR_FOLDER}/` : Object.values(IDX_FILE_NAMES).join(', ');
+    throw new PipelineError('DATASET_MISSING', `no ${dataset} files under ${dataDir || '(empty dataDir)'}`, {
+      hint: `put ${expected} in ${join(resolve(dataDir), DATASET_SUBDIR[dataset])}, or pass --set dataDir=<folder> that holds them, or --set dataDir= (empty) to use the loader's default folders and download`,
+    });
+  }
+  return files.map((f) => p.file(f));
 }
