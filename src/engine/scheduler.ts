@@ -3,15 +3,13 @@
  * at most once (in this run, and across processes through leases), restoring every key the run
  * cache already has. The lock file is rewritten after every finished stage.
  */
-import { availableParallelism, hostname } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
-import { rm } from 'node:fs/promises';
 import PQueue from 'p-queue';
 import { PipelineError, isPipelineError } from '../errors.js';
 import { readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RunRecord, type Store } from '../store/index.js';
 import { deepEqual } from './canonical.js';
-import { executorFor } from './executors.js';
-import type { StageJob } from './execute.js';
+import { computeStage, type BoundInput } from './compute.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
@@ -196,63 +194,28 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     }) as Promise<{ record: RunRecord; outcome: StageOutcome }>;
   };
 
-  const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
-    const workDir = await store.makeWorkDir(node.id);
-    const startedAt = new Date();
-    reporter.start?.(node.id, { key });
-    try {
-      // Stage outputs are handed over as paths of verified objects; external files as their own path.
-      const inputPaths: Record<string, string | string[]> = {};
-      for (const [name, binding] of Object.entries(node.inputs)) {
+  const bindingsOf = (node: StageNode, inputs: InputDigests): Record<string, BoundInput> =>
+    Object.fromEntries(
+      Object.entries(node.inputs).map(([name, binding]) => {
         const refs = Array.isArray(binding) ? binding : [binding];
         const digests = Array.isArray(inputs[name]) ? (inputs[name] as string[]) : [inputs[name] as string];
-        const paths = await Promise.all(refs.map((r, i) => (r.kind === 'file' ? r.path : store.objects.verified(digests[i]!))));
-        inputPaths[name] = Array.isArray(binding) ? paths : paths[0]!;
-      }
-      const declared = node.outputs.filter((o) => o !== METRICS_OUTPUT);
-      const job: StageJob = {
-        id: node.id,
-        key,
-        stage: node.def.name,
-        moduleFile: node.def.site.file,
-        params: node.params.effective,
-        inputs: inputPaths,
-        outputs: declared,
-        outDir: join(workDir, 'out'),
-        scratchDir: join(workDir, 'scratch'),
-      };
-      const exec = executorFor(node.def, opts.inline ?? false);
-      const result = await exec(node.def, job, {
-        progress: (p) => reporter.progress?.(node.id, p),
-        log: (m) => reporter.log?.(node.id, m),
-        signal,
-      }).catch((e: unknown) => {
-        if (isPipelineError(e) && (e.code === 'INTERRUPTED' || e.code === 'STAGE_FAILED')) throw e;
-        if (signal.aborted) throw new PipelineError('INTERRUPTED', `stage '${node.id}' was interrupted`);
-        const err = e instanceof Error ? e : new Error(String(e));
-        throw new PipelineError(isPipelineError(e) && e.isUserError ? e.code : 'STAGE_FAILED', err.message, { where: `stage ${node.id}`, cause: err });
-      });
-      const outputs: RunRecord['outputs'] = {};
-      for (const name of [...declared, METRICS_OUTPUT]) outputs[name] = await store.objects.ingest(join(job.outDir, name));
-      const record: RunRecord = {
-        key,
-        stage: node.def.name,
-        id: node.id,
-        codeFingerprint: fingerprints.get(node)!,
-        params: node.params.effective as Record<string, JsonValue>,
-        inputs,
-        outputs,
-        metrics: result.metrics,
-        startedAt: startedAt.toISOString(),
-        durationMs: Date.now() - startedAt.getTime(),
-        host: hostname(),
-        provenance: { node: process.version, platform: `${process.platform}-${process.arch}`, ...result.provenance },
-      };
-      await store.runs.put(record);
-      return record;
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-    }
+        return [name, { list: Array.isArray(binding), items: refs.map((r, i) => ({ digest: digests[i]!, ...(r.kind === 'file' ? { path: r.path } : {}) })) }];
+      }),
+    );
+
+  const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
+    reporter.start?.(node.id, { key });
+    const spec = {
+      id: node.id,
+      key,
+      def: node.def,
+      params: node.params.effective,
+      bindings: bindingsOf(node, inputs),
+      outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
+      codeFingerprint: fingerprints.get(node)!,
+      inline: opts.inline ?? false,
+    };
+    return computeStage(store, spec, { progress: (p) => reporter.progress?.(node.id, p), log: (m) => reporter.log?.(node.id, m), signal });
   };
 
   const runNode = async (node: StageNode): Promise<RunRecord> => {

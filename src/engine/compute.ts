@@ -1,0 +1,83 @@
+/**
+ * Computing one stage key and storing what it produced: a working folder, the stage's `run`
+ * through an executor, its outputs moved into the object store, the run record written. Shared by
+ * the scheduler (local runs) and queue workers (distributed runs), so both store results alike.
+ */
+import { rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { PipelineError, isPipelineError } from '../errors.js';
+import type { JsonValue, RunRecord, Store } from '../store/index.js';
+import type { StageHooks, StageJob } from './execute.js';
+import { executorFor } from './executors.js';
+import type { InputDigests } from './key.js';
+import { METRICS_OUTPUT, type StageDefinition } from './stage.js';
+
+/** One input binding: a stage output (by digest) or an external file (its own path). */
+export type BoundInput = { list: boolean; items: Array<{ digest: string; path?: string }> };
+
+export interface ComputeSpec {
+  id: string;
+  key: string;
+  def: StageDefinition;
+  params: Record<string, unknown>;
+  bindings: Record<string, BoundInput>;
+  /** Declared outputs, without `metrics`. */
+  outputs: readonly string[];
+  codeFingerprint: string;
+  inline: boolean;
+}
+
+export function inputDigestsOf(bindings: Record<string, BoundInput>): InputDigests {
+  return Object.fromEntries(Object.entries(bindings).map(([name, b]) => [name, b.list ? b.items.map((i) => i.digest) : b.items[0]!.digest]));
+}
+
+export async function computeStage(store: Store, spec: ComputeSpec, hooks: StageHooks): Promise<RunRecord> {
+  const workDir = await store.makeWorkDir(spec.id);
+  const startedAt = new Date();
+  try {
+    // Stage outputs are handed over as paths of verified objects; external files as their own path.
+    const inputPaths: Record<string, string | string[]> = {};
+    for (const [name, b] of Object.entries(spec.bindings)) {
+      const paths = await Promise.all(b.items.map((i) => i.path ?? store.objects.verified(i.digest)));
+      inputPaths[name] = b.list ? paths : paths[0]!;
+    }
+    const job: StageJob = {
+      id: spec.id,
+      key: spec.key,
+      stage: spec.def.name,
+      moduleFile: spec.def.site.file,
+      params: spec.params,
+      inputs: inputPaths,
+      outputs: [...spec.outputs],
+      outDir: join(workDir, 'out'),
+      scratchDir: join(workDir, 'scratch'),
+    };
+    const result = await executorFor(spec.def, spec.inline)(spec.def, job, hooks).catch((e: unknown) => {
+      if (isPipelineError(e) && (e.code === 'INTERRUPTED' || e.code === 'STAGE_FAILED')) throw e;
+      if (hooks.signal.aborted) throw new PipelineError('INTERRUPTED', `stage '${spec.id}' was interrupted`);
+      const err = e instanceof Error ? e : new Error(String(e));
+      throw new PipelineError(isPipelineError(e) && e.isUserError ? e.code : 'STAGE_FAILED', err.message, { where: `stage ${spec.id}`, cause: err });
+    });
+    const outputs: RunRecord['outputs'] = {};
+    for (const name of [...spec.outputs, METRICS_OUTPUT]) outputs[name] = await store.objects.ingest(join(job.outDir, name));
+    const record: RunRecord = {
+      key: spec.key,
+      stage: spec.def.name,
+      id: spec.id,
+      codeFingerprint: spec.codeFingerprint,
+      params: spec.params as Record<string, JsonValue>,
+      inputs: inputDigestsOf(spec.bindings),
+      outputs,
+      metrics: result.metrics,
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+      host: hostname(),
+      provenance: { node: process.version, platform: `${process.platform}-${process.arch}`, ...result.provenance },
+    };
+    await store.runs.put(record);
+    return record;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
