@@ -18,6 +18,7 @@ const commands = {
   diff: () => import('./commands/diff.js'),
   gc: () => import('./commands/gc.js'),
   verify: () => import('./commands/verify.js'),
+  worker: () => import('./commands/worker.js'),
 };
 
 function positiveInt(v: string): number {
@@ -51,6 +52,8 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('-k, --keep-going', 'after a failure, go on with the stages that do not depend on it', false)
     .option('-n, --dry-run', 'show what would run and why, run nothing', false)
     .option('--inline', 'run every stage inside this process (debugging)', false)
+    .option('--remote <dir>', 'a shared store to read results from and write them to (default: $PIPELINE_REMOTE)')
+    .option('--queue <redis-url>', 'send stages to `pipeline worker`s through this Redis (default: $PIPELINE_QUEUE; needs --remote)')
     .option('-v, --verbose', 'print the stages\' output', false)
     .addOption(cacheOption())
     .addOption(lockOption())
@@ -135,6 +138,15 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--md', 'Markdown table', false)
     .option('--json', 'machine-readable output', false)
     .action(wrap(async (a: string | undefined, b: string | undefined, o) => (await commands.diff()).diffCommand(a, b, o)));
+
+  program
+    .command('worker')
+    .description('run stages queued by `pipeline run --queue` (on any machine with a checkout of the project)')
+    .option('--queue <redis-url>', 'the Redis of the queue (default: $PIPELINE_QUEUE)')
+    .option('--remote <dir>', 'the shared store (default: $PIPELINE_REMOTE)')
+    .option('-c, --concurrency <n>', 'stages at once', positiveInt, 1)
+    .addOption(cacheOption())
+    .action(wrap(async (o) => (await commands.worker()).workerCommand(o)));
 
   program
     .command('gc')

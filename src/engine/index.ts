@@ -9,3 +9,5 @@ export { Fingerprinter } from './fingerprint.js';
 export { stageKey, CACHE_FORMAT_VERSION } from './key.js';
 export { canonicalJson } from './canonical.js';
 export { validateParams, parseSetValue } from './params.js';
+export { createDispatcher, runWorker, connectionOf, QUEUE_NAME, type Dispatcher, type QueueJob, type WorkerOptions } from './queue.js';
+export { computeStage, type ComputeSpec, type BoundInput } from './compute.js';

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import PQueue from 'p-queue';
 import { PipelineError, isPipelineError } from '../errors.js';
-import { readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RunRecord, type Store } from '../store/index.js';
+import { pullRun, pushRun, readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RemoteStore, type RunRecord, type Store } from '../store/index.js';
 import { deepEqual } from './canonical.js';
 import { computeStage, type BoundInput } from './compute.js';
 import type { Fingerprinter } from './fingerprint.js';
@@ -15,10 +15,13 @@ import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
 import { defaultDrift, keyOf, resolveInputs } from './plan.js';
 import type { StageNode } from './pipeline.js';
+import type { Dispatcher } from './queue.js';
 import { CpuPool } from './resources.js';
 import { METRICS_OUTPUT, type StageProgress } from './stage.js';
 
-export type StageOutcome = 'ran' | 'cached' | 'reused';
+/** ran: computed by this run (here, or by a queue worker); cached: from the local run cache;
+ * reused: computed meanwhile by another process or instance; pulled: from the remote store. */
+export type StageOutcome = 'ran' | 'cached' | 'reused' | 'pulled';
 
 export interface RunReporter {
   start?(id: string, info: { key: string }): void;
@@ -41,6 +44,10 @@ export interface RunOptions {
   reporter?: RunReporter;
   /** CPU cores available to stages (default: the machine's). */
   cpus?: number;
+  /** A team's shared store: read through before computing, written through after. */
+  remote?: RemoteStore;
+  /** Sends stages to queue workers instead of computing them here (needs `remote`). */
+  dispatcher?: Dispatcher;
 }
 
 export interface RunSummary {
@@ -174,9 +181,17 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     };
     const hit = await cachedRecord();
     if (hit) return { record: hit, outcome: 'cached' };
+    const fromRemote = async (): Promise<RunRecord | undefined> => {
+      if (forced || !opts.remote) return undefined;
+      const rec = await pullRun(opts.remote, key, store);
+      return rec && defaultDrift(node, rec).length === 0 ? rec : undefined;
+    };
+    const pulled = await fromRemote();
+    if (pulled) return { record: pulled, outcome: 'pulled' };
     return queue.add(async () => {
       if (stopping || signal.aborted) throw new Skipped();
-      const releaseCpu = await cpus.acquire(node.def.resources.cpu);
+      // Stages sent to queue workers use no local cores.
+      const releaseCpu = opts.dispatcher ? () => undefined : await cpus.acquire(node.def.resources.cpu);
       const lease = await store.acquireKey(key, { signal, onWait: (owner) => reporter.waiting?.(node.id, owner) }).catch((e: unknown) => {
         releaseCpu();
         throw e;
@@ -186,7 +201,10 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
         const late = await cachedRecord();
         if (late) return { record: late, outcome: 'reused' as const };
         if (stopping || signal.aborted) throw new Skipped();
-        return { record: await compute(node, key, inputs), outcome: 'ran' as const };
+        if (opts.dispatcher && opts.remote) return { record: await dispatch(node, key, inputs), outcome: 'ran' as const };
+        const record = await compute(node, key, inputs);
+        if (opts.remote) await pushRun(opts.remote, record, store.objects);
+        return { record, outcome: 'ran' as const };
       } finally {
         await lease.release();
         releaseCpu();
@@ -216,6 +234,30 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
       inline: opts.inline ?? false,
     };
     return computeStage(store, spec, { progress: (p) => reporter.progress?.(node.id, p), log: (m) => reporter.log?.(node.id, m), signal });
+  };
+
+  /** Queue mode: the inputs go to the remote store, a worker computes, the result comes back. */
+  const dispatch = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
+    const remote = opts.remote!;
+    const bindings = bindingsOf(node, inputs);
+    for (const b of Object.values(bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
+    reporter.start?.(node.id, { key });
+    await opts.dispatcher!.dispatch(
+      {
+        key,
+        id: node.id,
+        stage: node.def.name,
+        moduleFile: node.def.site.file,
+        params: node.params.effective,
+        bindings,
+        outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
+        codeFingerprint: fingerprints.get(node)!,
+      },
+      { progress: (p) => reporter.progress?.(node.id, p), signal },
+    );
+    const record = await pullRun(remote, key, store);
+    if (!record) throw new PipelineError('STAGE_FAILED', `a worker reported stage '${node.id}' done, but the remote store lacks its results`, { where: `stage ${node.id}` });
+    return record;
   };
 
   const runNode = async (node: StageNode): Promise<RunRecord> => {

@@ -8,3 +8,4 @@ export { writeFileAtomic } from './atomic.js';
 export { FileDigestCache } from './file-digests.js';
 export { Store } from './store.js';
 export { collectGarbage, verifyObjects, type GcOptions, type GcReport, type VerifyReport } from './maintenance.js';
+export { DirectoryRemote, openRemote, pullRun, pushRun, type RemoteStore } from './remote.js';

@@ -1,12 +1,14 @@
 /** `pipeline run`: bring every stage up to date, computing only what the cache does not have. */
 import { PipelineError } from '../../errors.js';
-import { loadPipeline, planPipeline, runPipeline } from '../../engine/index.js';
-import { readLock } from '../../store/index.js';
+import { createDispatcher, loadPipeline, planPipeline, runPipeline } from '../../engine/index.js';
+import { openRemote, readLock } from '../../store/index.js';
 import { createReporter } from '../reporter.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 import { printPlan } from './status.js';
 
 export interface RunCommandOptions extends WorkspaceOptions {
+  remote?: string;
+  queue?: string;
   set: string[];
   jobs: number;
   force: string[];
@@ -26,6 +28,15 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     return 0;
   }
   await ws.store.sweepDeadWorkDirs();
+  const remoteLocation = opts.remote ?? process.env.PIPELINE_REMOTE;
+  const queueUrl = opts.queue ?? process.env.PIPELINE_QUEUE;
+  if (queueUrl && !remoteLocation) {
+    throw new PipelineError('USAGE', '--queue needs --remote: workers and this run exchange artifacts through a remote store', {
+      hint: 'e.g. --remote /shared/lth-cache --queue redis://127.0.0.1:6379 (workers: pipeline worker with the same two options)',
+    });
+  }
+  const remote = remoteLocation ? openRemote(remoteLocation) : undefined;
+  const dispatcher = queueUrl && remote ? createDispatcher(queueUrl, remote, ws.root) : undefined;
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -50,8 +61,11 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       inline: opts.inline,
       signal: controller.signal,
       reporter,
+      ...(remote ? { remote } : {}),
+      ...(dispatcher ? { dispatcher } : {}),
     });
   } finally {
+    await dispatcher?.close();
     reporter.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
