@@ -9,5 +9,7 @@ export { Fingerprinter } from './fingerprint.js';
 export { stageKey, CACHE_FORMAT_VERSION } from './key.js';
 export { canonicalJson } from './canonical.js';
 export { validateParams, parseSetValue } from './params.js';
-export { createDispatcher, runWorker, connectionOf, QUEUE_NAME, type Dispatcher, type QueueJob, type WorkerOptions } from './queue.js';
+// The queue (BullMQ, ioredis) is imported from './queue.js' by the commands that use it, so that
+// loading a pipeline - in every stage's process too - does not load a Redis client.
+export type { Dispatcher, QueueJob, WorkerOptions } from './queue.js';
 export { computeStage, type ComputeSpec, type BoundInput } from './compute.js';

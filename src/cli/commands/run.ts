@@ -1,6 +1,6 @@
 /** `pipeline run`: bring every stage up to date, computing only what the cache does not have. */
 import { PipelineError } from '../../errors.js';
-import { createDispatcher, loadPipeline, planPipeline, runPipeline } from '../../engine/index.js';
+import { loadPipeline, planPipeline, runPipeline } from '../../engine/index.js';
 import { openRemote, readLock } from '../../store/index.js';
 import { createReporter } from '../reporter.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
@@ -36,7 +36,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     });
   }
   const remote = remoteLocation ? openRemote(remoteLocation) : undefined;
-  const dispatcher = queueUrl && remote ? createDispatcher(queueUrl, remote, ws.root) : undefined;
+  const dispatcher = queueUrl && remote ? (await import('../../engine/queue.js')).createDispatcher(queueUrl, remote, ws.root) : undefined;
 
   const controller = new AbortController();
   let interrupts = 0;
