@@ -174,19 +174,12 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   const results = new Map<string, Promise<RunRecord>>();
 
   const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
-    const cachedRecord = async (): Promise<RunRecord | undefined> => {
-      if (forced) return undefined;
-      const rec = await store.runs.getComplete(key);
-      return rec && defaultDrift(node, rec).length === 0 ? rec : undefined;
-    };
+    // A record made with other default param values is not this key's result (see defaultDrift).
+    const usable = (rec: RunRecord | undefined): RunRecord | undefined => (rec && defaultDrift(node, rec).length === 0 ? rec : undefined);
+    const cachedRecord = async (): Promise<RunRecord | undefined> => (forced ? undefined : usable(await store.runs.getComplete(key)));
     const hit = await cachedRecord();
     if (hit) return { record: hit, outcome: 'cached' };
-    const fromRemote = async (): Promise<RunRecord | undefined> => {
-      if (forced || !opts.remote) return undefined;
-      const rec = await pullRun(opts.remote, key, store);
-      return rec && defaultDrift(node, rec).length === 0 ? rec : undefined;
-    };
-    const pulled = await fromRemote();
+    const pulled = forced || !opts.remote ? undefined : usable(await pullRun(opts.remote, key, store));
     if (pulled) return { record: pulled, outcome: 'pulled' };
     return queue.add(async () => {
       if (stopping || signal.aborted) throw new Skipped();
@@ -221,40 +214,29 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
       }),
     );
 
+  /** What computing a key needs, as plain data (it also travels to queue workers). */
+  const specOf = (node: StageNode, key: string, inputs: InputDigests) => ({
+    id: node.id,
+    key,
+    params: node.params.effective,
+    bindings: bindingsOf(node, inputs),
+    outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
+    codeFingerprint: fingerprints.get(node)!,
+  });
+  const hooksOf = (node: StageNode) => ({ progress: (p: StageProgress) => reporter.progress?.(node.id, p), log: (m: string) => reporter.log?.(node.id, m), signal });
+
   const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     reporter.start?.(node.id, { key });
-    const spec = {
-      id: node.id,
-      key,
-      def: node.def,
-      params: node.params.effective,
-      bindings: bindingsOf(node, inputs),
-      outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
-      codeFingerprint: fingerprints.get(node)!,
-      inline: opts.inline ?? false,
-    };
-    return computeStage(store, spec, { progress: (p) => reporter.progress?.(node.id, p), log: (m) => reporter.log?.(node.id, m), signal });
+    return computeStage(store, { ...specOf(node, key, inputs), def: node.def, inline: opts.inline ?? false }, hooksOf(node));
   };
 
   /** Queue mode: the inputs go to the remote store, a worker computes, the result comes back. */
   const dispatch = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     const remote = opts.remote!;
-    const bindings = bindingsOf(node, inputs);
-    for (const b of Object.values(bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
+    const spec = specOf(node, key, inputs);
+    for (const b of Object.values(spec.bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
     reporter.start?.(node.id, { key });
-    await opts.dispatcher!.dispatch(
-      {
-        key,
-        id: node.id,
-        stage: node.def.name,
-        moduleFile: node.def.site.file,
-        params: node.params.effective,
-        bindings,
-        outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
-        codeFingerprint: fingerprints.get(node)!,
-      },
-      { progress: (p) => reporter.progress?.(node.id, p), signal },
-    );
+    await opts.dispatcher!.dispatch({ ...spec, stage: node.def.name, moduleFile: node.def.site.file }, hooksOf(node));
     const record = await pullRun(remote, key, store);
     if (!record) throw new PipelineError('STAGE_FAILED', `a worker reported stage '${node.id}' done, but the remote store lacks its results`, { where: `stage ${node.id}` });
     return record;
