@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Fingerprinter } from '../engine/index.js';
-import { Store } from '../store/index.js';
+import { Fingerprinter, loadPipeline, planPipeline, type LoadedPipeline, type PipelinePlan } from '../engine/index.js';
+import { readLock, Store } from '../store/index.js';
 
 export interface WorkspaceOptions {
   cache?: string;
@@ -35,4 +35,13 @@ export function openWorkspace(opts: WorkspaceOptions, pipelineFile?: string): Wo
   const lockPath = resolve(opts.lock ?? process.env.PIPELINE_LOCK ?? join(root, 'dvc-like.lock'));
   const fingerprinter = new Fingerprinter(store.layout.metaPath('fingerprints.json'), store.fileDigests);
   return { root, store, lockPath, fingerprinter };
+}
+
+/** Loads a pipeline and plans it against the workspace's cache and lock file (nothing runs). */
+export async function planInWorkspace(file: string, opts: WorkspaceOptions & { set: readonly string[] }): Promise<{ ws: Workspace; pipeline: LoadedPipeline; plan: PipelinePlan }> {
+  const ws = openWorkspace(opts, file);
+  const pipeline = await loadPipeline(file, opts.set);
+  const lock = await readLock(ws.lockPath, ws.store.layout);
+  const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
+  return { ws, pipeline, plan };
 }

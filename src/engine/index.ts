@@ -1,4 +1,4 @@
-export { defineStage, lookupStage, isStageDefinition, outputsOf, METRICS_OUTPUT } from './stage.js';
+export { defineStage, lookupStage, outputsOf, METRICS_OUTPUT } from './stage.js';
 export type { StageDefinition, StageSpec, StageContext, StageProgress, StageResources, Isolation, Metrics, JsonValue } from './stage.js';
 export { definePipeline, isPipelineDefinition, GraphBuilder } from './pipeline.js';
 export type { PipelineDefinition, PipelineBuilder, PipelineSpec, StageHandle, StageNode, ArtifactRef, InputBinding, StageOptions } from './pipeline.js';

@@ -139,10 +139,6 @@ export function lookupStage(name: string): StageDefinition | undefined {
   return registry.get(name);
 }
 
-export function isStageDefinition(x: unknown): x is StageDefinition {
-  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'stage';
-}
-
 /** The output names of a stage instance with these params. */
 export function outputsOf(def: StageDefinition, params: unknown): readonly string[] {
   return typeof def.outputs === 'function' ? def.outputs(params as never) : def.outputs;

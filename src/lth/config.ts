@@ -193,6 +193,13 @@ export function checkpointMeta(cfg: TrainConfig, extra: Record<string, string | 
 }
 
 /** Throws if a checkpoint was written for another model. */
+/** A checkpoint input of a stage, checked to be of the model the stage is configured for. */
+export async function readModelCheckpoint(path: string, model: string, where: string): Promise<Checkpoint & { metadata: Record<string, string> }> {
+  const ck = await readCheckpoint(path);
+  checkModel(ck.metadata, model, where);
+  return ck;
+}
+
 export function checkModel(meta: Record<string, string>, model: string, where: string): void {
   if (meta.model !== undefined && meta.model !== model) {
     throw new PipelineError('PARAM_INVALID', `the checkpoint is of model '${meta.model}', the stage is configured for '${model}'`, { where });

@@ -13,7 +13,7 @@ import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
-import { checkModel, loadStageData, optionalInput, readCheckpoint, readMask, stageBackend, trainConfigShape, trainOptionsOf } from './config.js';
+import { loadStageData, optionalInput, readCheckpoint, readMask, readModelCheckpoint, stageBackend, trainConfigShape, trainOptionsOf } from './config.js';
 import { completeMask, layerInfoOf } from './masks.js';
 import { l2Distance, linearPath } from './stability.js';
 
@@ -39,8 +39,7 @@ export const evaluateStability = defineStage({
     const p = ctx.params;
     const where = `stage ${ctx.id}`;
     await stageBackend(ctx);
-    const start = await readCheckpoint(ctx.input('start'));
-    checkModel(start.metadata, p.model, where);
+    const start = await readModelCheckpoint(ctx.input('start'), p.model, where);
     const data = await loadStageData(ctx, p);
     const model = createModel(p.model, { dropout: p.dropout });
     const mask = completeMask(layerInfoOf(model), await readMask(ctx.input('mask')), where);

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel, MODEL_NAMES } from '../nn/models/index.js';
-import { checkModel, dataOptionsSchema, loadStageData, optionalInput, readCheckpoint, readMask, stageBackend, writeMask } from './config.js';
+import { dataOptionsSchema, loadStageData, optionalInput, readMask, readModelCheckpoint, stageBackend, writeMask } from './config.js';
 import { completeMask, densityOf, hammingDistance, layerInfoOf, magnitudePrune, randomMaskLike, randomScores, selectByScores, type PruneAmount } from './masks.js';
 import { snipPrune, synflowPrune } from './saliency.js';
 
@@ -79,8 +79,7 @@ export const prune = defineStage({
     const where = `stage ${ctx.id}`;
     const model = createModel(p.model);
     const info = layerInfoOf(model);
-    const ck = await readCheckpoint(ctx.input('weights'));
-    checkModel(ck.metadata, p.model, where);
+    const ck = await readModelCheckpoint(ctx.input('weights'), p.model, where);
     const maskPath = optionalInput(ctx.inputList('mask'), 'mask', where);
     const likePath = optionalInput(ctx.inputList('like'), 'like', where);
     const current = completeMask(info, maskPath ? await readMask(maskPath) : undefined, where);

@@ -10,7 +10,7 @@ import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
 import { train } from '../nn/train.js';
-import { budgetOf, checkModel, checkpointMeta, loadStageData, readCheckpoint, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
+import { budgetOf, checkpointMeta, loadStageData, readModelCheckpoint, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
 
 export const replayParams = z.object({
   ...trainConfigShape,
@@ -30,8 +30,7 @@ export const replayDense = defineStage({
     const p = ctx.params;
     const where = `stage ${ctx.id}`;
     const backend = await stageBackend(ctx);
-    const from = await readCheckpoint(ctx.input('from'));
-    checkModel(from.metadata, p.model, where);
+    const from = await readModelCheckpoint(ctx.input('from'), p.model, where);
     if (from.metadata.dataSeed !== undefined && from.metadata.dataSeed !== String(p.dataSeed)) {
       throw new PipelineError('PARAM_INVALID', `the checkpoint was trained with dataSeed ${from.metadata.dataSeed}, not ${p.dataSeed}: replaying would not reproduce the run`, { where });
     }

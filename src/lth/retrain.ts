@@ -6,7 +6,7 @@
 import { defineStage } from '../engine/index.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
-import { checkModel, checkpointMeta, loadStageData, readCheckpoint, readMask, stageBackend, trainConfigSchema, trainOptionsOf, writeCheckpoint } from './config.js';
+import { checkpointMeta, loadStageData, readMask, readModelCheckpoint, stageBackend, trainConfigSchema, trainOptionsOf, writeCheckpoint } from './config.js';
 import { completeMask, densityOf, layerInfoOf } from './masks.js';
 
 export const retrain = defineStage({
@@ -20,8 +20,7 @@ export const retrain = defineStage({
     const p = ctx.params;
     const where = `stage ${ctx.id}`;
     const backend = await stageBackend(ctx);
-    const start = await readCheckpoint(ctx.input('start'));
-    checkModel(start.metadata, p.model, where);
+    const start = await readModelCheckpoint(ctx.input('start'), p.model, where);
     const data = await loadStageData(ctx, p);
     const model = createModel(p.model, { dropout: p.dropout });
     const mask = completeMask(layerInfoOf(model), await readMask(ctx.input('mask')), where);

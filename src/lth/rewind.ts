@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel, MODEL_NAMES } from '../nn/models/index.js';
-import { checkModel, readCheckpoint, readMask, writeCheckpoint } from './config.js';
+import { readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
 import { applyMask, completeMask, densityOf, layerInfoOf } from './masks.js';
 
 export const rewindParams = z.object({
@@ -39,8 +39,7 @@ export const rewind = defineStage({
     const where = `stage ${ctx.id}`;
     const model = createModel(p.model);
     const info = layerInfoOf(model);
-    const ck = await readCheckpoint(ctx.input('weights'));
-    checkModel(ck.metadata, p.model, where);
+    const ck = await readModelCheckpoint(ctx.input('weights'), p.model, where);
     const mask = completeMask(info, await readMask(ctx.input('mask')), where);
     if (p.mode === 'weights' && ck.iteration !== p.iteration) {
       throw new PipelineError('PARAM_INVALID', `rewinding to iteration ${p.iteration}, but the checkpoint is at iteration ${ck.iteration}`, {

@@ -3,7 +3,7 @@ export { ObjectStore, type ObjectInfo } from './objects.js';
 export { RunCache, type RunRecord, type JsonValue } from './run-cache.js';
 export { Lease, type LeaseOptions } from './lease.js';
 export { readLock, parseLock, serializeLock, writeLockSection, emptyLock, LOCK_SCHEMA_VERSION, type LockDoc, type LockPipeline, type LockStage } from './lockfile.js';
-export { digestOf, digestOfFile, digestOfSync, isDigest } from './digest.js';
+export { digestOfFile, digestOfSync } from './digest.js';
 export { writeFileAtomic } from './atomic.js';
 export { FileDigestCache } from './file-digests.js';
 export { Store } from './store.js';

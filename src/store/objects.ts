@@ -6,10 +6,9 @@
  * Invariant 1: an object read from anywhere this process did not write is checked against its
  * digest once per process before it is handed to a stage (`verified`).
  */
-import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PipelineError } from '../errors.js';
-import { tempNameBeside } from './atomic.js';
 import { digestOfFile } from './digest.js';
 import type { CacheLayout } from './layout.js';
 
@@ -54,14 +53,6 @@ export class ObjectStore {
     }
     this.trusted.add(digest);
     return { digest, size };
-  }
-
-  /** Copies `file` into the store, leaving the original in place. */
-  async ingestCopy(file: string): Promise<ObjectInfo> {
-    const tmp = tempNameBeside(join(this.layout.tmpDir, 'ingest'));
-    await mkdir(this.layout.tmpDir, { recursive: true });
-    await copyFile(file, tmp);
-    return this.ingest(tmp);
   }
 
   /** Re-hashes an object unless this process wrote or checked it already. */

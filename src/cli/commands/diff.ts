@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { PipelineError } from '../../errors.js';
 import { diffLocks, diffToMarkdown, diffToText } from '../../report/diff.js';
-import { parseLock, type LockDoc } from '../../store/index.js';
+import { parseLock, readLock, type LockDoc } from '../../store/index.js';
 import { openWorkspace } from '../workspace.js';
 
 export interface DiffOptions {
@@ -39,7 +39,7 @@ export async function diffCommand(a: string | undefined, b: string | undefined, 
   const lockPath = openWorkspace({ ...(opts.lock ? { lock: opts.lock } : {}) }).lockPath;
   const working = relative(process.cwd(), lockPath) || lockPath;
   const left = readLockSource(a ?? 'HEAD', lockPath);
-  const right = b !== undefined ? readLockSource(b, lockPath) : { label: working, doc: existsSync(lockPath) ? parseLock(readFileSync(lockPath, 'utf8'), lockPath) : { schema: 1 as const, pipelines: {} } };
+  const right = b !== undefined ? readLockSource(b, lockPath) : { label: working, doc: await readLock(lockPath) };
   const diffs = diffLocks(left.doc, right.doc, { pipelines: opts.pipeline });
   if (opts.json) process.stdout.write(`${JSON.stringify({ a: left.label, b: right.label, pipelines: opts.all ? diffs : diffs.filter((d) => d.status !== 'same').map((d) => ({ ...d, stages: d.stages.filter((s) => s.status !== 'same') })) }, null, 2)}\n`);
   else if (opts.md) process.stdout.write(diffToMarkdown(diffs));

@@ -1,9 +1,9 @@
 /** `pipeline run`: bring every stage up to date, computing only what the cache does not have. */
 import { PipelineError } from '../../errors.js';
-import { loadPipeline, planPipeline, runPipeline } from '../../engine/index.js';
-import { openRemote, readLock } from '../../store/index.js';
+import { loadPipeline, runPipeline } from '../../engine/index.js';
+import { openRemote } from '../../store/index.js';
 import { createReporter } from '../reporter.js';
-import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+import { openWorkspace, planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 import { printPlan } from './status.js';
 
 export interface RunCommandOptions extends WorkspaceOptions {
@@ -19,14 +19,12 @@ export interface RunCommandOptions extends WorkspaceOptions {
 }
 
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
-  const ws = openWorkspace(opts, file);
-  const pipeline = await loadPipeline(file, opts.set);
   if (opts.dryRun) {
-    const lock = await readLock(ws.lockPath, ws.store.layout);
-    const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
-    printPlan(plan, { dryRun: true });
+    printPlan((await planInWorkspace(file, opts)).plan, { dryRun: true });
     return 0;
   }
+  const ws = openWorkspace(opts, file);
+  const pipeline = await loadPipeline(file, opts.set);
   await ws.store.sweepDeadWorkDirs();
   const remoteLocation = opts.remote ?? process.env.PIPELINE_REMOTE;
   const queueUrl = opts.queue ?? process.env.PIPELINE_QUEUE;

@@ -4,12 +4,10 @@
  * `dvc exp show`: `--only-changed` keeps only the param and metric columns whose values differ,
  * `--sort-by`, and `--md` / `--csv` / `--json` output.
  */
-import { loadPipeline, planPipeline } from '../../engine/index.js';
 import { PipelineError } from '../../errors.js';
 import { experimentRows, experimentsToCsv, experimentsToMarkdown, experimentTable, filterAndSort, formatCell } from '../../report/experiments.js';
-import { readLock } from '../../store/index.js';
 import { textTable } from '../format.js';
-import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+import { planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 
 export interface ShowOptions extends WorkspaceOptions {
   set: string[];
@@ -27,10 +25,7 @@ export async function showCommand(file: string, opts: ShowOptions): Promise<numb
   if ([opts.json, opts.md, opts.csv].filter(Boolean).length > 1) throw new PipelineError('USAGE', 'choose one of --json, --md, --csv');
   const sortOrder = opts.sortOrder ?? 'asc';
   if (sortOrder !== 'asc' && sortOrder !== 'desc') throw new PipelineError('USAGE', `--sort-order ${sortOrder}: expected asc or desc`);
-  const ws = openWorkspace(opts, file);
-  const pipeline = await loadPipeline(file, opts.set);
-  const lock = await readLock(ws.lockPath, ws.store.layout);
-  const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
+  const { plan } = await planInWorkspace(file, opts);
   const xo = { onlyChanged: !!opts.onlyChanged, allParams: !!opts.allParams, sortBy: opts.sortBy, sortOrder, stages: opts.stage ?? [] } as const;
   const rows = filterAndSort(experimentRows(plan), xo);
   if (opts.json) {

@@ -1,7 +1,6 @@
 /** `pipeline status`: what is stale, and why, in words - without running anything. */
-import { loadPipeline, planPipeline, type PipelinePlan } from '../../engine/index.js';
-import { readLock } from '../../store/index.js';
-import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
+import type { PipelinePlan } from '../../engine/index.js';
+import { planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 
 export interface StatusOptions extends WorkspaceOptions {
   set: string[];
@@ -9,10 +8,7 @@ export interface StatusOptions extends WorkspaceOptions {
 }
 
 export async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
-  const ws = openWorkspace(opts, file);
-  const pipeline = await loadPipeline(file, opts.set);
-  const lock = await readLock(ws.lockPath, ws.store.layout);
-  const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
+  const { plan } = await planInWorkspace(file, opts);
   if (opts.json) {
     const rows = [...plan.stages.values()].map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons }));
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
