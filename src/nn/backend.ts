@@ -20,7 +20,8 @@ import * as tfcore from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { PipelineError } from '../errors.js';
-import { registerWasmKernels } from './kernels/index.js';
+import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
+import { loadSimdKernels } from './kernels/simd.js';
 
 export type TF = typeof tfcore;
 export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -164,8 +165,14 @@ async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, '
   } finally {
     os.cpus = cpus;
   }
-  const b = tfcore.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
+  const b = tfcore.backend() as unknown as {
+    wasm?: { tfjs?: { getThreadsCount?: () => number }; asm?: { memory?: WebAssembly.Memory } };
+  };
   const t = b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
+  // Our SIMD kernels (src/nn/kernels/simd.ts) on the backend's heap; LTH_WASM_SIMD=0 turns them
+  // off (for comparisons), and without them the XNNPACK-based kernels are used.
+  const memory = b.wasm?.asm?.memory;
+  if (process.env.LTH_WASM_SIMD !== '0' && memory && !simdKernels()) useSimdKernels(await loadSimdKernels(memory));
   return {
     name: 'wasm',
     threads: t,

@@ -12,6 +12,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../errors.js';
 import { tf } from './backend.js';
+import { simdKernels } from './kernels/index.js';
 import { OPTIMIZER_KERNEL, registerOptimizerKernels, type OptimizerUpdateAttrs } from './kernels/optimizer.js';
 
 export type OptimizerType = 'sgd' | 'momentum' | 'nesterov' | 'adam';
@@ -86,6 +87,7 @@ let fusedEnabled = true;
  * Tensors up to this size go through the fused kernel (which saves ~15 kernel dispatches and
  * allocations per parameter); larger ones through the composed SIMD element-wise kernels, which
  * beat the scalar JS loop per element (measured: a 4.2M-element Adam update took 4x longer fused).
+ * With our WASM SIMD module loaded, the wasm backend's fused kernel is SIMD too and takes every size.
  */
 const FUSED_MAX_SIZE = 16384;
 
@@ -188,7 +190,7 @@ function fusedStep(
   const newState: Record<string, Tensor> = {};
   const big: string[] = [];
   for (const name of Object.keys(grads).sort()) {
-    if (grads[name]!.size > FUSED_MAX_SIZE) {
+    if (grads[name]!.size > FUSED_MAX_SIZE && !(t.getBackend() === 'wasm' && simdKernels())) {
       big.push(name);
       continue;
     }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { initBackend, tf } from '../../src/nn/backend.js';
-import { WASM_KERNEL_NAMES } from '../../src/nn/kernels/index.js';
+import { simdKernels, WASM_KERNEL_NAMES } from '../../src/nn/kernels/index.js';
 import { Rng } from '../../src/nn/rng.js';
 
 function rand(n: number, seed: number): Float32Array {
@@ -41,6 +41,7 @@ test('wasm backend has our kernels registered', async () => {
   await initBackend('wasm');
   for (const k of WASM_KERNEL_NAMES) assert.ok(getKernel(k, 'wasm'), k);
   assert.ok(WASM_KERNEL_NAMES.includes('Conv2DBackpropFilter'));
+  assert.ok(simdKernels(), 'the SIMD module is loaded on the wasm heap');
 });
 
 const convCases: Array<{ x: number[]; f: number[]; s: number; pad: 'same' | 'valid' }> = [];
@@ -50,6 +51,12 @@ for (const s of [1, 2]) {
     convCases.push({ x: [3, 8, 8, 5], f: [3, 3, 5, 6], s, pad });
     convCases.push({ x: [2, 6, 9, 2], f: [1, 1, 2, 3], s, pad });
     convCases.push({ x: [1, 9, 8, 2], f: [5, 4, 2, 3], s, pad });
+    // Cout a multiple of 8: the filter gradient runs on our SIMD kernel (src/nn/kernels/simd.ts);
+    // KW*Cin = 9, 15, 4, 8 covers its 4-row tiles and the 1-row tail.
+    convCases.push({ x: [2, 7, 7, 3], f: [3, 3, 3, 8], s, pad });
+    convCases.push({ x: [3, 8, 8, 5], f: [3, 3, 5, 16], s, pad });
+    convCases.push({ x: [2, 6, 9, 4], f: [1, 1, 4, 8], s, pad });
+    convCases.push({ x: [2, 10, 9, 2], f: [5, 4, 2, 8], s, pad });
   }
 }
 

@@ -29,6 +29,7 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import type { SimdKernels } from './simd.js';
 
 /** The parts of the WASM backend object that these kernels use. */
 interface WasmBackend {
@@ -36,6 +37,27 @@ interface WasmBackend {
   typedArrayFromHeap(t: TensorInfo): Float32Array;
   disposeData(dataId: object, force?: boolean): boolean;
   incRef(dataId: object): void;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+}
+
+/** Our SIMD module on the backend's heap, once `useSimdKernels` has been called. */
+let simd: SimdKernels | undefined;
+
+/** Use (or, with undefined, stop using) the hand-written SIMD kernels of ./simd.ts. */
+export function useSimdKernels(k: SimdKernels | undefined): void {
+  simd = k;
+}
+
+/** The SIMD kernels in use, if any (the fused optimizer update reads this). */
+export function simdKernels(): SimdKernels | undefined {
+  return simd;
+}
+
+/** Byte offset of a tensor's data on the WASM heap. */
+export function heapOffset(b: WasmBackend, t: TensorInfo): number {
+  const d = b.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('tensor has no data on the wasm backend');
+  return d.memoryOffset;
 }
 
 type Inputs = Record<string, TensorInfo>;
@@ -150,6 +172,9 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const pl = info.padInfo.left;
   const pb = fh + sh * (oh - 1) - h - pt;
   const pr = fw + sw * (ow - 1) - w - pl;
+  if (simd && info.outChannels % 8 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
+    return simdFilterGrad(b, simd, x, dy, info);
+  }
   const xT = transpose(b, x, [3, 1, 2, 0]); // [Cin, H, W, N]
   const dyT = transpose(b, dy, [1, 2, 0, 3]); // [OH, OW, N, Cout]
   const out = conv2dExplicit(b, xT, dyT, [pt, pb, pl, pr], [sh, sw]); // [Cin, fh, fw, Cout]
@@ -158,6 +183,57 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   free(b, out);
   return res;
 };
+
+/**
+ * The filter gradient on our SIMD kernel: the input is copied once into a zero-padded buffer in
+ * which every window is in bounds (skipped when no padding or cropping is needed), so the kernel
+ * reads each window row as KW*Cin contiguous floats.
+ */
+function simdFilterGrad(b: WasmBackend, k: SimdKernels, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const [n, h, w, cin] = x.shape as [number, number, number, number];
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, outChannels: cout } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const hp = (oh - 1) * sh + fh;
+  const wp = (ow - 1) * sw + fw;
+  const direct = pt === 0 && pl === 0 && hp === h && wp === w;
+  const xp = direct ? x : b.makeOutput([n, hp, wp, cin], 'float32');
+  const out = b.makeOutput([fh, fw, cin, cout], 'float32');
+  // Views only after every allocation: an allocation can grow (and detach) the heap.
+  b.typedArrayFromHeap(out).fill(0);
+  if (!direct) {
+    const src = b.typedArrayFromHeap(x);
+    const dst = b.typedArrayFromHeap(xp);
+    dst.fill(0);
+    const c0 = Math.max(0, pl); // first padded column with data
+    const c1 = Math.min(wp, pl + w); // one past the last
+    const rowLen = (c1 - c0) * cin;
+    for (let img = 0; img < n; img++) {
+      for (let r = Math.max(0, pt); r < Math.min(hp, pt + h); r++) {
+        const s = ((img * h + (r - pt)) * w + (c0 - pl)) * cin;
+        dst.set(src.subarray(s, s + rowLen), ((img * hp + r) * wp + c0) * cin);
+      }
+    }
+  }
+  k.convFilterGrad({
+    xp: heapOffset(b, xp),
+    dy: heapOffset(b, dy),
+    dw: heapOffset(b, out),
+    n,
+    hp,
+    wp,
+    cin,
+    oh,
+    ow,
+    cout,
+    kh: fh,
+    kw: fw,
+    sh,
+    sw,
+  });
+  if (!direct) free(b, xp);
+  return out;
+}
 
 /** dx = conv2d(dilate(dy, stride), flip(W)^T) with full padding, cropped to the input size. */
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {

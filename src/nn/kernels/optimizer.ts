@@ -13,6 +13,8 @@
  * Outputs: [newP] (sgd), [newP, newBuf] (momentum, nesterov), [newP, newM, newV] (adam).
  */
 import { registerKernel, getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { heapOffset, simdKernels } from './index.js';
+import type { SimdKernels } from './simd.js';
 
 export const OPTIMIZER_KERNEL = 'LthOptimizerUpdate';
 
@@ -168,6 +170,42 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
   return outs;
 }
 
+/**
+ * The same update on our WASM SIMD module (./simd.ts), in place on the heap: four elements per
+ * instruction, bitwise the scalar loops above (IEEE float32 lanes, same order of operations).
+ */
+function simdUpdate(k: SimdKernels, backend: unknown, inputs: Record<string, TensorInfo>, a: OptimizerUpdateAttrs): TensorInfo[] {
+  const b = backend as Parameters<typeof heapOffset>[0] & { makeOutput(shape: number[], dtype: string): TensorInfo };
+  const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
+  const nOut = a.type === 'sgd' ? 1 : a.type === 'adam' ? 3 : 2;
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < nOut; i++) outs.push(b.makeOutput([...p.shape], 'float32'));
+  const at = (t: TensorInfo | undefined): number => (t ? heapOffset(b, t) : 0);
+  k.optimizerUpdate({
+    kind: a.type,
+    n: p.shape.reduce((x, y) => x * y, 1),
+    p: at(p),
+    g: at(g),
+    mask: at(mask),
+    s1: at(s1),
+    s2: at(s2),
+    np: at(outs[0]),
+    o1: at(outs[1]),
+    o2: at(outs[2]),
+    lr: a.lr,
+    wd: a.weightDecay > 0 ? a.weightDecay : 0,
+    momentum: a.momentum,
+    b1: a.beta1,
+    b2: a.beta2,
+    c1: 1 - a.beta1,
+    c2: 1 - a.beta2,
+    bc2: a.bc2,
+    eps: a.epsilon,
+    step: a.lr / a.bc1,
+  });
+  return outs;
+}
+
 function kernelFor(memOf: (b: unknown) => Mem): KernelFunc {
   return ({ inputs, backend, attrs }) =>
     update(memOf(backend), inputs as Record<string, TensorInfo>, attrs as unknown as OptimizerUpdateAttrs);
@@ -179,7 +217,13 @@ let registered = false;
 export function registerOptimizerKernels(): void {
   if (registered) return;
   registered = true;
-  if (!getKernel(OPTIMIZER_KERNEL, 'wasm')) registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'wasm', kernelFunc: kernelFor(wasmMem) });
+  const scalarWasm = kernelFor(wasmMem);
+  const wasmKernel: KernelFunc = (args) => {
+    const k = simdKernels();
+    if (!k) return scalarWasm(args);
+    return simdUpdate(k, args.backend, args.inputs as Record<string, TensorInfo>, args.attrs as unknown as OptimizerUpdateAttrs);
+  };
+  if (!getKernel(OPTIMIZER_KERNEL, 'wasm')) registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'wasm', kernelFunc: wasmKernel });
   if (!getKernel(OPTIMIZER_KERNEL, 'cpu')) registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'cpu', kernelFunc: kernelFor(cpuMem) });
 }
 
