@@ -166,12 +166,13 @@ async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, '
     os.cpus = cpus;
   }
   const b = tfcore.backend() as unknown as {
-    wasm?: { tfjs?: { getThreadsCount?: () => number }; asm?: { memory?: WebAssembly.Memory } };
+    wasm?: { tfjs?: { getThreadsCount?: () => number }; asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
   };
   const t = b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
   // Our SIMD kernels (src/nn/kernels/simd.ts) on the backend's heap; LTH_WASM_SIMD=0 turns them
   // off (for comparisons), and without them the XNNPACK-based kernels are used.
-  const memory = b.wasm?.asm?.memory;
+  // (The single-threaded build exports its memory; the threaded one creates it in JS.)
+  const memory = b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
   if (process.env.LTH_WASM_SIMD !== '0' && memory && !simdKernels()) useSimdKernels(await loadSimdKernels(memory));
   return {
     name: 'wasm',

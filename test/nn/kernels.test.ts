@@ -91,8 +91,15 @@ test('matMul with transposed operands wasm = cpu (forward and gradients)', async
     [false, true],
     [true, true],
   ] as const) {
-    for (const batch of [[], [3]]) {
-      const [m, k, n] = [5, 7, 4];
+    // Unbatched products with N (or, for A B^T, K) a multiple of 4 run on our SIMD kernels:
+    // row tiles of 4 and a tail, column tiles of 8 and of 4, K above the 256-row block.
+    const shapes: Array<[number, number, number]> = [
+      [5, 7, 4],
+      [9, 12, 20],
+      [6, 300, 16],
+      [3, 8, 13],
+    ];
+    for (const [batch, [m, k, n]] of [[], [3]].flatMap((bt) => shapes.map((s) => [bt, s] as const))) {
       const aShape = [...batch, ...(ta ? [k, m] : [m, k])];
       const bShape = [...batch, ...(tb ? [n, k] : [k, n])];
       const av = rand(prod(aShape), 4);
@@ -110,7 +117,7 @@ test('matMul with transposed operands wasm = cpu (forward and gradients)', async
       };
       const cpu = await on('cpu', fn);
       const wasm = await on('wasm', fn);
-      for (let i = 0; i < 3; i++) assertClose(wasm.data[i]!, cpu.data[i]!, `matMul ta=${ta} tb=${tb} batch=${batch} out ${i}`);
+      for (let i = 0; i < 3; i++) assertClose(wasm.data[i]!, cpu.data[i]!, `matMul ta=${ta} tb=${tb} batch=${batch} ${m}x${k}x${n} out ${i}`);
     }
   }
 });

@@ -172,7 +172,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const pl = info.padInfo.left;
   const pb = fh + sh * (oh - 1) - h - pt;
   const pr = fw + sw * (ow - 1) - w - pl;
-  if (simd && info.outChannels % 8 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
+  if (simd && info.outChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
     return simdFilterGrad(b, simd, x, dy, info);
   }
   const xT = transpose(b, x, [3, 1, 2, 0]); // [Cin, H, W, N]
@@ -342,6 +342,28 @@ const batchMatMul: KernelFunc = ({ inputs, backend, attrs }) => {
   const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
   const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
   const n = transposeB ? bb.shape[bb.shape.length - 2]! : bb.shape[bb.shape.length - 1]!;
+  if (simd && a.dtype === 'float32' && bb.dtype === 'float32' && !(transposeA && transposeB)) {
+    // Our kernels read both operands as they are (no transposes, no packing).
+    const outShape = [...a.shape.slice(0, -2), m, n];
+    if (!transposeB && n % 4 === 0) {
+      const out = b.makeOutput(outShape, 'float32');
+      (transposeA ? simd.matMulTN : simd.matMul)(heapOffset(b, a), heapOffset(b, bb), heapOffset(b, out), m, k, n);
+      return out;
+    }
+    if (transposeB && k % 4 === 0) {
+      const out = b.makeOutput(outShape, 'float32');
+      simd.matMulNT(heapOffset(b, a), heapOffset(b, bb), heapOffset(b, out), m, k, n);
+      return out;
+    }
+    if (transposeB && !transposeA && n % 4 === 0) {
+      // K not a multiple of 4 (a small layer's dY W^T): transposing B is cheap, the product then plain.
+      const bT = swapLast(b, bb);
+      const out = b.makeOutput(outShape, 'float32');
+      simd.matMul(heapOffset(b, a), heapOffset(b, bT), heapOffset(b, out), m, k, n);
+      free(b, bT);
+      return out;
+    }
+  }
   const direct = (transposeA ? transposeCost(m * k) : 0) + (transposeB ? transposeCost(k * n) : 0) + PACK_COST * k * n;
   const swapped = (transposeB ? 0 : transposeCost(k * n)) + (transposeA ? 0 : transposeCost(m * k)) + PACK_COST * m * k + transposeCost(m * n);
   if (direct <= swapped) {

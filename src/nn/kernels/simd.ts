@@ -21,9 +21,15 @@ export interface SimdKernels {
   /**
    * Filter gradient of a 2-D convolution, accumulated into `dw` (zero it first).
    * xp: the input padded so that every window is in bounds, [N, HP, WP, Cin];
-   * dy: [N, OH, OW, Cout] (Cout a multiple of 8); dw: [KH, KW*Cin, Cout].
+   * dy: [N, OH, OW, Cout] (Cout a multiple of 4); dw: [KH, KW*Cin, Cout].
    */
   convFilterGrad(a: ConvFilterGradArgs): void;
+  /** C[M, N] = A[M, K] B[K, N] (row-major; N a multiple of 4). */
+  matMul(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  /** C[M, N] = A[K, M]^T B[K, N] (row-major; N a multiple of 4). */
+  matMulTN(a: number, b: number, c: number, m: number, k: number, n: number): void;
+  /** C[M, N] = A[M, K] B[N, K]^T (row-major; K a multiple of 4). */
+  matMulNT(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /** The fused masked optimizer update (see ./optimizer.ts for the exact operations). */
   optimizerUpdate(a: OptimizerArgs): void;
 }
@@ -75,66 +81,89 @@ export interface OptimizerArgs {
 // Filter gradient
 // ---------------------------------------------------------------------------------------------
 
-/** Rows of dW (positions in KW*Cin) per register tile, and columns (Cout) per tile: 2 vectors. */
+/** Rows of dW (positions in KW*Cin) per register tile; columns are 2 vectors (8), then 1 (4). */
 const MR = 4;
 /** Bytes of dy per block of output rows: the block is re-read once per tile, from L1. */
 const DY_BLOCK_BYTES = 16 * 1024;
+/** Rows of B per block in the plain product: an 8-column panel of 256 rows is 8 KB, in L1. */
+const KB = 256;
+
+const range = (n: number): number[] => [...Array(n).keys()];
+const get = (name: string): string => `(local.get ${name})`;
+const set = (name: string, v: string): string => `(local.set ${name} ${v})`;
+const add = (a: string, b: string): string => `(i32.add ${a} ${b})`;
+const mul = (a: string, b: string): string => `(i32.mul ${a} ${b})`;
+const c = (v: number): string => `(i32.const ${v})`;
+/** Accumulator i (row), j (vector) and its multiply-add with x (a splat) and the vector d. */
+const acc = (i: number, j: number): string => `$a${i}${j}`;
+const fmaInto = (i: number, j: number, x: string, d: string): string =>
+  set(acc(i, j), `(f32x4.add ${get(acc(i, j))} (f32x4.mul ${x} ${d}))`);
+/** Load or store `mr` x `nv` accumulators from/to row pointers $w0.. (column offset 16 j). */
+const accLoads = (mr: number, nv: number): string =>
+  range(mr).flatMap((i) => range(nv).map((j) => set(acc(i, j), `(v128.load offset=${16 * j} ${get(`$w${i}`)})`))).join(' ');
+const accStores = (mr: number, nv: number): string =>
+  range(mr).flatMap((i) => range(nv).map((j) => `(v128.store offset=${16 * j} ${get(`$w${i}`)} ${get(acc(i, j))})`)).join(' ');
+const accZero = (mr: number, nv: number): string =>
+  range(mr).flatMap((i) => range(nv).map((j) => set(acc(i, j), '(v128.const i32x4 0 0 0 0)'))).join(' ');
+/** $w_i = $wt + i * $cstride: the output rows of a tile. */
+const rowPtrs = (mr: number): string => range(mr).map((i) => set(`$w${i}`, add(get('$wt'), mul(c(i), get('$cstride'))))).join(' ');
+const accLocals = (): string => range(MR).map((i) => `(local $a${i}0 v128) (local $a${i}1 v128) (local $w${i} i32)`).join(' ');
 
 /**
- * The tile loop for `mr` rows of dW: for each 8-column tile, load the accumulators, run over the
- * block's output pixels, store them back. Expects locals set by `convDwFunc`.
+ * A loop over the columns of the output in tiles of 8 (then one of 4 if 4 remain), emitting
+ * `tile(nv)` for each; `$c0` is the tile's first column, `$cout` the column count.
  */
-function dwTile(mr: number): string {
-  const rows = [...Array(mr).keys()];
-  const acc = (i: number, j: number): string => `$a${i}${j}`;
-  const loads = rows
-    .map((i) => `(local.set ${acc(i, 0)} (v128.load (local.get $w${i}))) (local.set ${acc(i, 1)} (v128.load offset=16 (local.get $w${i})))`)
-    .join('\n');
-  const stores = rows
-    .map((i) => `(v128.store (local.get $w${i}) (local.get ${acc(i, 0)})) (v128.store offset=16 (local.get $w${i}) (local.get ${acc(i, 1)}))`)
-    .join('\n');
-  const wptrs = rows.map((i) => `(local.set $w${i} (i32.add (local.get $wt) (i32.mul (i32.const ${i}) (local.get $cstride))))`).join('\n');
-  const body = rows
-    .map(
-      (i) => `(local.set $x (v128.load32_splat offset=${i * 4} (local.get $xptr)))
-        (local.set ${acc(i, 0)} (f32x4.add (local.get ${acc(i, 0)}) (f32x4.mul (local.get $x) (local.get $d0))))
-        (local.set ${acc(i, 1)} (f32x4.add (local.get ${acc(i, 1)}) (f32x4.mul (local.get $x) (local.get $d1))))`,
-    )
-    .join('\n');
+function columnTiles(label: string, tile: (nv: number) => string): string {
   return `
-  (local.set $c0 (i32.const 0))
-  (loop $cl
-    ;; $wt: dW[k, r0, c0]
-    (local.set $wt (i32.add (local.get $dw)
-      (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $k) (local.get $R)) (local.get $r0)) (local.get $cout)) (local.get $c0)) (i32.const 2))))
-    ${wptrs}
-    ${loads}
-    (local.set $row (local.get $rb0))
-    (local.set $img (i32.div_u (local.get $row) (local.get $oh)))
-    (local.set $o (i32.rem_u (local.get $row) (local.get $oh)))
-    (loop $rl
-      (local.set $xptr (i32.add (local.get $xp) (i32.add (i32.mul (local.get $img) (local.get $xImg))
-        (i32.add (i32.mul (i32.add (i32.mul (local.get $o) (local.get $sh)) (local.get $k)) (local.get $xRow)) (i32.shl (local.get $r0) (i32.const 2))))))
-      (local.set $dptr (i32.add (local.get $dy) (i32.add (i32.mul (local.get $row) (local.get $dyRow)) (i32.shl (local.get $c0) (i32.const 2)))))
-      (local.set $xend (i32.add (local.get $xptr) (i32.mul (local.get $ow) (local.get $xStep))))
-      (loop $pl
-        (local.set $d0 (v128.load (local.get $dptr)))
-        (local.set $d1 (v128.load offset=16 (local.get $dptr)))
-        ${body}
-        (local.set $dptr (i32.add (local.get $dptr) (local.get $cstride)))
-        (local.set $xptr (i32.add (local.get $xptr) (local.get $xStep)))
-        (br_if $pl (i32.lt_u (local.get $xptr) (local.get $xend))))
-      (local.set $row (i32.add (local.get $row) (i32.const 1)))
-      (local.set $o (i32.add (local.get $o) (i32.const 1)))
-      (if (i32.eq (local.get $o) (local.get $oh)) (then (local.set $o (i32.const 0)) (local.set $img (i32.add (local.get $img) (i32.const 1)))))
-      (br_if $rl (i32.lt_u (local.get $row) (local.get $rb1))))
-    ${stores}
-    (local.set $c0 (i32.add (local.get $c0) (i32.const 8)))
-    (br_if $cl (i32.lt_u (local.get $c0) (local.get $cout))))`;
+  ${set('$c0', c(0))}
+  (block $${label}_full
+    (br_if $${label}_full (i32.gt_u ${add(get('$c0'), c(8))} ${get('$cout')}))
+    (loop $${label}
+      ${tile(2)}
+      ${set('$c0', add(get('$c0'), c(8)))}
+      (br_if $${label} (i32.le_u ${add(get('$c0'), c(8))} ${get('$cout')}))))
+  (if (i32.lt_u ${get('$c0')} ${get('$cout')}) (then ${tile(1)}))`;
 }
 
+/**
+ * One register tile of dW (`mr` rows from $r0, `nv` vectors from $c0): load the accumulators, run
+ * over the block's output pixels, store them back. Expects the locals of `convDwFunc`.
+ */
+function dwTile(mr: number, nv: number): string {
+  const body = range(mr)
+    .map((i) => `${set('$x', `(v128.load32_splat offset=${i * 4} ${get('$xptr')})`)} ${range(nv).map((j) => fmaInto(i, j, get('$x'), get(`$d${j}`))).join(' ')}`)
+    .join('\n        ');
+  return `
+    ;; $wt: dW[k, r0, c0]
+    ${set('$wt', add(get('$dw'), `(i32.shl ${add(mul(add(mul(get('$k'), get('$R')), get('$r0')), get('$cout')), get('$c0'))} ${c(2)})`))}
+    ${rowPtrs(mr)}
+    ${accLoads(mr, nv)}
+    ${set('$row', get('$rb0'))}
+    ${set('$img', `(i32.div_u ${get('$row')} ${get('$oh')})`)}
+    ${set('$o', `(i32.rem_u ${get('$row')} ${get('$oh')})`)}
+    (loop $rl
+      ${set('$xptr', add(get('$xp'), add(mul(get('$img'), get('$xImg')), add(mul(add(mul(get('$o'), get('$sh')), get('$k')), get('$xRow')), `(i32.shl ${get('$r0')} ${c(2)})`))))}
+      ${set('$dptr', add(get('$dy'), add(mul(get('$row'), get('$dyRow')), `(i32.shl ${get('$c0')} ${c(2)})`)))}
+      ${set('$xend', add(get('$xptr'), mul(get('$ow'), get('$xStep'))))}
+      (loop $pl
+        ${range(nv).map((j) => set(`$d${j}`, `(v128.load offset=${16 * j} ${get('$dptr')})`)).join(' ')}
+        ${body}
+        ${set('$dptr', add(get('$dptr'), get('$cstride')))}
+        ${set('$xptr', add(get('$xptr'), get('$xStep')))}
+        (br_if $pl (i32.lt_u ${get('$xptr')} ${get('$xend')})))
+      ${set('$row', add(get('$row'), c(1)))}
+      ${set('$o', add(get('$o'), c(1)))}
+      (if (i32.eq ${get('$o')} ${get('$oh')}) (then ${set('$o', c(0))} ${set('$img', add(get('$img'), c(1)))}))
+      (br_if $rl (i32.lt_u ${get('$row')} ${get('$rb1')})))
+    ${accStores(mr, nv)}`;
+}
+
+/**
+ * dW[k, r, c] += sum over output pixels p of xp[pixel p's window row k][r] * dy[p, c]: the filter
+ * gradient, and (with a 1x1 window) any product A^T B. Blocks of output rows stay in cache while
+ * every tile runs over them.
+ */
 function convDwFunc(): string {
-  const accLocals = [...Array(MR).keys()].map((i) => `(local $a${i}0 v128) (local $a${i}1 v128) (local $w${i} i32)`).join(' ');
   return `
 (func (export "conv_dw")
   (param $xp i32) (param $dy i32) (param $dw i32) (param $rows i32) (param $oh i32) (param $ow i32)
@@ -143,32 +172,134 @@ function convDwFunc(): string {
   (local $rb0 i32) (local $rb1 i32) (local $k i32) (local $r0 i32) (local $c0 i32) (local $wt i32)
   (local $row i32) (local $img i32) (local $o i32) (local $xptr i32) (local $xend i32) (local $dptr i32)
   (local $cstride i32) (local $dyRow i32) (local $x v128) (local $d0 v128) (local $d1 v128)
-  ${accLocals}
-  (local.set $cstride (i32.shl (local.get $cout) (i32.const 2)))
-  (local.set $dyRow (i32.mul (local.get $ow) (local.get $cstride)))
-  (local.set $rb0 (i32.const 0))
+  ${accLocals()}
+  ${set('$cstride', `(i32.shl ${get('$cout')} ${c(2)})`)}
+  ${set('$dyRow', mul(get('$ow'), get('$cstride')))}
+  ${set('$rb0', c(0))}
   (loop $bl
-    (local.set $rb1 (i32.add (local.get $rb0) (local.get $rowBlock)))
-    (if (i32.gt_u (local.get $rb1) (local.get $rows)) (then (local.set $rb1 (local.get $rows))))
-    (local.set $k (i32.const 0))
+    ${set('$rb1', add(get('$rb0'), get('$rowBlock')))}
+    (if (i32.gt_u ${get('$rb1')} ${get('$rows')}) (then ${set('$rb1', get('$rows'))}))
+    ${set('$k', c(0))}
     (loop $kl
-      (local.set $r0 (i32.const 0))
+      ${set('$r0', c(0))}
       (block $full
-        (br_if $full (i32.gt_u (i32.add (local.get $r0) (i32.const ${MR})) (local.get $R)))
+        (br_if $full (i32.gt_u ${add(get('$r0'), c(MR))} ${get('$R')}))
         (loop $r4
-          ${dwTile(MR)}
-          (local.set $r0 (i32.add (local.get $r0) (i32.const ${MR})))
-          (br_if $r4 (i32.le_u (i32.add (local.get $r0) (i32.const ${MR})) (local.get $R)))))
+          ${columnTiles('c4', (nv) => dwTile(MR, nv))}
+          ${set('$r0', add(get('$r0'), c(MR)))}
+          (br_if $r4 (i32.le_u ${add(get('$r0'), c(MR))} ${get('$R')}))))
       (block $tail
-        (br_if $tail (i32.ge_u (local.get $r0) (local.get $R)))
+        (br_if $tail (i32.ge_u ${get('$r0')} ${get('$R')}))
         (loop $r1
-          ${dwTile(1)}
-          (local.set $r0 (i32.add (local.get $r0) (i32.const 1)))
-          (br_if $r1 (i32.lt_u (local.get $r0) (local.get $R)))))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $kl (i32.lt_u (local.get $k) (local.get $KH))))
-    (local.set $rb0 (local.get $rb1))
-    (br_if $bl (i32.lt_u (local.get $rb0) (local.get $rows)))))`;
+          ${columnTiles('c1', (nv) => dwTile(1, nv))}
+          ${set('$r0', add(get('$r0'), c(1)))}
+          (br_if $r1 (i32.lt_u ${get('$r0')} ${get('$R')}))))
+      ${set('$k', add(get('$k'), c(1)))}
+      (br_if $kl (i32.lt_u ${get('$k')} ${get('$KH')})))
+    ${set('$rb0', get('$rb1'))}
+    (br_if $bl (i32.lt_u ${get('$rb0')} ${get('$rows')}))))`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One register tile of C = A B (`mr` rows from $i0, `nv` vectors from $c0) over the rows
+ * $k0..$k1 of B: zero (first block) or load the accumulators, run over k, store them back.
+ */
+function nnTile(mr: number, nv: number): string {
+  const aRows = range(mr).map((i) => set(`$p${i}`, add(get('$a'), `(i32.shl ${add(mul(add(get('$i0'), c(i)), get('$K')), get('$k0'))} ${c(2)})`))).join(' ');
+  const body = range(mr)
+    .map((i) => `${set('$x', `(v128.load32_splat ${get(`$p${i}`)})`)} ${range(nv).map((j) => fmaInto(i, j, get('$x'), get(`$d${j}`))).join(' ')} ${set(`$p${i}`, add(get(`$p${i}`), c(4)))}`)
+    .join('\n        ');
+  return `
+    ${set('$wt', add(get('$cm'), `(i32.shl ${add(mul(get('$i0'), get('$cout')), get('$c0'))} ${c(2)})`))}
+    ${rowPtrs(mr)}
+    (if (i32.eqz ${get('$k0')}) (then ${accZero(mr, nv)}) (else ${accLoads(mr, nv)}))
+    ${aRows}
+    ${set('$bptr', add(get('$b'), `(i32.shl ${add(mul(get('$k0'), get('$cout')), get('$c0'))} ${c(2)})`))}
+    ${set('$bend', add(get('$bptr'), mul(`(i32.sub ${get('$k1')} ${get('$k0')})`, get('$cstride'))))}
+    (loop $kl
+      ${range(nv).map((j) => set(`$d${j}`, `(v128.load offset=${16 * j} ${get('$bptr')})`)).join(' ')}
+      ${body}
+      ${set('$bptr', add(get('$bptr'), get('$cstride')))}
+      (br_if $kl (i32.lt_u ${get('$bptr')} ${get('$bend')})))
+    ${accStores(mr, nv)}`;
+}
+
+/** Row tiles of 4, then single rows, over $i0 in [0, $M), each emitting `tile(mr)`. */
+function rowTiles(label: string, tile: (mr: number) => string): string {
+  return `
+  ${set('$i0', c(0))}
+  (block $${label}_full
+    (br_if $${label}_full (i32.gt_u ${add(get('$i0'), c(MR))} ${get('$M')}))
+    (loop $${label}
+      ${tile(MR)}
+      ${set('$i0', add(get('$i0'), c(MR)))}
+      (br_if $${label} (i32.le_u ${add(get('$i0'), c(MR))} ${get('$M')}))))
+  (block $${label}_tail
+    (br_if $${label}_tail (i32.ge_u ${get('$i0')} ${get('$M')}))
+    (loop $${label}_1
+      ${tile(1)}
+      ${set('$i0', add(get('$i0'), c(1)))}
+      (br_if $${label}_1 (i32.lt_u ${get('$i0')} ${get('$M')}))))`;
+}
+
+/** C[M, N] = A[M, K] B[K, N], all row-major and dense; N a multiple of 4. */
+function gemmNnFunc(): string {
+  return `
+(func (export "gemm_nn")
+  (param $a i32) (param $b i32) (param $cm i32) (param $M i32) (param $K i32) (param $cout i32)
+  (local $k0 i32) (local $k1 i32) (local $i0 i32) (local $c0 i32) (local $wt i32) (local $cstride i32)
+  (local $bptr i32) (local $bend i32) (local $x v128) (local $d0 v128) (local $d1 v128)
+  (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+  ${accLocals()}
+  ${set('$cstride', `(i32.shl ${get('$cout')} ${c(2)})`)}
+  (loop $blocks
+    ${set('$k1', add(get('$k0'), c(KB)))}
+    (if (i32.gt_u ${get('$k1')} ${get('$K')}) (then ${set('$k1', get('$K'))}))
+    ${columnTiles('cols', (nv) => rowTiles(`rows${nv}`, (mr) => nnTile(mr, nv)))}
+    ${set('$k0', get('$k1'))}
+    (br_if $blocks (i32.lt_u ${get('$k0')} ${get('$K')}))))`;
+}
+
+/**
+ * C[M, J] = A[M, K] B[J, K]^T as dot products of rows (K a multiple of 4): tiles of 4 rows of A
+ * by 2 rows of B, one vector accumulator per pair, summed across lanes at the end.
+ */
+function gemmNtFunc(): string {
+  const tile = (mr: number, nj: number): string => {
+    const pairs = range(mr).flatMap((i) => range(nj).map((j) => [i, j] as const));
+    const hsum = (v: string): string =>
+      `(f32.add (f32.add (f32x4.extract_lane 0 ${v}) (f32x4.extract_lane 1 ${v})) (f32.add (f32x4.extract_lane 2 ${v}) (f32x4.extract_lane 3 ${v})))`;
+    return `
+      ${pairs.map(([i, j]) => set(acc(i, j), '(v128.const i32x4 0 0 0 0)')).join(' ')}
+      ${range(mr).map((i) => set(`$p${i}`, add(get('$a'), mul(add(get('$i0'), c(i)), get('$rowB'))))).join(' ')}
+      ${range(nj).map((j) => set(`$q${j}`, add(get('$b'), mul(add(get('$j0'), c(j)), get('$rowB'))))).join(' ')}
+      ${set('$off', c(0))}
+      (loop $kl
+        ${range(nj).map((j) => set(`$d${j}`, `(v128.load ${add(get(`$q${j}`), get('$off'))})`)).join(' ')}
+        ${range(mr).map((i) => `${set('$x', `(v128.load ${add(get(`$p${i}`), get('$off'))})`)} ${range(nj).map((j) => fmaInto(i, j, get('$x'), get(`$d${j}`))).join(' ')}`).join('\n        ')}
+        ${set('$off', add(get('$off'), c(16)))}
+        (br_if $kl (i32.lt_u ${get('$off')} ${get('$rowB')})))
+      ${pairs.map(([i, j]) => `(f32.store ${add(get('$cm'), `(i32.shl ${add(mul(add(get('$i0'), c(i)), get('$J')), add(get('$j0'), c(j)))} ${c(2)})`)} ${hsum(get(acc(i, j)))})`).join('\n      ')}`;
+  };
+  const iLoop = (nj: number): string => rowTiles(`i${nj}`, (mr) => tile(mr, nj));
+  return `
+(func (export "gemm_nt")
+  (param $a i32) (param $b i32) (param $cm i32) (param $M i32) (param $K i32) (param $J i32)
+  (local $i0 i32) (local $j0 i32) (local $rowB i32) (local $off i32) (local $x v128) (local $d0 v128) (local $d1 v128)
+  (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $q0 i32) (local $q1 i32)
+  ${accLocals()}
+  ${set('$rowB', `(i32.shl ${get('$K')} ${c(2)})`)}
+  (block $j_full
+    (br_if $j_full (i32.gt_u ${add(get('$j0'), c(2))} ${get('$J')}))
+    (loop $jl
+      ${iLoop(2)}
+      ${set('$j0', add(get('$j0'), c(2)))}
+      (br_if $jl (i32.le_u ${add(get('$j0'), c(2))} ${get('$J')}))))
+  (if (i32.lt_u ${get('$j0')} ${get('$J')}) (then ${iLoop(1)})))`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,6 +394,8 @@ export function simdModuleText(shared: boolean): string {
   return `(module
   (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
   ${convDwFunc()}
+  ${gemmNnFunc()}
+  ${gemmNtFunc()}
   ${ALL_FLAGS.map(updateFunc).join('\n')}
 )`;
 }
@@ -276,7 +409,7 @@ type Fn = (...args: number[]) => void;
 interface Wabt {
   parseWat(name: string, text: string, features: Record<string, boolean>): {
     toBinary(o: object): { buffer: Uint8Array };
-    validate(): void;
+    validate(features: Record<string, boolean>): void;
     destroy(): void;
   };
 }
@@ -286,10 +419,11 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
   const require = createRequire(import.meta.url);
   const wabt = await (require('wabt') as () => Promise<Wabt>)();
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const mod = wabt.parseWat('lth-simd.wat', simdModuleText(shared), { simd: true, threads: shared });
+  const features = { simd: true, threads: shared };
+  const mod = wabt.parseWat('lth-simd.wat', simdModuleText(shared), features);
   let binary: Uint8Array;
   try {
-    mod.validate();
+    mod.validate(features);
     binary = mod.toBinary({}).buffer;
   } finally {
     mod.destroy();
@@ -297,9 +431,26 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
   const { instance } = await WebAssembly.instantiate(binary as BufferSource, { env: { memory } });
   const ex = instance.exports as Record<string, Fn>;
   const convDw = ex.conv_dw!;
+  const multipleOf4 = (what: string, v: number): void => {
+    if (v % 4 !== 0) throw new Error(`simd kernels: ${what} must be a multiple of 4, got ${v}`);
+  };
   return {
+    matMul(a, b, c, m, k, n) {
+      multipleOf4('N', n);
+      ex.gemm_nn!(a, b, c, m, k, n);
+    },
+    matMulTN(a, b, c, m, k, n) {
+      multipleOf4('N', n);
+      new Float32Array(memory.buffer, c, m * n).fill(0);
+      // A^T B is a filter gradient with a 1x1 window: the K rows are the "pixels".
+      convDw(a, b, c, 1, 1, k, n, 1, m, 0, 0, 0, m * 4, 1);
+    },
+    matMulNT(a, b, c, m, k, n) {
+      multipleOf4('K', k);
+      ex.gemm_nt!(a, b, c, m, k, n);
+    },
     convFilterGrad(a) {
-      if (a.cout % 8 !== 0) throw new Error(`convFilterGrad: Cout must be a multiple of 8, got ${a.cout}`);
+      multipleOf4('Cout', a.cout);
       const rows = a.n * a.oh;
       const rowBlock = Math.max(1, Math.floor(DY_BLOCK_BYTES / (a.ow * a.cout * 4)));
       const xRow = a.wp * a.cin * 4;
