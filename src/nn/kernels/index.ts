@@ -172,9 +172,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const pl = info.padInfo.left;
   const pb = fh + sh * (oh - 1) - h - pt;
   const pr = fw + sw * (ow - 1) - w - pl;
-  if (simd && info.outChannels % 4 === 0 && x.dtype === 'float32' && dy.dtype === 'float32') {
-    return simdFilterGrad(b, simd, x, dy, info);
-  }
+  if (simd && simdConvOk(info.outChannels, x, dy)) return simdFilterGrad(b, simd, x, dy, windowOf(info));
   const xT = transpose(b, x, [3, 1, 2, 0]); // [Cin, H, W, N]
   const dyT = transpose(b, dy, [1, 2, 0, 3]); // [OH, OW, N, Cout]
   const out = conv2dExplicit(b, xT, dyT, [pt, pb, pl, pr], [sh, sw]); // [Cin, fh, fw, Cout]
@@ -185,55 +183,108 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * The filter gradient on our SIMD kernel: the input is copied once into a zero-padded buffer in
- * which every window is in bounds (skipped when no padding or cropping is needed), so the kernel
- * reads each window row as KW*Cin contiguous floats.
+ * `x` [N, H, W, C] copied into a zero-filled [N, hp, wp, C] buffer with its origin at (pt, pl)
+ * (negative: cropped), so that every convolution window is in bounds and each window row is
+ * KW*C contiguous floats for our SIMD kernels; `x` itself when that would be a plain copy.
  */
-function simdFilterGrad(b: WasmBackend, k: SimdKernels, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
-  const [n, h, w, cin] = x.shape as [number, number, number, number];
-  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, outChannels: cout } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
-  const hp = (oh - 1) * sh + fh;
-  const wp = (ow - 1) * sw + fw;
-  const direct = pt === 0 && pl === 0 && hp === h && wp === w;
-  const xp = direct ? x : b.makeOutput([n, hp, wp, cin], 'float32');
-  const out = b.makeOutput([fh, fw, cin, cout], 'float32');
-  // Views only after every allocation: an allocation can grow (and detach) the heap.
-  b.typedArrayFromHeap(out).fill(0);
-  if (!direct) {
-    const src = b.typedArrayFromHeap(x);
-    const dst = b.typedArrayFromHeap(xp);
-    dst.fill(0);
-    const c0 = Math.max(0, pl); // first padded column with data
-    const c1 = Math.min(wp, pl + w); // one past the last
-    const rowLen = (c1 - c0) * cin;
+function padWindows(b: WasmBackend, x: TensorInfo, pt: number, pl: number, hp: number, wp: number): { xp: TensorInfo; owned: boolean } {
+  const [n, h, w, ch] = x.shape as [number, number, number, number];
+  if (pt === 0 && pl === 0 && hp === h && wp === w) return { xp: x, owned: false };
+  const xp = b.makeOutput([n, hp, wp, ch], 'float32');
+  const src = b.typedArrayFromHeap(x);
+  const dst = b.typedArrayFromHeap(xp);
+  dst.fill(0);
+  const c0 = Math.max(0, pl); // first padded column with data
+  const c1 = Math.min(wp, pl + w); // one past the last
+  if (c1 > c0) {
     for (let img = 0; img < n; img++) {
       for (let r = Math.max(0, pt); r < Math.min(hp, pt + h); r++) {
-        const s = ((img * h + (r - pt)) * w + (c0 - pl)) * cin;
-        dst.set(src.subarray(s, s + rowLen), ((img * hp + r) * wp + c0) * cin);
+        const s = ((img * h + (r - pt)) * w + (c0 - pl)) * ch;
+        dst.set(src.subarray(s, s + (c1 - c0) * ch), ((img * hp + r) * wp + c0) * ch);
       }
     }
   }
-  k.convFilterGrad({
-    xp: heapOffset(b, xp),
-    dy: heapOffset(b, dy),
-    dw: heapOffset(b, out),
-    n,
-    hp,
-    wp,
-    cin,
-    oh,
-    ow,
-    cout,
-    kh: fh,
-    kw: fw,
-    sh,
-    sw,
-  });
-  if (!direct) free(b, xp);
+  return { xp, owned: true };
+}
+
+/** Geometry of a stride-(sh, sw) convolution with top/left padding (pt, pl) and the given output size. */
+interface Window {
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+  oh: number;
+  ow: number;
+}
+
+function windowOf(info: backend_util.Conv2DInfo): Window {
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  return { fh, fw, sh, sw, pt: info.padInfo.top, pl: info.padInfo.left, oh, ow };
+}
+
+/** The padded input of a convolution and the kernel arguments that describe it. */
+function paddedInput(b: WasmBackend, x: TensorInfo, win: Window, cout: number) {
+  const [n, , , cin] = x.shape as [number, number, number, number];
+  const hp = (win.oh - 1) * win.sh + win.fh;
+  const wp = (win.ow - 1) * win.sw + win.fw;
+  const { xp, owned } = padWindows(b, x, win.pt, win.pl, hp, wp);
+  const shape = { n, hp, wp, cin, oh: win.oh, ow: win.ow, cout, kh: win.fh, kw: win.fw, sh: win.sh, sw: win.sw };
+  return { xp, owned, shape };
+}
+
+/** Forward convolution on our SIMD kernel: y [N, OH, OW, Cout]. */
+function simdConv(b: WasmBackend, k: SimdKernels, x: TensorInfo, filter: TensorInfo, win: Window): TensorInfo {
+  const cout = filter.shape[3]!;
+  const { xp, owned, shape } = paddedInput(b, x, win, cout);
+  const y = b.makeOutput([shape.n, win.oh, win.ow, cout], 'float32');
+  k.conv({ ...shape, xp: heapOffset(b, xp), w: heapOffset(b, filter), y: heapOffset(b, y) });
+  if (owned) free(b, xp);
+  return y;
+}
+
+/** The filter gradient on our SIMD kernel, accumulated into a zeroed [fh, fw, Cin, Cout]. */
+function simdFilterGrad(b: WasmBackend, k: SimdKernels, x: TensorInfo, dy: TensorInfo, win: Window): TensorInfo {
+  const cout = dy.shape[3]!;
+  const { xp, owned, shape } = paddedInput(b, x, win, cout);
+  const out = b.makeOutput([win.fh, win.fw, shape.cin, cout], 'float32');
+  // A view only after every allocation: an allocation can grow (and detach) the heap.
+  b.typedArrayFromHeap(out).fill(0);
+  k.convFilterGrad({ ...shape, xp: heapOffset(b, xp), dy: heapOffset(b, dy), dw: heapOffset(b, out) });
+  if (owned) free(b, xp);
   return out;
 }
+
+/** Whether our SIMD kernels can compute a convolution with these tensors and output channels. */
+const simdConvOk = (cout: number, ...ts: TensorInfo[]): boolean => cout % 4 === 0 && ts.every((t) => t.dtype === 'float32');
+
+/**
+ * Conv2D (forward) on our SIMD kernel where it applies (NHWC, no dilation, Cout a multiple of 4):
+ * XNNPACK's convolution runs at about the same speed, but this one needs no filter packing.
+ */
+const conv2D: KernelFunc = (args) => {
+  const b = args.backend as unknown as WasmBackend;
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const a = args.attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+    dataFormat?: 'NHWC' | 'NCHW';
+    dilations?: number | [number, number];
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const plain = (a.dataFormat ?? 'NHWC') === 'NHWC' && info.dilationHeight === 1 && info.dilationWidth === 1;
+  if (!simd || !plain || !simdConvOk(info.outChannels, x, filter)) return kernel('Conv2D')(args);
+  return simdConv(b, simd, x, filter, windowOf(info));
+};
 
 /** dx = conv2d(dilate(dy, stride), flip(W)^T) with full padding, cropped to the input size. */
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -293,7 +344,10 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const left = fw - 1 - pl;
   const bottom = h + fh - 1 - top - dh;
   const right = w + fw - 1 - left - dw;
-  const out = conv2dExplicit(b, d, wT, [top, bottom, left, right], [1, 1]);
+  const out =
+    simd && simdConvOk(wT.shape[3]!, d, wT)
+      ? simdConv(b, simd, d, wT, { fh, fw, sh: 1, sw: 1, pt: top, pl: left, oh: h, ow: w })
+      : conv2dExplicit(b, d, wT, [top, bottom, left, right], [1, 1]);
   free(b, wT);
   if (dOwned) free(b, d);
   return out;
@@ -500,6 +554,7 @@ const maxPoolGrad: KernelFunc = (args) => {
 };
 
 const OVERRIDES: Array<[string, KernelFunc]> = [
+  ['Conv2D', conv2D],
   ['Conv2DBackpropFilter', conv2DBackpropFilter],
   ['Conv2DBackpropInput', conv2DBackpropInput],
   ['BatchMatMul', batchMatMul],

@@ -24,6 +24,11 @@ export interface SimdKernels {
    * dy: [N, OH, OW, Cout] (Cout a multiple of 4); dw: [KH, KW*Cin, Cout].
    */
   convFilterGrad(a: ConvFilterGradArgs): void;
+  /**
+   * Forward 2-D convolution: xp padded as for `convFilterGrad`, w [KH, KW*Cin, Cout] (Cout a
+   * multiple of 4), y [N, OH, OW, Cout] (written, not accumulated).
+   */
+  conv(a: ConvArgs): void;
   /** C[M, N] = A[M, K] B[K, N] (row-major; N a multiple of 4). */
   matMul(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /** C[M, N] = A[K, M]^T B[K, N] (row-major; N a multiple of 4). */
@@ -34,10 +39,8 @@ export interface SimdKernels {
   optimizerUpdate(a: OptimizerArgs): void;
 }
 
-export interface ConvFilterGradArgs {
-  xp: number;
-  dy: number;
-  dw: number;
+/** Shapes of a convolution on the padded input (see `SimdKernels`). */
+export interface ConvShape {
   n: number;
   hp: number;
   wp: number;
@@ -49,6 +52,18 @@ export interface ConvFilterGradArgs {
   kw: number;
   sh: number;
   sw: number;
+}
+
+export interface ConvFilterGradArgs extends ConvShape {
+  xp: number;
+  dy: number;
+  dw: number;
+}
+
+export interface ConvArgs extends ConvShape {
+  xp: number;
+  w: number;
+  y: number;
 }
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam';
@@ -198,6 +213,73 @@ function convDwFunc(): string {
       (br_if $kl (i32.lt_u ${get('$k')} ${get('$KH')})))
     ${set('$rb0', get('$rb1'))}
     (br_if $bl (i32.lt_u ${get('$rb0')} ${get('$rows')}))))`;
+}
+
+/**
+ * One register tile of the forward convolution: `mp` output pixels from $q0 of output row ($img,
+ * $o) by `nv` vectors of output channels from $c0, summed over the window rows kh and the KW*Cin
+ * floats of each (the filter [KH, KW*Cin, Cout] is read row after row).
+ */
+function fwdTile(mp: number, nv: number): string {
+  const body = range(mp)
+    .map((i) => `${set('$x', `(v128.load32_splat ${get(`$p${i}`)})`)} ${range(nv).map((j) => fmaInto(i, j, get('$x'), get(`$d${j}`))).join(' ')} ${set(`$p${i}`, add(get(`$p${i}`), c(4)))}`)
+    .join('\n          ');
+  return `
+    ${accZero(mp, nv)}
+    ${set('$bptr', add(get('$w'), `(i32.shl ${get('$c0')} ${c(2)})`))}
+    ${set('$k', c(0))}
+    (loop $khl
+      ${set('$xptr', add(get('$xp'), add(mul(get('$img'), get('$xImg')), add(mul(add(mul(get('$o'), get('$sh')), get('$k')), get('$xRow')), mul(get('$q0'), get('$xStep'))))))}
+      ${range(mp).map((i) => set(`$p${i}`, add(get('$xptr'), mul(c(i), get('$xStep'))))).join(' ')}
+      ${set('$xend', add(get('$xptr'), `(i32.shl ${get('$R')} ${c(2)})`))}
+      (loop $rl
+        ${range(nv).map((j) => set(`$d${j}`, `(v128.load offset=${16 * j} ${get('$bptr')})`)).join(' ')}
+        ${body}
+        ${set('$bptr', add(get('$bptr'), get('$cstride')))}
+        (br_if $rl (i32.lt_u ${get('$p0')} ${get('$xend')})))
+      ${set('$k', add(get('$k'), c(1)))}
+      (br_if $khl (i32.lt_u ${get('$k')} ${get('$KH')})))
+    ${set('$wt', add(get('$y'), `(i32.shl ${add(mul(add(mul(get('$row'), get('$ow')), get('$q0')), get('$cout')), get('$c0'))} ${c(2)})`))}
+    ${rowPtrs(mp)}
+    ${accStores(mp, nv)}`;
+}
+
+/**
+ * y[n, oh, ow, c] = sum over kh and r of xp[window row kh of (oh, ow)][r] * w[kh, r, c]: a 2-D
+ * convolution of the padded input (every window in bounds), one output row at a time; for each
+ * 8-channel filter panel (in L1), tiles of 4 pixels of the row, then single pixels.
+ */
+function convFwdFunc(): string {
+  const pixelTiles = (nv: number): string => `
+    ${set('$q0', c(0))}
+    (block $q4_${nv}
+      (br_if $q4_${nv} (i32.gt_u ${add(get('$q0'), c(MR))} ${get('$ow')}))
+      (loop $q4l_${nv}
+        ${fwdTile(MR, nv)}
+        ${set('$q0', add(get('$q0'), c(MR)))}
+        (br_if $q4l_${nv} (i32.le_u ${add(get('$q0'), c(MR))} ${get('$ow')}))))
+    (block $q1_${nv}
+      (br_if $q1_${nv} (i32.ge_u ${get('$q0')} ${get('$ow')}))
+      (loop $q1l_${nv}
+        ${fwdTile(1, nv)}
+        ${set('$q0', add(get('$q0'), c(1)))}
+        (br_if $q1l_${nv} (i32.lt_u ${get('$q0')} ${get('$ow')}))))`;
+  return `
+(func (export "conv_fwd")
+  (param $xp i32) (param $w i32) (param $y i32) (param $rows i32) (param $oh i32) (param $ow i32)
+  (param $cout i32) (param $KH i32) (param $R i32) (param $xRow i32) (param $xImg i32) (param $sh i32)
+  (param $xStep i32)
+  (local $row i32) (local $img i32) (local $o i32) (local $q0 i32) (local $c0 i32) (local $k i32)
+  (local $wt i32) (local $bptr i32) (local $xptr i32) (local $xend i32) (local $cstride i32)
+  (local $x v128) (local $d0 v128) (local $d1 v128) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+  ${accLocals()}
+  ${set('$cstride', `(i32.shl ${get('$cout')} ${c(2)})`)}
+  (loop $rows
+    ${columnTiles('cf', pixelTiles)}
+    ${set('$row', add(get('$row'), c(1)))}
+    ${set('$o', add(get('$o'), c(1)))}
+    (if (i32.eq ${get('$o')} ${get('$oh')}) (then ${set('$o', c(0))} ${set('$img', add(get('$img'), c(1)))}))
+    (br_if $rows (i32.lt_u ${get('$row')} ${get('$rows')}))))`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +476,7 @@ export function simdModuleText(shared: boolean): string {
   return `(module
   (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
   ${convDwFunc()}
+  ${convFwdFunc()}
   ${gemmNnFunc()}
   ${gemmNtFunc()}
   ${ALL_FLAGS.map(updateFunc).join('\n')}
@@ -448,6 +531,11 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
     matMulNT(a, b, c, m, k, n) {
       multipleOf4('K', k);
       ex.gemm_nt!(a, b, c, m, k, n);
+    },
+    conv(a) {
+      multipleOf4('Cout', a.cout);
+      const xRow = a.wp * a.cin * 4;
+      ex.conv_fwd!(a.xp, a.w, a.y, a.n * a.oh, a.oh, a.ow, a.cout, a.kh, a.kw * a.cin, xRow, a.hp * xRow, a.sh, a.sw * a.cin * 4);
     },
     convFilterGrad(a) {
       multipleOf4('Cout', a.cout);
