@@ -166,19 +166,26 @@ async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, '
     os.cpus = cpus;
   }
   const b = tfcore.backend() as unknown as {
-    wasm?: { tfjs?: { getThreadsCount?: () => number }; asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+    wasm?: {
+      tfjs?: { getThreadsCount?: () => number };
+      asm?: { memory?: WebAssembly.Memory };
+      wasmMemory?: WebAssembly.Memory;
+      PThread?: { runningWorkers?: Array<{ unref?: () => void }> };
+    };
   };
   const t = b.wasm?.tfjs?.getThreadsCount?.() ?? 1;
+  // The thread pool's workers wait for work for the life of the process; Emscripten leaves them
+  // referenced, so a script that used threads would never exit by itself.
+  for (const w of b.wasm?.PThread?.runningWorkers ?? []) w.unref?.();
   // Our SIMD kernels (src/nn/kernels/simd.ts) on the backend's heap; LTH_WASM_SIMD=0 turns them
   // off (for comparisons), and without them the XNNPACK-based kernels are used.
   // (The single-threaded build exports its memory; the threaded one creates it in JS.)
   const memory = b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
   if (process.env.LTH_WASM_SIMD !== '0' && memory && !simdKernels()) useSimdKernels(await loadSimdKernels(memory));
-  return {
-    name: 'wasm',
-    threads: t,
-    versions: { 'tfjs-core': tfcore.version_core, 'tfjs-backend-wasm': tfwasm.version_wasm },
-  };
+  const versions: Record<string, string> = { 'tfjs-core': tfcore.version_core, 'tfjs-backend-wasm': tfwasm.version_wasm };
+  const simd = simdKernels();
+  if (simd) versions['lth-wasm-simd'] = simd.version;
+  return { name: 'wasm', threads: t, versions };
 }
 
 async function useCpu(): Promise<Omit<BackendInfo, 'requested'>> {

@@ -22,6 +22,7 @@ test('wasm and cpu are available and reported', async () => {
   assert.equal(tf().getBackend(), 'wasm');
   assert.ok(w.threads >= 1);
   assert.equal(w.versions['tfjs-backend-wasm'], '4.22.0');
+  assert.match(w.versions['lth-wasm-simd'] ?? '', /^[0-9a-f]{12}$/, 'our SIMD kernels are loaded and named in provenance');
   assert.equal(await initBackend('wasm'), w, 'idempotent');
   const c = await initBackend('cpu');
   assert.equal(c.name, 'cpu');
@@ -55,8 +56,9 @@ test('explicit tensorflow without the native package is BACKEND_UNAVAILABLE', { 
   await assert.rejects(initBackend('tensorflow'), (e) => isPipelineError(e, 'BACKEND_UNAVAILABLE') && /install/.test(e.hint ?? ''));
 });
 
-test('wasm on 2 threads under Node (worker from a file) computes what cpu does', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/nn/fixtures/wasm-threads.ts'], { encoding: 'utf8', timeout: 120_000 });
+test('wasm on 2 threads under Node (worker from a file) computes what cpu does, and the process exits', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/nn/fixtures/wasm-threads.ts'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, `the process did not exit by itself (killed by ${r.signal})`);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { threads: number; maxRel: number };
   assert.equal(out.threads, 2);

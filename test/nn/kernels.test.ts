@@ -249,8 +249,8 @@ test('batch norm with the hand-written gradient = autodiff through moments (cpu,
 
 test('maxPool gradient wasm = cpu (strides 1 and 2, same and valid, overlapping windows, ties)', async () => {
   for (const [f, s] of [[2, 2], [3, 2], [3, 1], [2, 1]] as const) {
-    for (const pad of ['same', 'valid'] as const) {
-      const shape = [2, 7, 6, 3];
+    // 3 channels: the scalar loop; 8: the SIMD kernel (channels a multiple of 4).
+    for (const [pad, shape] of (['same', 'valid'] as const).flatMap((p) => [[2, 7, 6, 3], [2, 7, 6, 8]].map((sh) => [p, sh] as const))) {
       // Rounded values: many ties inside windows, as after a ReLU.
       const xv = Float32Array.from(rand(prod(shape), 70), (v) => Math.max(0, Math.round(v * 2) / 2));
       const fn = () => {
@@ -263,8 +263,8 @@ test('maxPool gradient wasm = cpu (strides 1 and 2, same and valid, overlapping 
       };
       const cpu = await on('cpu', fn);
       const wasm = await on('wasm', fn);
-      assertClose(wasm.data[0]!, cpu.data[0]!, `maxPool f=${f} s=${s} ${pad}`);
-      assertClose(wasm.data[1]!, cpu.data[1]!, `maxPool grad f=${f} s=${s} ${pad}`);
+      assertClose(wasm.data[0]!, cpu.data[0]!, `maxPool f=${f} s=${s} ${pad} ${shape}`);
+      assertClose(wasm.data[1]!, cpu.data[1]!, `maxPool grad f=${f} s=${s} ${pad} ${shape}`);
     }
   }
 });

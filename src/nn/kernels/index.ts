@@ -1,20 +1,23 @@
 /**
  * Extra and faster kernels for the TensorFlow.js WASM backend (4.22.0), so that it can train
- * convolutional networks at a usable speed. Each one is composed of kernels the backend already
- * has (XNNPACK convolutions and matrix products), called directly at kernel level (no tape, no
- * engine scope): intermediate results are freed with `backend.disposeData`.
+ * convolutional networks at a usable speed. Where our SIMD module (./simd.ts) is loaded and the
+ * shapes suit it (channel counts a multiple of 4), convolutions and matrix products run on it, in
+ * place on the backend's heap. Otherwise they are composed of kernels the backend already has
+ * (XNNPACK convolutions and matrix products), called directly at kernel level (no tape, no engine
+ * scope), intermediate results freed with `backend.disposeData`:
  *
- * - Conv2DBackpropFilter (missing in the backend): one conv2d with the batch as the summed channel,
- *   dy as the filter and dilation = stride.
- * - Conv2DBackpropInput (a naive loop upstream): conv2d of the stride-dilated dy with the flipped,
- *   transposed filter.
- * - BatchMatMul with a transposed operand (a scalar loop upstream): explicit transpose, then the
- *   plain XNNPACK path.
+ * - Conv2D: the SIMD forward convolution, else upstream's.
+ * - Conv2DBackpropFilter (missing in the backend): the SIMD filter gradient, else one conv2d with
+ *   the batch as the summed channel, dy as the filter and dilation = stride.
+ * - Conv2DBackpropInput (a naive loop upstream): a convolution of the stride-dilated dy with the
+ *   flipped, transposed filter.
+ * - BatchMatMul: A B, A^T B and A B^T on the SIMD module; batched products and other shapes with
+ *   an explicit transpose, then the plain XNNPACK path (upstream: a scalar loop for transposes).
  * - Sum / Mean over leading axes (upstream transposes the whole tensor first; batch norm and every
  *   broadcast bias gradient hit this): XNNPACK average pooling. (A [1,R] x [R,C] product with a
  *   vector of ones looks fast in isolation, but XNNPACK repacks the [R,C] operand as matmul
  *   weights on every new tensor: 15-80 ms per call in training against ~1 ms.)
- * - MaxPoolGrad (a scalar loop upstream): a channels-innermost loop here.
+ * - MaxPoolGrad (a scalar loop upstream): the SIMD module's, else a channels-innermost loop.
  * - Identity, and Cast to the same dtype: share the input's memory (upstream copies it).
  *
  * Every kernel here is checked against the CPU backend in test/nn/kernels.test.ts.
@@ -513,6 +516,11 @@ const maxPoolGrad: KernelFunc = (args) => {
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
   const out = b.makeOutput([...input.shape], 'float32');
+  if (simd && c % 4 === 0 && dy.dtype === 'float32') {
+    b.typedArrayFromHeap(out).fill(0);
+    simd.maxPoolGrad({ x: heapOffset(b, input), dy: heapOffset(b, dy), dx: heapOffset(b, out), n: nb, h, w, c, oh, ow, fh, fw, sh, sw, pt, pl });
+    return out;
+  }
   const X = b.typedArrayFromHeap(input);
   const DY = b.typedArrayFromHeap(dy);
   const DX = b.typedArrayFromHeap(out);

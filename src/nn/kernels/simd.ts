@@ -14,10 +14,13 @@
  * Numerics are plain IEEE float32 SIMD (no relaxed/fused operations), so results are the same on
  * every machine, as with XNNPACK's WASM kernels.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 /** The functions of the module; pointers are byte offsets into the backend's heap. */
 export interface SimdKernels {
+  /** Digest of the module's text: which kernels computed a result, for provenance. */
+  version: string;
   /**
    * Filter gradient of a 2-D convolution, accumulated into `dw` (zero it first).
    * xp: the input padded so that every window is in bounds, [N, HP, WP, Cin];
@@ -29,6 +32,8 @@ export interface SimdKernels {
    * multiple of 4), y [N, OH, OW, Cout] (written, not accumulated).
    */
   conv(a: ConvArgs): void;
+  /** Max-pool gradient into a zeroed dx [N, H, W, C] (C a multiple of 4); see ./index.ts. */
+  maxPoolGrad(a: MaxPoolGradArgs): void;
   /** C[M, N] = A[M, K] B[K, N] (row-major; N a multiple of 4). */
   matMul(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /** C[M, N] = A[K, M]^T B[K, N] (row-major; N a multiple of 4). */
@@ -64,6 +69,24 @@ export interface ConvArgs extends ConvShape {
   xp: number;
   w: number;
   y: number;
+}
+
+export interface MaxPoolGradArgs {
+  x: number;
+  dy: number;
+  dx: number;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
 }
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam';
@@ -282,6 +305,71 @@ function convFwdFunc(): string {
     (br_if $rows (i32.lt_u ${get('$row')} ${get('$rows')}))))`;
 }
 
+/**
+ * Max-pool gradient, channels in vectors of 4 (C a multiple of 4): per window, the first maximum
+ * in row-major order gets the window's dy (as the CPU backend; NaN and -Infinity never win), added
+ * window after window in the same order as the scalar loop of ./index.ts. dx must be zeroed.
+ */
+function maxPoolGradFunc(): string {
+  const lane = (l: number): string => `
+        ${set('$pos', `(i32x4.extract_lane ${l} ${get('$maxp')})`)}
+        (if (i32.ge_s ${get('$pos')} ${c(0)}) (then
+          ${set('$addr', add(get('$dx'), `(i32.shl ${get('$pos')} ${c(2)})`))}
+          (f32.store ${get('$addr')} (f32.add (f32.load ${get('$addr')}) (f32x4.extract_lane ${l} ${get('$g')})))))`;
+  return `
+(func (export "max_pool_grad")
+  (param $x i32) (param $dy i32) (param $dx i32) (param $N i32) (param $H i32) (param $W i32) (param $C i32)
+  (param $OH i32) (param $OW i32) (param $fh i32) (param $fw i32) (param $sh i32) (param $sw i32) (param $pt i32) (param $pl i32)
+  (local $n i32) (local $yr i32) (local $yc i32) (local $r0 i32) (local $rMin i32) (local $rMax i32) (local $q0 i32)
+  (local $cMin i32) (local $cMax i32) (local $c0 i32) (local $xr i32) (local $xc i32) (local $idx i32) (local $pos i32)
+  (local $addr i32) (local $ob i32) (local $v v128) (local $gt v128) (local $maxv v128) (local $maxp v128) (local $g v128)
+  (loop $nl
+    ${set('$yr', c(0))}
+    (loop $yrl
+      ${set('$r0', `(i32.sub ${mul(get('$yr'), get('$sh'))} ${get('$pt')})`)}
+      ${set('$rMin', `(select ${get('$r0')} ${c(0)} (i32.gt_s ${get('$r0')} ${c(0)}))`)}
+      ${set('$rMax', add(get('$r0'), get('$fh')))}
+      (if (i32.gt_s ${get('$rMax')} ${get('$H')}) (then ${set('$rMax', get('$H'))}))
+      ${set('$yc', c(0))}
+      (loop $ycl
+        ${set('$q0', `(i32.sub ${mul(get('$yc'), get('$sw'))} ${get('$pl')})`)}
+        ${set('$cMin', `(select ${get('$q0')} ${c(0)} (i32.gt_s ${get('$q0')} ${c(0)}))`)}
+        ${set('$cMax', add(get('$q0'), get('$fw')))}
+        (if (i32.gt_s ${get('$cMax')} ${get('$W')}) (then ${set('$cMax', get('$W'))}))
+        ${set('$ob', mul(add(mul(add(mul(get('$n'), get('$OH')), get('$yr')), get('$OW')), get('$yc')), get('$C')))}
+        ${set('$c0', c(0))}
+        (loop $cl
+          ${set('$maxv', '(f32x4.splat (f32.const -inf))')}
+          ${set('$maxp', '(i32x4.splat (i32.const -1))')}
+          ${set('$xr', get('$rMin'))}
+          (block $rows_done
+            (br_if $rows_done (i32.ge_s ${get('$xr')} ${get('$rMax')}))
+            (loop $xrl
+              ${set('$xc', get('$cMin'))}
+              (block $cols_done
+                (br_if $cols_done (i32.ge_s ${get('$xc')} ${get('$cMax')}))
+                (loop $xcl
+                  ${set('$idx', add(mul(add(mul(add(mul(get('$n'), get('$H')), get('$xr')), get('$W')), get('$xc')), get('$C')), get('$c0')))}
+                  ${set('$v', `(v128.load ${add(get('$x'), `(i32.shl ${get('$idx')} ${c(2)})`)})`)}
+                  ${set('$gt', `(f32x4.gt ${get('$v')} ${get('$maxv')})`)}
+                  ${set('$maxv', `(v128.bitselect ${get('$v')} ${get('$maxv')} ${get('$gt')})`)}
+                  ${set('$maxp', `(v128.bitselect (i32x4.add (i32x4.splat ${get('$idx')}) (v128.const i32x4 0 1 2 3)) ${get('$maxp')} ${get('$gt')})`)}
+                  ${set('$xc', add(get('$xc'), c(1)))}
+                  (br_if $xcl (i32.lt_s ${get('$xc')} ${get('$cMax')}))))
+              ${set('$xr', add(get('$xr'), c(1)))}
+              (br_if $xrl (i32.lt_s ${get('$xr')} ${get('$rMax')}))))
+          ${set('$g', `(v128.load ${add(get('$dy'), `(i32.shl ${add(get('$ob'), get('$c0'))} ${c(2)})`)})`)}
+          ${range(4).map(lane).join('')}
+          ${set('$c0', add(get('$c0'), c(4)))}
+          (br_if $cl (i32.lt_u ${get('$c0')} ${get('$C')})))
+        ${set('$yc', add(get('$yc'), c(1)))}
+        (br_if $ycl (i32.lt_u ${get('$yc')} ${get('$OW')})))
+      ${set('$yr', add(get('$yr'), c(1)))}
+      (br_if $yrl (i32.lt_u ${get('$yr')} ${get('$OH')})))
+    ${set('$n', add(get('$n'), c(1)))}
+    (br_if $nl (i32.lt_u ${get('$n')} ${get('$N')}))))`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Matrix products
 // ---------------------------------------------------------------------------------------------
@@ -477,6 +565,7 @@ export function simdModuleText(shared: boolean): string {
   (import "env" "memory" (memory 1 ${shared ? '65536 shared' : ''}))
   ${convDwFunc()}
   ${convFwdFunc()}
+  ${maxPoolGradFunc()}
   ${gemmNnFunc()}
   ${gemmNtFunc()}
   ${ALL_FLAGS.map(updateFunc).join('\n')}
@@ -503,7 +592,8 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
   const wabt = await (require('wabt') as () => Promise<Wabt>)();
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const features = { simd: true, threads: shared };
-  const mod = wabt.parseWat('lth-simd.wat', simdModuleText(shared), features);
+  const text = simdModuleText(shared);
+  const mod = wabt.parseWat('lth-simd.wat', text, features);
   let binary: Uint8Array;
   try {
     mod.validate(features);
@@ -518,6 +608,7 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
     if (v % 4 !== 0) throw new Error(`simd kernels: ${what} must be a multiple of 4, got ${v}`);
   };
   return {
+    version: createHash('sha256').update(simdModuleText(false)).digest('hex').slice(0, 12),
     matMul(a, b, c, m, k, n) {
       multipleOf4('N', n);
       ex.gemm_nn!(a, b, c, m, k, n);
@@ -536,6 +627,10 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
       multipleOf4('Cout', a.cout);
       const xRow = a.wp * a.cin * 4;
       ex.conv_fwd!(a.xp, a.w, a.y, a.n * a.oh, a.oh, a.ow, a.cout, a.kh, a.kw * a.cin, xRow, a.hp * xRow, a.sh, a.sw * a.cin * 4);
+    },
+    maxPoolGrad(a) {
+      multipleOf4('C', a.c);
+      ex.max_pool_grad!(a.x, a.dy, a.dx, a.n, a.h, a.w, a.c, a.oh, a.ow, a.fh, a.fw, a.sh, a.sw, a.pt, a.pl);
     },
     convFilterGrad(a) {
       multipleOf4('Cout', a.cout);
