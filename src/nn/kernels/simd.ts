@@ -116,10 +116,10 @@ export interface OptimizerArgs {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Filter gradient
+// WebAssembly text helpers and register tiles
 // ---------------------------------------------------------------------------------------------
 
-/** Rows of dW (positions in KW*Cin) per register tile; columns are 2 vectors (8), then 1 (4). */
+/** Rows (or pixels) per register tile; columns are 2 vectors (8 floats), then 1 (4). */
 const MR = 4;
 /** Bytes of dy per block of output rows: the block is re-read once per tile, from L1. */
 const DY_BLOCK_BYTES = 16 * 1024;
@@ -162,6 +162,10 @@ function columnTiles(label: string, tile: (nv: number) => string): string {
       (br_if $${label} (i32.le_u ${add(get('$c0'), c(8))} ${get('$cout')}))))
   (if (i32.lt_u ${get('$c0')} ${get('$cout')}) (then ${tile(1)}))`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions and pooling
+// ---------------------------------------------------------------------------------------------
 
 /**
  * One register tile of dW (`mr` rows from $r0, `nv` vectors from $c0): load the accumulators, run
@@ -492,31 +496,31 @@ function updateBody(f: Flags, t: 'f32x4' | 'f32'): string {
   const vec = t === 'f32x4';
   const load = (ptr: string): string => `(${vec ? 'v128' : 'f32'}.load (i32.add (local.get ${ptr}) (local.get $i)))`;
   const store = (ptr: string, v: string): string => `(${vec ? 'v128' : 'f32'}.store (i32.add (local.get ${ptr}) (local.get $i)) ${v})`;
-  const s = (name: string): string => (vec ? `(f32x4.splat (local.get ${name}))` : `(local.get ${name})`);
+  const scalar = (name: string): string => (vec ? `(f32x4.splat (local.get ${name}))` : `(local.get ${name})`);
   const op = (o: string, a: string, b?: string): string => `(${t}.${o} ${a}${b === undefined ? '' : ' ' + b})`;
-  const get = (n: string): string => `(local.get ${n}${vec ? 'v' : 's'})`;
-  const set = (n: string, v: string): string => `(local.set ${n}${vec ? 'v' : 's'} ${v})`;
-  const lines: string[] = [set('$g', load('$g'))];
-  if (f.mask) lines.push(set('$g', op('mul', get('$g'), load('$mask'))));
-  if (f.wd) lines.push(set('$g', op('add', get('$g'), op('mul', load('$p'), s('$wd')))));
+  const lane = (n: string): string => `(local.get ${n}${vec ? 'v' : 's'})`;
+  const setLane = (n: string, v: string): string => `(local.set ${n}${vec ? 'v' : 's'} ${v})`;
+  const lines: string[] = [setLane('$g', load('$g'))];
+  if (f.mask) lines.push(setLane('$g', op('mul', lane('$g'), load('$mask'))));
+  if (f.wd) lines.push(setLane('$g', op('add', lane('$g'), op('mul', load('$p'), scalar('$wd')))));
   let upd: string;
   if (f.kind === 'sgd') {
-    upd = op('mul', get('$g'), s('$lr'));
+    upd = op('mul', lane('$g'), scalar('$lr'));
   } else if (f.kind === 'momentum' || f.kind === 'nesterov') {
-    lines.push(set('$b', f.state ? op('add', op('mul', load('$s1'), s('$mom')), get('$g')) : get('$g')));
-    lines.push(store('$o1', get('$b')));
+    lines.push(setLane('$b', f.state ? op('add', op('mul', load('$s1'), scalar('$mom')), lane('$g')) : lane('$g')));
+    lines.push(store('$o1', lane('$b')));
     upd =
       f.kind === 'nesterov'
-        ? op('mul', op('add', get('$g'), op('mul', get('$b'), s('$mom'))), s('$lr'))
-        : op('mul', get('$b'), s('$lr'));
+        ? op('mul', op('add', lane('$g'), op('mul', lane('$b'), scalar('$mom'))), scalar('$lr'))
+        : op('mul', lane('$b'), scalar('$lr'));
   } else {
-    const gc1 = op('mul', get('$g'), s('$c1'));
-    lines.push(set('$b', f.state ? op('add', op('mul', load('$s1'), s('$b1')), gc1) : gc1));
-    const g2c2 = op('mul', op('mul', get('$g'), get('$g')), s('$c2'));
-    lines.push(set('$v', f.state ? op('add', op('mul', load('$s2'), s('$b2')), g2c2) : g2c2));
-    lines.push(store('$o1', get('$b')), store('$o2', get('$v')));
-    const denom = op('add', op('sqrt', op('div', get('$v'), s('$bc2'))), s('$eps'));
-    upd = op('div', op('mul', get('$b'), s('$step')), denom);
+    const gc1 = op('mul', lane('$g'), scalar('$c1'));
+    lines.push(setLane('$b', f.state ? op('add', op('mul', load('$s1'), scalar('$b1')), gc1) : gc1));
+    const g2c2 = op('mul', op('mul', lane('$g'), lane('$g')), scalar('$c2'));
+    lines.push(setLane('$v', f.state ? op('add', op('mul', load('$s2'), scalar('$b2')), g2c2) : g2c2));
+    lines.push(store('$o1', lane('$b')), store('$o2', lane('$v')));
+    const denom = op('add', op('sqrt', op('div', lane('$v'), scalar('$bc2'))), scalar('$eps'));
+    upd = op('div', op('mul', lane('$b'), scalar('$step')), denom);
   }
   let np = op('sub', load('$p'), upd);
   if (f.mask) np = op('mul', np, load('$mask'));
