@@ -181,7 +181,7 @@ async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, '
   // off (for comparisons), and without them the XNNPACK-based kernels are used.
   // (The single-threaded build exports its memory; the threaded one creates it in JS.)
   const memory = b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;
-  if (process.env.LTH_WASM_SIMD !== '0' && memory && !simdKernels()) useSimdKernels(await loadSimdKernels(memory));
+  if (process.env.LTH_WASM_SIMD !== '0' && memory && !simdKernels()) useSimdKernels(await loadSimdKernels(memory, t));
   const versions: Record<string, string> = { 'tfjs-core': tfcore.version_core, 'tfjs-backend-wasm': tfwasm.version_wasm };
   const simd = simdKernels();
   if (simd) versions['lth-wasm-simd'] = simd.version;

@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { KernelThreads, splitRange } from './simd-threads.js';
 
 /** The functions of the module; pointers are byte offsets into the backend's heap. */
 export interface SimdKernels {
@@ -201,16 +202,16 @@ function dwTile(mr: number, nv: number): string {
 }
 
 /**
- * dW[k, r, c] += sum over output pixels p of xp[pixel p's window row k][r] * dy[p, c]: the filter
- * gradient, and (with a 1x1 window) any product A^T B. Blocks of output rows stay in cache while
- * every tile runs over them.
+ * dW[k, r, c] += sum over output pixels p of xp[pixel p's window row k][r] * dy[p, c] for r in
+ * [rBegin, rEnd) (rows of R = KW*Cin): the filter gradient, and (with a 1x1 window) any product
+ * A^T B. Blocks of output rows stay in cache while every tile runs over them.
  */
 function convDwFunc(): string {
   return `
 (func (export "conv_dw")
   (param $xp i32) (param $dy i32) (param $dw i32) (param $rows i32) (param $oh i32) (param $ow i32)
   (param $cout i32) (param $KH i32) (param $R i32) (param $xRow i32) (param $xImg i32) (param $sh i32)
-  (param $xStep i32) (param $rowBlock i32)
+  (param $xStep i32) (param $rowBlock i32) (param $rBegin i32) (param $rEnd i32)
   (local $rb0 i32) (local $rb1 i32) (local $k i32) (local $r0 i32) (local $c0 i32) (local $wt i32)
   (local $row i32) (local $img i32) (local $o i32) (local $xptr i32) (local $xend i32) (local $dptr i32)
   (local $cstride i32) (local $dyRow i32) (local $x v128) (local $d0 v128) (local $d1 v128)
@@ -223,19 +224,19 @@ function convDwFunc(): string {
     (if (i32.gt_u ${get('$rb1')} ${get('$rows')}) (then ${set('$rb1', get('$rows'))}))
     ${set('$k', c(0))}
     (loop $kl
-      ${set('$r0', c(0))}
+      ${set('$r0', get('$rBegin'))}
       (block $full
-        (br_if $full (i32.gt_u ${add(get('$r0'), c(MR))} ${get('$R')}))
+        (br_if $full (i32.gt_u ${add(get('$r0'), c(MR))} ${get('$rEnd')}))
         (loop $r4
           ${columnTiles('c4', (nv) => dwTile(MR, nv))}
           ${set('$r0', add(get('$r0'), c(MR)))}
-          (br_if $r4 (i32.le_u ${add(get('$r0'), c(MR))} ${get('$R')}))))
+          (br_if $r4 (i32.le_u ${add(get('$r0'), c(MR))} ${get('$rEnd')}))))
       (block $tail
-        (br_if $tail (i32.ge_u ${get('$r0')} ${get('$R')}))
+        (br_if $tail (i32.ge_u ${get('$r0')} ${get('$rEnd')}))
         (loop $r1
           ${columnTiles('c1', (nv) => dwTile(1, nv))}
           ${set('$r0', add(get('$r0'), c(1)))}
-          (br_if $r1 (i32.lt_u ${get('$r0')} ${get('$R')}))))
+          (br_if $r1 (i32.lt_u ${get('$r0')} ${get('$rEnd')}))))
       ${set('$k', add(get('$k'), c(1)))}
       (br_if $kl (i32.lt_u ${get('$k')} ${get('$KH')})))
     ${set('$rb0', get('$rb1'))}
@@ -590,14 +591,20 @@ interface Wabt {
   };
 }
 
-/** Assemble and instantiate the module on the given heap. */
-export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdKernels> {
+/** Multiply-adds below which a call is not worth splitting across threads. */
+const MIN_PARALLEL_WORK = 1 << 20;
+
+/**
+ * Assemble and instantiate the module on the given heap. With `threads` > 1 on a shared heap (the
+ * backend's threaded build), convolutions, products and the pooling gradient are split across
+ * that many threads (./simd-threads.ts), each part writing its own rows of the output.
+ */
+export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): Promise<SimdKernels> {
   const require = createRequire(import.meta.url);
   const wabt = await (require('wabt') as () => Promise<Wabt>)();
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const features = { simd: true, threads: shared };
-  const text = simdModuleText(shared);
-  const mod = wabt.parseWat('lth-simd.wat', text, features);
+  const mod = wabt.parseWat('lth-simd.wat', simdModuleText(shared), features);
   let binary: Uint8Array;
   try {
     mod.validate(features);
@@ -605,43 +612,118 @@ export async function loadSimdKernels(memory: WebAssembly.Memory): Promise<SimdK
   } finally {
     mod.destroy();
   }
-  const { instance } = await WebAssembly.instantiate(binary as BufferSource, { env: { memory } });
+  const module = await WebAssembly.compile(binary as BufferSource);
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as Record<string, Fn>;
-  const convDw = ex.conv_dw!;
+  const parallel = ['conv_fwd', 'conv_dw', 'gemm_nn', 'gemm_nt', 'max_pool_grad'];
+  const pool = shared && threads > 1 ? new KernelThreads(module, memory, parallel, threads - 1) : undefined;
+  /** Run `fn` once per argument list: on the pool's threads when there are several. */
+  const call = (fn: string, parts: number[][]): void => {
+    const f = ex[fn]!;
+    if (pool && parts.length > 1) pool.run(fn, parts, f);
+    else for (const args of parts) f(...args);
+  };
+  /** How many parts a call of this much work is split into. */
+  const partsFor = (work: number): number => (pool && work >= MIN_PARALLEL_WORK ? pool.size : 1);
   const multipleOf4 = (what: string, v: number): void => {
     if (v % 4 !== 0) throw new Error(`simd kernels: ${what} must be a multiple of 4, got ${v}`);
   };
+  /** Row-split products: rows [i0, i1) of A and C. */
+  const rowsOf = (fn: string, a: number, b: number, c: number, m: number, k: number, n: number): void =>
+    call(fn, splitRange(m, partsFor(m * k * n), MR).map(([i0, i1]) => [a + i0 * k * 4, b, c + i0 * n * 4, i1 - i0, k, n]));
   return {
     version: createHash('sha256').update(simdModuleText(false)).digest('hex').slice(0, 12),
     matMul(a, b, c, m, k, n) {
       multipleOf4('N', n);
-      ex.gemm_nn!(a, b, c, m, k, n);
+      rowsOf('gemm_nn', a, b, c, m, k, n);
     },
     matMulTN(a, b, c, m, k, n) {
       multipleOf4('N', n);
       new Float32Array(memory.buffer, c, m * n).fill(0);
-      // A^T B is a filter gradient with a 1x1 window: the K rows are the "pixels".
-      convDw(a, b, c, 1, 1, k, n, 1, m, 0, 0, 0, m * 4, 1);
+      // A^T B is a filter gradient with a 1x1 window: the K rows are the "pixels", M the rows of dW.
+      call('conv_dw', splitRange(m, partsFor(m * k * n), MR).map(([r0, r1]) => [a, b, c, 1, 1, k, n, 1, m, 0, 0, 0, m * 4, 1, r0, r1]));
     },
     matMulNT(a, b, c, m, k, n) {
       multipleOf4('K', k);
-      ex.gemm_nt!(a, b, c, m, k, n);
+      rowsOf('gemm_nt', a, b, c, m, k, n);
     },
     conv(a) {
       multipleOf4('Cout', a.cout);
       const xRow = a.wp * a.cin * 4;
-      ex.conv_fwd!(a.xp, a.w, a.y, a.n * a.oh, a.oh, a.ow, a.cout, a.kh, a.kw * a.cin, xRow, a.hp * xRow, a.sh, a.sw * a.cin * 4);
+      const xImg = a.hp * xRow;
+      const yImg = a.oh * a.ow * a.cout * 4;
+      const work = a.n * a.oh * a.ow * a.cout * a.kh * a.kw * a.cin;
+      call(
+        'conv_fwd',
+        splitRange(a.n, partsFor(work)).map(([n0, n1]) => [
+          a.xp + n0 * xImg,
+          a.w,
+          a.y + n0 * yImg,
+          (n1 - n0) * a.oh,
+          a.oh,
+          a.ow,
+          a.cout,
+          a.kh,
+          a.kw * a.cin,
+          xRow,
+          xImg,
+          a.sh,
+          a.sw * a.cin * 4,
+        ]),
+      );
     },
     maxPoolGrad(a) {
       multipleOf4('C', a.c);
-      ex.max_pool_grad!(a.x, a.dy, a.dx, a.n, a.h, a.w, a.c, a.oh, a.ow, a.fh, a.fw, a.sh, a.sw, a.pt, a.pl);
+      const work = a.n * a.oh * a.ow * a.c * a.fh * a.fw;
+      const img = (hw: number): number => hw * a.c * 4;
+      call(
+        'max_pool_grad',
+        splitRange(a.n, partsFor(work)).map(([n0, n1]) => [
+          a.x + n0 * img(a.h * a.w),
+          a.dy + n0 * img(a.oh * a.ow),
+          a.dx + n0 * img(a.h * a.w),
+          n1 - n0,
+          a.h,
+          a.w,
+          a.c,
+          a.oh,
+          a.ow,
+          a.fh,
+          a.fw,
+          a.sh,
+          a.sw,
+          a.pt,
+          a.pl,
+        ]),
+      );
     },
     convFilterGrad(a) {
       multipleOf4('Cout', a.cout);
-      const rows = a.n * a.oh;
       const rowBlock = Math.max(1, Math.floor(DY_BLOCK_BYTES / (a.ow * a.cout * 4)));
       const xRow = a.wp * a.cin * 4;
-      convDw(a.xp, a.dy, a.dw, rows, a.oh, a.ow, a.cout, a.kh, a.kw * a.cin, xRow, a.hp * xRow, a.sh, a.sw * a.cin * 4, rowBlock);
+      const r = a.kw * a.cin;
+      const work = a.n * a.oh * a.ow * a.cout * a.kh * r;
+      call(
+        'conv_dw',
+        splitRange(r, partsFor(work), MR).map(([r0, r1]) => [
+          a.xp,
+          a.dy,
+          a.dw,
+          a.n * a.oh,
+          a.oh,
+          a.ow,
+          a.cout,
+          a.kh,
+          r,
+          xRow,
+          a.hp * xRow,
+          a.sh,
+          a.sw * a.cin * 4,
+          rowBlock,
+          r0,
+          r1,
+        ]),
+      );
     },
     optimizerUpdate(a) {
       const f: Flags = { kind: a.kind, mask: a.mask !== 0, wd: a.wd !== 0, state: a.s1 !== 0 };
