@@ -316,6 +316,11 @@ function convFwdFunc(): string {
  * window after window in the same order as the scalar loop of ./index.ts. dx must be zeroed.
  */
 function maxPoolGradFunc(): string {
+  /** [lo, hi) = [origin, origin + extent) clipped to [0, limit). */
+  const clampWindow = (lo: string, hi: string, origin: string, extent: string, limit: string): string =>
+    `${set(lo, `(select ${get(origin)} ${c(0)} (i32.gt_s ${get(origin)} ${c(0)}))`)}
+    ${set(hi, add(get(origin), get(extent)))}
+    (if (i32.gt_s ${get(hi)} ${get(limit)}) (then ${set(hi, get(limit))}))`;
   const lane = (l: number): string => `
         ${set('$pos', `(i32x4.extract_lane ${l} ${get('$maxp')})`)}
         (if (i32.ge_s ${get('$pos')} ${c(0)}) (then
@@ -332,15 +337,11 @@ function maxPoolGradFunc(): string {
     ${set('$yr', c(0))}
     (loop $yrl
       ${set('$r0', `(i32.sub ${mul(get('$yr'), get('$sh'))} ${get('$pt')})`)}
-      ${set('$rMin', `(select ${get('$r0')} ${c(0)} (i32.gt_s ${get('$r0')} ${c(0)}))`)}
-      ${set('$rMax', add(get('$r0'), get('$fh')))}
-      (if (i32.gt_s ${get('$rMax')} ${get('$H')}) (then ${set('$rMax', get('$H'))}))
+      ${clampWindow('$rMin', '$rMax', '$r0', '$fh', '$H')}
       ${set('$yc', c(0))}
       (loop $ycl
         ${set('$q0', `(i32.sub ${mul(get('$yc'), get('$sw'))} ${get('$pl')})`)}
-        ${set('$cMin', `(select ${get('$q0')} ${c(0)} (i32.gt_s ${get('$q0')} ${c(0)}))`)}
-        ${set('$cMax', add(get('$q0'), get('$fw')))}
-        (if (i32.gt_s ${get('$cMax')} ${get('$W')}) (then ${set('$cMax', get('$W'))}))
+        ${clampWindow('$cMin', '$cMax', '$q0', '$fw', '$W')}
         ${set('$ob', mul(add(mul(add(mul(get('$n'), get('$OH')), get('$yr')), get('$OW')), get('$yc')), get('$C')))}
         ${set('$c0', c(0))}
         (loop $cl
