@@ -209,43 +209,51 @@ test('fused optimizer update (wasm, cpu) is bitwise the composed element-wise up
   }
 });
 
-test('batch norm with the hand-written gradient = autodiff through moments (cpu, wasm)', async () => {
-  const { batchNormTrain } = await import('../../src/nn/models/index.js');
-  const shape = [4, 5, 6, 3];
-  const xv = rand(prod(shape), 60);
-  const gv = rand(3, 61);
-  const bv = rand(3, 62);
-  const rv = rand(prod(shape), 63);
-  type T = import('@tensorflow/tfjs-core').Tensor;
-  for (const backend of ['cpu', 'wasm'] as const) {
-    const run = (hand: boolean) => {
-      const t = tf();
-      const x = t.tensor(xv, shape);
-      const gamma = t.tensor(gv, [3]);
-      const beta = t.tensor(bv, [3]);
-      const r = t.tensor(rv, shape);
-      const stats: T[] = [];
-      const g = t.grads((a: T, gm: T, bt: T) => {
-        if (hand) {
-          const o = batchNormTrain(a, gm, bt);
-          stats.push(t.keep(o.mean), t.keep(o.variance));
-          return t.sum(t.mul(o.y, r));
-        }
-        const { mean, variance } = t.moments(a, [0, 1, 2]);
-        stats.push(t.keep(mean), t.keep(variance));
-        const y = t.add(t.mul(t.mul(t.sub(a, mean), t.rsqrt(t.add(variance, 1e-5))), gm), bt);
-        return t.sum(t.mul(y, r));
-      })([x, gamma, beta]);
-      const y = hand ? batchNormTrain(x, gamma, beta) : undefined;
-      const out = [...g, ...stats, ...(y ? [y.y] : [])];
-      if (y) t.dispose([y.mean, y.variance]);
-      return out;
-    };
-    const hand = await on(backend, () => run(true));
-    const auto = await on(backend, () => run(false));
-    for (let i = 0; i < 5; i++) assertClose(hand.data[i]!, auto.data[i]!, `${backend} output ${i}`, 1e-4);
-  }
-});
+// 3 channels: the composed hand-written gradient on both backends; 8 and 4 (1,296 rows, more than
+// one block of the reductions): the fused kernels on wasm (src/nn/kernels/batchnorm.ts).
+for (const shape of [
+  [4, 5, 6, 3],
+  [4, 5, 6, 8],
+  [16, 9, 9, 4],
+]) {
+  test(`batch norm with the hand-written gradient = autodiff through moments (cpu, wasm): ${shape}`, async () => {
+    const { batchNormTrain } = await import('../../src/nn/models/index.js');
+    const ch = shape[3]!;
+    const xv = rand(prod(shape), 60);
+    const gv = rand(ch, 61);
+    const bv = rand(ch, 62);
+    const rv = rand(prod(shape), 63);
+    type T = import('@tensorflow/tfjs-core').Tensor;
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const run = (hand: boolean) => {
+        const t = tf();
+        const x = t.tensor(xv, shape);
+        const gamma = t.tensor(gv, [ch]);
+        const beta = t.tensor(bv, [ch]);
+        const r = t.tensor(rv, shape);
+        const stats: T[] = [];
+        const g = t.grads((a: T, gm: T, bt: T) => {
+          if (hand) {
+            const o = batchNormTrain(a, gm, bt);
+            stats.push(t.keep(o.mean), t.keep(o.variance));
+            return t.sum(t.mul(o.y, r));
+          }
+          const { mean, variance } = t.moments(a, [0, 1, 2]);
+          stats.push(t.keep(mean), t.keep(variance));
+          const y = t.add(t.mul(t.mul(t.sub(a, mean), t.rsqrt(t.add(variance, 1e-5))), gm), bt);
+          return t.sum(t.mul(y, r));
+        })([x, gamma, beta]);
+        const y = hand ? batchNormTrain(x, gamma, beta) : undefined;
+        const out = [...g, ...stats, ...(y ? [y.y] : [])];
+        if (y) t.dispose([y.mean, y.variance]);
+        return out;
+      };
+      const hand = await on(backend, () => run(true));
+      const auto = await on(backend, () => run(false));
+      for (let i = 0; i < 5; i++) assertClose(hand.data[i]!, auto.data[i]!, `${backend} output ${i}`, 1e-4);
+    }
+  });
+}
 
 test('maxPool gradient wasm = cpu (strides 1 and 2, same and valid, overlapping windows, ties)', async () => {
   for (const [f, s] of [[2, 2], [3, 2], [3, 1], [2, 1]] as const) {

@@ -35,6 +35,19 @@ export interface SimdKernels {
   conv(a: ConvArgs): void;
   /** Max-pool gradient into a zeroed dx [N, H, W, C] (C a multiple of 4); see ./index.ts. */
   maxPoolGrad(a: MaxPoolGradArgs): void;
+  /**
+   * Batch norm's passes over [rows, C] tensors (C a multiple of 4), per-channel arrays of C floats;
+   * sums are added to what their arrays hold. See ./batchnorm.ts.
+   */
+  chanSum(x: number, sum: number, rows: number, c: number): void;
+  /** xc = x - mean (written) and ssq += sum of xc^2. */
+  bnCenter(x: number, mean: number, xc: number, ssq: number, rows: number, c: number): void;
+  /** sdy += sum of dy, sdyxc += sum of dy * xc. */
+  chanDot(dy: number, xc: number, sdy: number, sdyxc: number, rows: number, c: number): void;
+  /** y = u * a + b, per channel. */
+  chanAffine(u: number, a: number, b: number, y: number, rows: number, c: number): void;
+  /** y = u * a + v * b + d, per channel. */
+  chanAffine2(u: number, a: number, v: number, b: number, d: number, y: number, rows: number, c: number): void;
   /** C[M, N] = A[M, K] B[K, N] (row-major; N a multiple of 4). */
   matMul(a: number, b: number, c: number, m: number, k: number, n: number): void;
   /** C[M, N] = A[K, M]^T B[K, N] (row-major; N a multiple of 4). */
@@ -377,6 +390,97 @@ function maxPoolGradFunc(): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Per-channel reductions and affine maps (batch norm)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A reduction over the rows of [rows, C] tensors into per-channel sums (added to what the output
+ * arrays hold), for the channels [cBegin, cEnd) (multiples of 4). Rows are taken in blocks of
+ * `blk` that stay in L1 while each 4-channel group is summed down the block (one partial sum per
+ * block, then added to the total: better rounding than one long running sum).
+ * `body` reads the element(s) at byte offset $off and updates the v128 accumulators $s0/$s1.
+ */
+function channelReduceFunc(name: string, inputs: string[], outs: string[], setup: string, body: string): string {
+  const params = [...inputs, ...outs].map((p) => `(param ${p} i32)`).join(' ');
+  return `
+(func (export "${name}") ${params} (param $rows i32) (param $C i32) (param $blk i32) (param $cBegin i32) (param $cEnd i32)
+  (local $r0 i32) (local $r1 i32) (local $c i32) (local $off i32) (local $end i32) (local $rowB i32)
+  (local $s0 v128) (local $s1 v128) (local $m v128) (local $v v128)
+  ${set('$rowB', `(i32.shl ${get('$C')} ${c(2)})`)}
+  (loop $blocks
+    ${set('$r1', add(get('$r0'), get('$blk')))}
+    (if (i32.gt_u ${get('$r1')} ${get('$rows')}) (then ${set('$r1', get('$rows'))}))
+    ${set('$c', get('$cBegin'))}
+    (loop $chans
+      ${set('$s0', '(v128.const i32x4 0 0 0 0)')} ${set('$s1', '(v128.const i32x4 0 0 0 0)')}
+      ${setup}
+      ${set('$off', add(mul(get('$r0'), get('$rowB')), `(i32.shl ${get('$c')} ${c(2)})`))}
+      ${set('$end', add(mul(get('$r1'), get('$rowB')), `(i32.shl ${get('$c')} ${c(2)})`))}
+      (loop $rl
+        ${body}
+        ${set('$off', add(get('$off'), get('$rowB')))}
+        (br_if $rl (i32.lt_u ${get('$off')} ${get('$end')})))
+      ${outs
+        .map((o, i) => `(v128.store ${add(get(o), `(i32.shl ${get('$c')} ${c(2)})`)} (f32x4.add (v128.load ${add(get(o), `(i32.shl ${get('$c')} ${c(2)})`)}) ${get(`$s${i}`)}))`)
+        .join(' ')}
+      ${set('$c', add(get('$c'), c(4)))}
+      (br_if $chans (i32.lt_u ${get('$c')} ${get('$cEnd')})))
+    ${set('$r0', get('$r1'))}
+    (br_if $blocks (i32.lt_u ${get('$r0')} ${get('$rows')}))))`;
+}
+
+const at = (ptr: string): string => `(v128.load ${add(get(ptr), get('$off'))})`;
+const f4 = (op: string, a: string, b: string): string => `(f32x4.${op} ${a} ${b})`;
+
+/** sum[c] += sum over rows of x[r, c]. */
+const chanSum = (): string => channelReduceFunc('chan_sum', ['$x'], ['$sum'], '', set('$s0', f4('add', get('$s0'), at('$x'))));
+
+/** xc = x - mean[c] (written), ssq[c] += sum of xc^2. */
+const bnCenter = (): string =>
+  channelReduceFunc(
+    'bn_center',
+    ['$x', '$mean', '$xc'],
+    ['$ssq'],
+    set('$m', `(v128.load ${add(get('$mean'), `(i32.shl ${get('$c')} ${c(2)})`)})`),
+    `${set('$v', f4('sub', at('$x'), get('$m')))}
+        (v128.store ${add(get('$xc'), get('$off'))} ${get('$v')})
+        ${set('$s0', f4('add', get('$s0'), f4('mul', get('$v'), get('$v'))))}`,
+  );
+
+/** sdy[c] += sum of dy, sdyxc[c] += sum of dy * xc. */
+const chanDot = (): string =>
+  channelReduceFunc(
+    'chan_dot',
+    ['$dy', '$xc'],
+    ['$sdy', '$sdyxc'],
+    '',
+    `${set('$v', at('$dy'))}
+        ${set('$s0', f4('add', get('$s0'), get('$v')))}
+        ${set('$s1', f4('add', get('$s1'), f4('mul', get('$v'), at('$xc'))))}`,
+  );
+
+/**
+ * y = u * a[c] + v * b[c] + d[c] over [rows, C] (with `two` false: y = u * a[c] + b[c]), row by
+ * row; the per-channel vectors are re-read from L1.
+ */
+function chanAffineFunc(two: boolean): string {
+  const ch = (p: string): string => `(v128.load ${add(get(p), get('$k'))})`;
+  const value = two ? f4('add', f4('add', f4('mul', at('$u'), ch('$a')), f4('mul', at('$v'), ch('$b'))), ch('$d')) : f4('add', f4('mul', at('$u'), ch('$a')), ch('$b'));
+  return `
+(func (export "${two ? 'chan_affine2' : 'chan_affine'}") (param $u i32) (param $a i32) ${two ? '(param $v i32)' : ''} (param $b i32) ${two ? '(param $d i32)' : ''}
+  (param $y i32) (param $rows i32) (param $C i32)
+  (local $off i32) (local $end i32) (local $k i32) (local $rowB i32)
+  ${set('$rowB', `(i32.shl ${get('$C')} ${c(2)})`)}
+  ${set('$end', mul(get('$rows'), get('$rowB')))}
+  (loop $el
+    (v128.store ${add(get('$y'), get('$off'))} ${value})
+    ${set('$off', add(get('$off'), c(16)))}
+    ${set('$k', add(get('$k'), c(16)))}
+    (if (i32.eq ${get('$k')} ${get('$rowB')}) (then ${set('$k', c(0))}))
+    (br_if $el (i32.lt_u ${get('$off')} ${get('$end')}))))`;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Matrix products
 // ---------------------------------------------------------------------------------------------
 
@@ -572,6 +676,11 @@ export function simdModuleText(shared: boolean): string {
   ${convDwFunc()}
   ${convFwdFunc()}
   ${maxPoolGradFunc()}
+  ${chanSum()}
+  ${bnCenter()}
+  ${chanDot()}
+  ${chanAffineFunc(false)}
+  ${chanAffineFunc(true)}
   ${gemmNnFunc()}
   ${gemmNtFunc()}
   ${ALL_FLAGS.map(updateFunc).join('\n')}
@@ -616,7 +725,7 @@ export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): 
   const module = await WebAssembly.compile(binary as BufferSource);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as Record<string, Fn>;
-  const parallel = ['conv_fwd', 'conv_dw', 'gemm_nn', 'gemm_nt', 'max_pool_grad'];
+  const parallel = ['conv_fwd', 'conv_dw', 'gemm_nn', 'gemm_nt', 'max_pool_grad', 'chan_sum', 'bn_center', 'chan_dot', 'chan_affine', 'chan_affine2'];
   const pool = shared && threads > 1 ? new KernelThreads(module, memory, parallel, threads - 1) : undefined;
   /** Run `fn` once per argument list: on the pool's threads when there are several. */
   const call = (fn: string, parts: number[][]): void => {
@@ -632,6 +741,17 @@ export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): 
   /** Row-split products: rows [i0, i1) of A and C. */
   const rowsOf = (fn: string, a: number, b: number, c: number, m: number, k: number, n: number): void =>
     call(fn, splitRange(m, partsFor(m * k * n), MR).map(([i0, i1]) => [a + i0 * k * 4, b, c + i0 * n * 4, i1 - i0, k, n]));
+  /** Per-channel reductions: split by channel groups, so each sum keeps its order. */
+  const reduceChannels = (fn: string, ptrs: number[], rows: number, ch: number): void => {
+    multipleOf4('C', ch);
+    const blk = Math.max(1, Math.floor(4096 / ch));
+    call(fn, splitRange(ch, partsFor(rows * ch), 4).map(([c0, c1]) => [...ptrs, rows, ch, blk, c0, c1]));
+  };
+  /** Per-channel affine maps: split by rows; `rowPtrs` advance with the rows, `chanPtrs` do not. */
+  const affineRows = (fn: string, args: Array<[number, boolean]>, rows: number, ch: number): void => {
+    multipleOf4('C', ch);
+    call(fn, splitRange(rows, partsFor(rows * ch)).map(([r0, r1]) => [...args.map(([p, perRow]) => (perRow ? p + r0 * ch * 4 : p)), r1 - r0, ch]));
+  };
   return {
     version: createHash('sha256').update(simdModuleText(false)).digest('hex').slice(0, 12),
     matMul(a, b, c, m, k, n) {
@@ -725,6 +845,21 @@ export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): 
           r1,
         ]),
       );
+    },
+    chanSum(x, sum, rows, ch) {
+      reduceChannels('chan_sum', [x, sum], rows, ch);
+    },
+    bnCenter(x, mean, xc, ssq, rows, ch) {
+      reduceChannels('bn_center', [x, mean, xc, ssq], rows, ch);
+    },
+    chanDot(dy, xc, sdy, sdyxc, rows, ch) {
+      reduceChannels('chan_dot', [dy, xc, sdy, sdyxc], rows, ch);
+    },
+    chanAffine(u, a, b, y, rows, ch) {
+      affineRows('chan_affine', [[u, true], [a, false], [b, false], [y, true]], rows, ch);
+    },
+    chanAffine2(u, a, v, b, d, y, rows, ch) {
+      affineRows('chan_affine2', [[u, true], [a, false], [v, true], [b, false], [d, false], [y, true]], rows, ch);
     },
     optimizerUpdate(a) {
       const f: Flags = { kind: a.kind, mask: a.mask !== 0, wd: a.wd !== 0, state: a.s1 !== 0 };

@@ -22,6 +22,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../../errors.js';
 import { tf } from '../backend.js';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, fusedBatchNormAvailable, registerBatchNormKernels } from '../kernels/batchnorm.js';
 import { Rng, hashInts } from '../rng.js';
 import { sizeOf, type WeightMap } from '../tensormap.js';
 
@@ -188,6 +189,7 @@ function batchNorm(w: Record<string, Tensor>, x: Tensor, name: string, opts: For
  */
 export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Tensor; mean: Tensor; variance: Tensor } {
   const t = tf();
+  if (fusedBatchNormAvailable(t.getBackend(), x.shape[x.rank - 1]!)) return fusedBatchNormTrain(x, gamma, beta);
   const axes = [...Array(x.rank - 1).keys()];
   const count = x.size / x.shape[x.rank - 1]!;
   let mean: Tensor | undefined;
@@ -213,6 +215,30 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Ten
         const c = t.mul(a, t.mul(dbeta, -1 / count));
         const dx = t.add(t.add(t.mul(dy, a), t.mul(sxc, bc)), c);
         return [dx, dgamma, dbeta];
+      },
+    };
+  });
+  const y = op(x, gamma, beta);
+  return { y, mean: mean!, variance: variance! };
+}
+
+/** The same on the wasm backend's fused kernels (src/nn/kernels/batchnorm.ts): 5 passes, not 13. */
+function fusedBatchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const t = tf();
+  registerBatchNormKernels();
+  let mean: Tensor | undefined;
+  let variance: Tensor | undefined;
+  const op = t.customGrad((...args: unknown[]) => {
+    const [xi, g, bt, save] = args as [Tensor, Tensor, Tensor, (ts: Tensor[]) => void];
+    const [value, m, v, xc, rstd] = t.engine().runKernel(BATCH_NORM_KERNEL, { x: xi, gamma: g, beta: bt }, { epsilon: BN_EPS }) as Tensor[];
+    mean = t.keep(m!);
+    variance = t.keep(v!);
+    save([xc!, rstd!, g]);
+    return {
+      value: value!,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sxc, srstd, sg] = saved as [Tensor, Tensor, Tensor];
+        return t.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy, xc: sxc, rstd: srstd, gamma: sg }, {}) as Tensor[];
       },
     };
   });

@@ -1,0 +1,108 @@
+/**
+ * Training-mode batch norm as two kernels for the 'wasm' backend on our SIMD module (./simd.ts):
+ * 3 passes over the activations forward and 2 backward, instead of the 13 full-size element-wise
+ * kernels of the composed version (src/nn/models, `batchNormTrain`), which every other backend
+ * uses. Same formulas, same order of per-element operations; sums are blocked, so results agree
+ * with the composed version to rounding (checked in test/nn/kernels.test.ts).
+ *
+ * LthBatchNorm: inputs x [..., C], gamma [C], beta [C]; attr epsilon.
+ *   Outputs: y, batch mean, batch (biased) variance, xc = x - mean, rstd = 1 / sqrt(variance + eps).
+ * LthBatchNormGrad: inputs dy, xc, rstd, gamma. Outputs: dx, dgamma, dbeta.
+ */
+import { getKernel, registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { heapOffset, simdKernels } from './index.js';
+
+export const BATCH_NORM_KERNEL = 'LthBatchNorm';
+export const BATCH_NORM_GRAD_KERNEL = 'LthBatchNormGrad';
+
+interface Heap {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+  disposeData(dataId: object): boolean;
+}
+type Backend = Heap & Parameters<typeof heapOffset>[0];
+
+const f = Math.fround;
+
+function simd() {
+  const k = simdKernels();
+  if (!k) throw new Error('LthBatchNorm needs the SIMD module (src/nn/kernels/simd.ts)');
+  return k;
+}
+
+/** Zeroed per-channel outputs (sums are accumulated into them). */
+function zeros(b: Backend, n: number, c: number): TensorInfo[] {
+  const outs = Array.from({ length: n }, () => b.makeOutput([c], 'float32'));
+  for (const o of outs) b.typedArrayFromHeap(o).fill(0);
+  return outs;
+}
+
+const forward: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as Backend;
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const eps = (attrs as { epsilon: number }).epsilon;
+  const c = x.shape[x.shape.length - 1]!;
+  const rows = x.shape.reduce((p, q) => p * q, 1) / c;
+  const y = b.makeOutput([...x.shape], 'float32');
+  const xc = b.makeOutput([...x.shape], 'float32');
+  const [mean, variance, rstd, scale] = zeros(b, 4, c) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+  const k = simd();
+  const ptr = (t: TensorInfo): number => heapOffset(b, t);
+  k.chanSum(ptr(x), ptr(mean), rows, c);
+  const m = b.typedArrayFromHeap(mean);
+  for (let i = 0; i < c; i++) m[i] = f(m[i]! / rows);
+  k.bnCenter(ptr(x), ptr(mean), ptr(xc), ptr(variance), rows, c);
+  const v = b.typedArrayFromHeap(variance);
+  const r = b.typedArrayFromHeap(rstd);
+  const s = b.typedArrayFromHeap(scale);
+  const g = b.typedArrayFromHeap(gamma);
+  for (let i = 0; i < c; i++) {
+    v[i] = f(v[i]! / rows);
+    r[i] = f(1 / f(Math.sqrt(f(v[i]! + eps))));
+    s[i] = f(r[i]! * g[i]!);
+  }
+  k.chanAffine(ptr(xc), ptr(scale), ptr(beta), ptr(y), rows, c);
+  b.disposeData(scale.dataId);
+  return [y, mean, variance, xc, rstd];
+};
+
+const backward: KernelFunc = ({ inputs, backend }) => {
+  const b = backend as unknown as Backend;
+  const { dy, xc, rstd, gamma } = inputs as { dy: TensorInfo; xc: TensorInfo; rstd: TensorInfo; gamma: TensorInfo };
+  const c = dy.shape[dy.shape.length - 1]!;
+  const rows = dy.shape.reduce((p, q) => p * q, 1) / c;
+  const dx = b.makeOutput([...dy.shape], 'float32');
+  const [dbeta, dgamma, a, bc, cc] = zeros(b, 5, c) as [TensorInfo, TensorInfo, TensorInfo, TensorInfo, TensorInfo];
+  const k = simd();
+  const ptr = (t: TensorInfo): number => heapOffset(b, t);
+  k.chanDot(ptr(dy), ptr(xc), ptr(dbeta), ptr(dgamma), rows, c);
+  const [DB, DG, A, BC, CC] = [dbeta, dgamma, a, bc, cc].map((t) => b.typedArrayFromHeap(t)) as Float32Array[];
+  const R = b.typedArrayFromHeap(rstd);
+  const G = b.typedArrayFromHeap(gamma);
+  const inv = f(-1 / rows);
+  for (let i = 0; i < c; i++) {
+    // As the composed gradient: dgamma = rstd * sum(dy xc); dx = a dy + bc xc + c.
+    DG![i] = f(DG![i]! * R[i]!);
+    A![i] = f(G[i]! * R[i]!);
+    BC![i] = f(A![i]! * f(R[i]! * f(DG![i]! * inv)));
+    CC![i] = f(A![i]! * f(DB![i]! * inv));
+  }
+  k.chanAffine2(ptr(dy), ptr(a), ptr(xc), ptr(bc), ptr(cc), ptr(dx), rows, c);
+  for (const t of [a, bc, cc]) b.disposeData(t.dataId);
+  return [dx, dgamma, dbeta];
+};
+
+/** Whether the fused batch norm can run on the active backend for this many channels. */
+export function fusedBatchNormAvailable(backendName: string, channels: number): boolean {
+  return backendName === 'wasm' && channels % 4 === 0 && simdKernels() !== undefined;
+}
+
+let registered = false;
+
+/** Register both kernels for 'wasm' (idempotent). */
+export function registerBatchNormKernels(): void {
+  if (registered) return;
+  registered = true;
+  if (!getKernel(BATCH_NORM_KERNEL, 'wasm')) registerKernel({ kernelName: BATCH_NORM_KERNEL, backendName: 'wasm', kernelFunc: forward });
+  if (!getKernel(BATCH_NORM_GRAD_KERNEL, 'wasm')) registerKernel({ kernelName: BATCH_NORM_GRAD_KERNEL, backendName: 'wasm', kernelFunc: backward });
+}
