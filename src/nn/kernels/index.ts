@@ -196,15 +196,22 @@ function padWindows(b: WasmBackend, x: TensorInfo, pt: number, pl: number, hp: n
   const xp = b.makeOutput([n, hp, wp, ch], 'float32');
   const src = b.typedArrayFromHeap(x);
   const dst = b.typedArrayFromHeap(xp);
-  dst.fill(0);
   const c0 = Math.max(0, pl); // first padded column with data
-  const c1 = Math.min(wp, pl + w); // one past the last
-  if (c1 > c0) {
-    for (let img = 0; img < n; img++) {
-      for (let r = Math.max(0, pt); r < Math.min(hp, pt + h); r++) {
-        const s = ((img * h + (r - pt)) * w + (c0 - pl)) * ch;
-        dst.set(src.subarray(s, s + (c1 - c0) * ch), ((img * hp + r) * wp + c0) * ch);
-      }
+  const c1 = Math.max(c0, Math.min(wp, pl + w)); // one past the last
+  const r0 = Math.max(0, pt);
+  const r1 = Math.max(r0, Math.min(hp, pt + h));
+  const rowLen = wp * ch;
+  // Only the border is zeroed: a full fill first would write the whole buffer twice.
+  for (let img = 0; img < n; img++) {
+    const base = img * hp * rowLen;
+    dst.fill(0, base, base + r0 * rowLen);
+    dst.fill(0, base + r1 * rowLen, base + hp * rowLen);
+    for (let r = r0; r < r1; r++) {
+      const row = base + r * rowLen;
+      const s = ((img * h + (r - pt)) * w + (c0 - pl)) * ch;
+      dst.fill(0, row, row + c0 * ch);
+      dst.set(src.subarray(s, s + (c1 - c0) * ch), row + c0 * ch);
+      dst.fill(0, row + c1 * ch, row + rowLen);
     }
   }
   return { xp, owned: true };
