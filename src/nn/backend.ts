@@ -21,7 +21,7 @@ import '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { PipelineError } from '../errors.js';
 import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
-import { loadSimdKernels } from './kernels/simd.js';
+import { loadSimdKernels } from './kernels/simd/index.js';
 
 export type TF = typeof tfcore;
 export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -177,7 +177,7 @@ async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, '
   // The thread pool's workers wait for work for the life of the process; Emscripten leaves them
   // referenced, so a script that used threads would never exit by itself.
   for (const w of b.wasm?.PThread?.runningWorkers ?? []) w.unref?.();
-  // Our SIMD kernels (src/nn/kernels/simd.ts) on the backend's heap; LTH_WASM_SIMD=0 turns them
+  // Our SIMD kernels (src/nn/kernels/simd/) on the backend's heap; LTH_WASM_SIMD=0 turns them
   // off (for comparisons), and without them the XNNPACK-based kernels are used.
   // (The single-threaded build exports its memory; the threaded one creates it in JS.)
   const memory = b.wasm?.asm?.memory ?? b.wasm?.wasmMemory;

@@ -52,7 +52,7 @@ for (const s of [1, 2]) {
     convCases.push({ x: [2, 6, 9, 2], f: [1, 1, 2, 3], s, pad });
     convCases.push({ x: [1, 9, 8, 2], f: [5, 4, 2, 3], s, pad });
     // Cout a multiple of 4: forward and filter gradient run on our SIMD kernels
-    // (src/nn/kernels/simd.ts), the input gradient too when Cin is a multiple of 4. KW*Cin = 9,
+    // (src/nn/kernels/simd/), the input gradient too when Cin is a multiple of 4. KW*Cin = 9,
     // 15, 4, 8, 24, 12 and output widths 1-9 cover 4-row/4-pixel tiles and their tails, Cout
     // 4, 8, 12, 16 the 8- and 4-channel column tiles.
     convCases.push({ x: [2, 7, 7, 3], f: [3, 3, 3, 8], s, pad });

@@ -1,5 +1,5 @@
 /**
- * Training-mode batch norm as two kernels for the 'wasm' backend on our SIMD module (./simd.ts):
+ * Training-mode batch norm as two kernels for the 'wasm' backend on our SIMD module (./simd/):
  * 3 passes over the activations forward and 2 backward, instead of the 13 full-size element-wise
  * kernels of the composed version (src/nn/models, `batchNormTrain`), which every other backend
  * uses. Same formulas, same order of per-element operations; sums are blocked, so results agree
@@ -26,7 +26,7 @@ const f = Math.fround;
 
 function simd() {
   const k = simdKernels();
-  if (!k) throw new Error('LthBatchNorm needs the SIMD module (src/nn/kernels/simd.ts)');
+  if (!k) throw new Error('LthBatchNorm needs the SIMD module (src/nn/kernels/simd/)');
   return k;
 }
 

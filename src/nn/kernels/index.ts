@@ -1,6 +1,6 @@
 /**
  * Extra and faster kernels for the TensorFlow.js WASM backend (4.22.0), so that it can train
- * convolutional networks at a usable speed. Where our SIMD module (./simd.ts) is loaded and the
+ * convolutional networks at a usable speed. Where our SIMD module (./simd/) is loaded and the
  * shapes suit it (channel counts a multiple of 4), convolutions and matrix products run on it, in
  * place on the backend's heap. Otherwise they are composed of kernels the backend already has
  * (XNNPACK convolutions and matrix products), called directly at kernel level (no tape, no engine
@@ -32,7 +32,7 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import type { SimdKernels } from './simd.js';
+import type { SimdKernels } from './simd/index.js';
 
 /** The parts of the WASM backend object that these kernels use. */
 interface WasmBackend {
@@ -46,7 +46,7 @@ interface WasmBackend {
 /** Our SIMD module on the backend's heap, once `useSimdKernels` has been called. */
 let simd: SimdKernels | undefined;
 
-/** Use (or, with undefined, stop using) the hand-written SIMD kernels of ./simd.ts. */
+/** Use (or, with undefined, stop using) the hand-written SIMD kernels of ./simd/. */
 export function useSimdKernels(k: SimdKernels | undefined): void {
   simd = k;
 }

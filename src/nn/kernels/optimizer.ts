@@ -14,7 +14,7 @@
  */
 import { registerKernel, getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import { heapOffset, simdKernels } from './index.js';
-import type { SimdKernels } from './simd.js';
+import type { SimdKernels } from './simd/index.js';
 
 export const OPTIMIZER_KERNEL = 'LthOptimizerUpdate';
 
@@ -171,7 +171,7 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
 }
 
 /**
- * The same update on our WASM SIMD module (./simd.ts), in place on the heap: four elements per
+ * The same update on our WASM SIMD module (./simd/), in place on the heap: four elements per
  * instruction, bitwise the scalar loops above (IEEE float32 lanes, same order of operations).
  */
 function simdUpdate(k: SimdKernels, backend: unknown, inputs: Record<string, TensorInfo>, a: OptimizerUpdateAttrs): TensorInfo[] {

@@ -1,5 +1,5 @@
 /**
- * Runs functions of our SIMD module (./simd.ts) on several threads at once, on the WASM backend's
+ * Runs functions of our SIMD module (./index.ts) on several threads at once, on the WASM backend's
  * shared memory (the threaded build, `initBackend('wasm', {threads})`). Each worker instantiates
  * the same compiled module on the same memory and waits on a small shared control block; the
  * calling thread takes the first part of the work itself and blocks until the others are done.
