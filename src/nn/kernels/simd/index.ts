@@ -16,7 +16,10 @@
  * every machine, as with XNNPACK's WASM kernels.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chanAffineFunc, bnCenter, chanDot, chanSum } from './channels.js';
 import { convDwFunc, convFwdFunc, DY_BLOCK_BYTES, maxPoolGradFunc } from './conv.js';
 import { gemmNnFunc, gemmNtFunc } from './matmul.js';
@@ -167,6 +170,41 @@ interface Wabt {
   };
 }
 
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The module's binary: assembled by wabt, and kept in the temp folder under the digest of its text,
+ * so that the stage processes after the first skip loading the assembler (~0.2 s each).
+ */
+async function assemble(text: string, shared: boolean): Promise<Uint8Array> {
+  const file = join(tmpdir(), `lth-wasm-simd-${sha256(text).slice(0, 16)}.wasm`);
+  try {
+    const cached = new Uint8Array(readFileSync(file));
+    if (WebAssembly.validate(cached)) return cached;
+  } catch {
+    // not there yet (or unreadable): assemble it
+  }
+  const require = createRequire(import.meta.url);
+  const wabt = await (require('wabt') as () => Promise<Wabt>)();
+  const features = { simd: true, threads: shared };
+  const mod = wabt.parseWat('lth-simd.wat', text, features);
+  let binary: Uint8Array;
+  try {
+    mod.validate(features);
+    binary = mod.toBinary({}).buffer;
+  } finally {
+    mod.destroy();
+  }
+  try {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, binary);
+    renameSync(tmp, file);
+  } catch {
+    // a read-only temp folder only costs the next process the assembly
+  }
+  return binary;
+}
+
 /** Multiply-adds below which a call is not worth splitting across threads. */
 const MIN_PARALLEL_WORK = 1 << 20;
 
@@ -176,18 +214,8 @@ const MIN_PARALLEL_WORK = 1 << 20;
  * that many threads (./threads.ts), each part writing its own rows of the output.
  */
 export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): Promise<SimdKernels> {
-  const require = createRequire(import.meta.url);
-  const wabt = await (require('wabt') as () => Promise<Wabt>)();
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const features = { simd: true, threads: shared };
-  const mod = wabt.parseWat('lth-simd.wat', simdModuleText(shared), features);
-  let binary: Uint8Array;
-  try {
-    mod.validate(features);
-    binary = mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
+  const binary = await assemble(simdModuleText(shared), shared);
   const module = await WebAssembly.compile(binary as BufferSource);
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const ex = instance.exports as Record<string, Fn>;
@@ -219,7 +247,7 @@ export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): 
     call(fn, splitRange(rows, partsFor(rows * ch)).map(([r0, r1]) => [...args.map(([p, perRow]) => (perRow ? p + r0 * ch * 4 : p)), r1 - r0, ch]));
   };
   return {
-    version: createHash('sha256').update(simdModuleText(false)).digest('hex').slice(0, 12),
+    version: sha256(simdModuleText(false)).slice(0, 12),
     matMul(a, b, c, m, k, n) {
       multipleOf4('N', n);
       rowsOf('gemm_nn', a, b, c, m, k, n);
