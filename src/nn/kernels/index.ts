@@ -32,7 +32,7 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import type { SimdKernels } from './simd/index.js';
+import type { SimdKernels, Window } from './simd/index.js';
 
 /** The parts of the WASM backend object that these kernels use. */
 interface WasmBackend {
@@ -215,18 +215,6 @@ function padWindows(b: WasmBackend, x: TensorInfo, pt: number, pl: number, hp: n
     }
   }
   return { xp, owned: true };
-}
-
-/** Geometry of a stride-(sh, sw) convolution with top/left padding (pt, pl) and the given output size. */
-interface Window {
-  fh: number;
-  fw: number;
-  sh: number;
-  sw: number;
-  pt: number;
-  pl: number;
-  oh: number;
-  ow: number;
 }
 
 function windowOf(info: backend_util.Conv2DInfo): Window {

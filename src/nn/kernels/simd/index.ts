@@ -93,7 +93,19 @@ export interface ConvArgs extends ConvShape {
   y: number;
 }
 
-export interface MaxPoolGradArgs {
+/** Geometry of a stride-(sh, sw) window (convolution or pooling): size, top/left padding, output size. */
+export interface Window {
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+  oh: number;
+  ow: number;
+}
+
+export interface MaxPoolGradArgs extends Window {
   x: number;
   dy: number;
   dx: number;
@@ -101,14 +113,6 @@ export interface MaxPoolGradArgs {
   h: number;
   w: number;
   c: number;
-  oh: number;
-  ow: number;
-  fh: number;
-  fw: number;
-  sh: number;
-  sw: number;
-  pt: number;
-  pl: number;
 }
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam';
