@@ -15,10 +15,9 @@
  * every machine, as with XNNPACK's WASM kernels.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chanAffineFunc, bnCenter, chanDot, chanSum } from './channels.js';
 import { convDwFunc, convFwdFunc, DY_BLOCK_BYTES, maxPoolGradFunc } from './conv.js';
 import { gemmNnFunc, gemmNtFunc } from './matmul.js';
@@ -176,18 +175,20 @@ interface Wabt {
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /**
- * The module's binary: assembled by wabt, and kept in the temp folder under the digest of its text,
- * so that the stage processes after the first skip loading the assembler (~0.2 s each).
+ * The module's binary: assembled by wabt, and kept in `node_modules/.cache/lth-pipeline/` under the
+ * digest of its text, so that the stage processes after the first skip loading the assembler
+ * (~0.2 s each). (Not the shared temp folder: another user could plant a module there.)
  */
 async function assemble(text: string, shared: boolean): Promise<Uint8Array> {
-  const file = join(tmpdir(), `lth-wasm-simd-${sha256(text).slice(0, 16)}.wasm`);
+  const require = createRequire(import.meta.url);
+  const dir = join(dirname(require.resolve('wabt/package.json')), '..', '.cache', 'lth-pipeline');
+  const file = join(dir, `wasm-simd-${sha256(text).slice(0, 16)}.wasm`);
   try {
     const cached = new Uint8Array(readFileSync(file));
     if (WebAssembly.validate(cached)) return cached;
   } catch {
     // not there yet (or unreadable): assemble it
   }
-  const require = createRequire(import.meta.url);
   const wabt = await (require('wabt') as () => Promise<Wabt>)();
   const features = { simd: true, threads: shared };
   const mod = wabt.parseWat('lth-simd.wat', text, features);
@@ -199,11 +200,12 @@ async function assemble(text: string, shared: boolean): Promise<Uint8Array> {
     mod.destroy();
   }
   try {
+    mkdirSync(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, binary);
     renameSync(tmp, file);
   } catch {
-    // a read-only temp folder only costs the next process the assembly
+    // a read-only install only costs the next process the assembly
   }
   return binary;
 }
