@@ -143,6 +143,21 @@ function conv2dExplicit(
   return out;
 }
 
+/** The attributes the convolution kernels share (tfjs-core's Conv2D* attrs). */
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** The geometry of a convolution of an input of `xShape` with a filter of `filterShape`. */
+function convInfo(a: ConvAttrs, xShape: number[], filterShape: number[]): backend_util.Conv2DInfo {
+  type Shape4 = [number, number, number, number];
+  return backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode);
+}
+
 function checkNHWC(dataFormat: unknown, name: string): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC') {
     throw new Error(`wasm ${name}: only NHWC is supported, got ${String(dataFormat)}`);
@@ -153,22 +168,9 @@ function checkNHWC(dataFormat: unknown, name: string): void {
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmBackend;
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const a = attrs as unknown as {
-    strides: number | [number, number];
-    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  };
+  const a = attrs as unknown as ConvAttrs & { filterShape: number[] };
   checkNHWC(a.dataFormat, 'Conv2DBackpropFilter');
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    a.filterShape,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+  const info = convInfo(a, x.shape, a.filterShape);
   const [, h, w] = x.shape as [number, number, number, number];
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const pt = info.padInfo.top;
@@ -264,21 +266,8 @@ const simdConvOk = (cout: number, ...ts: TensorInfo[]): boolean => cout % 4 === 
 const conv2D: KernelFunc = (args) => {
   const b = args.backend as unknown as WasmBackend;
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-  const a = args.attrs as unknown as {
-    strides: number | [number, number];
-    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-    dataFormat?: 'NHWC' | 'NCHW';
-    dilations?: number | [number, number];
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  };
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    a.strides,
-    a.dilations ?? 1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+  const a = args.attrs as unknown as ConvAttrs;
+  const info = convInfo(a, x.shape, filter.shape);
   const plain = (a.dataFormat ?? 'NHWC') === 'NHWC' && info.dilationHeight === 1 && info.dilationWidth === 1;
   if (!simd || !plain || !simdConvOk(info.outChannels, x, filter)) return kernel('Conv2D')(args);
   return simdConv(b, simd, x, filter, windowOf(info));
@@ -288,22 +277,9 @@ const conv2D: KernelFunc = (args) => {
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as unknown as WasmBackend;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-  const a = attrs as unknown as {
-    strides: number | [number, number];
-    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
+  const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
   checkNHWC(a.dataFormat, 'Conv2DBackpropInput');
-  const info = backend_util.computeConv2DInfo(
-    a.inputShape,
-    filter.shape as [number, number, number, number],
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+  const info = convInfo(a, a.inputShape, filter.shape);
   const [n, h, w] = a.inputShape;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const cout = info.outChannels;
