@@ -36,6 +36,9 @@ interface Mem {
   out(shape: number[]): TensorInfo;
 }
 
+/** New weights, plus the momentum buffer or Adam's two moments. */
+const outputCount = (type: OptimizerUpdateAttrs['type']): number => (type === 'sgd' ? 1 : type === 'adam' ? 3 : 2);
+
 function wasmMem(backend: unknown): Mem {
   const b = backend as {
     makeOutput(shape: number[], dtype: string): TensorInfo;
@@ -127,7 +130,7 @@ function adamLoop(o: LoopArgs, b1: number, b2: number, c1: number, c2: number, b
 function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdateAttrs): TensorInfo[] {
   const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
   const shape = p.shape;
-  const nOut = a.type === 'sgd' ? 1 : a.type === 'adam' ? 3 : 2;
+  const nOut = outputCount(a.type);
   // Allocate every output before taking views: an allocation can grow (and detach) the WASM heap.
   const outs: TensorInfo[] = [];
   for (let i = 0; i < nOut; i++) outs.push(mem.out([...shape]));
@@ -177,9 +180,8 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
 function simdUpdate(k: SimdKernels, backend: unknown, inputs: Record<string, TensorInfo>, a: OptimizerUpdateAttrs): TensorInfo[] {
   const b = backend as Parameters<typeof heapOffset>[0] & { makeOutput(shape: number[], dtype: string): TensorInfo };
   const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
-  const nOut = a.type === 'sgd' ? 1 : a.type === 'adam' ? 3 : 2;
   const outs: TensorInfo[] = [];
-  for (let i = 0; i < nOut; i++) outs.push(b.makeOutput([...p.shape], 'float32'));
+  for (let i = 0; i < outputCount(a.type); i++) outs.push(b.makeOutput([...p.shape], 'float32'));
   const at = (t: TensorInfo | undefined): number => (t ? heapOffset(b, t) : 0);
   k.optimizerUpdate({
     kind: a.type,
