@@ -10,17 +10,10 @@
  * LthBatchNormGrad: inputs dy, xc, rstd, gamma. Outputs: dx, dgamma, dbeta.
  */
 import { getKernel, registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { heapOffset, simdKernels } from './index.js';
+import { free, heapOffset, simdKernels, wasmBackend, type WasmBackend } from './wasm-backend.js';
 
 export const BATCH_NORM_KERNEL = 'LthBatchNorm';
 export const BATCH_NORM_GRAD_KERNEL = 'LthBatchNormGrad';
-
-interface Heap {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-  disposeData(dataId: object): boolean;
-}
-type Backend = Heap & Parameters<typeof heapOffset>[0];
 
 const f = Math.fround;
 
@@ -31,14 +24,14 @@ function simd() {
 }
 
 /** Zeroed per-channel outputs (sums are accumulated into them). */
-function zeros(b: Backend, n: number, c: number): TensorInfo[] {
+function zeros(b: WasmBackend, n: number, c: number): TensorInfo[] {
   const outs = Array.from({ length: n }, () => b.makeOutput([c], 'float32'));
   for (const o of outs) b.typedArrayFromHeap(o).fill(0);
   return outs;
 }
 
 const forward: KernelFunc = ({ inputs, backend, attrs }) => {
-  const b = backend as unknown as Backend;
+  const b = wasmBackend(backend);
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   const eps = (attrs as { epsilon: number }).epsilon;
   const c = x.shape[x.shape.length - 1]!;
@@ -62,12 +55,12 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
     s[i] = f(r[i]! * g[i]!);
   }
   k.chanAffine(ptr(xc), ptr(scale), ptr(beta), ptr(y), rows, c);
-  b.disposeData(scale.dataId);
+  free(b, scale);
   return [y, mean, variance, xc, rstd];
 };
 
 const backward: KernelFunc = ({ inputs, backend }) => {
-  const b = backend as unknown as Backend;
+  const b = wasmBackend(backend);
   const { dy, xc, rstd, gamma } = inputs as { dy: TensorInfo; xc: TensorInfo; rstd: TensorInfo; gamma: TensorInfo };
   const c = dy.shape[dy.shape.length - 1]!;
   const rows = dy.shape.reduce((p, q) => p * q, 1) / c;
@@ -88,7 +81,7 @@ const backward: KernelFunc = ({ inputs, backend }) => {
     CC![i] = f(A![i]! * f(DB![i]! * inv));
   }
   k.chanAffine2(ptr(dy), ptr(a), ptr(xc), ptr(bc), ptr(cc), ptr(dx), rows, c);
-  for (const t of [a, bc, cc]) b.disposeData(t.dataId);
+  free(b, a, bc, cc);
   return [dx, dgamma, dbeta];
 };
 

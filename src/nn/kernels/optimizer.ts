@@ -13,7 +13,7 @@
  * Outputs: [newP] (sgd), [newP, newBuf] (momentum, nesterov), [newP, newM, newV] (adam).
  */
 import { registerKernel, getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
-import { heapOffset, simdKernels } from './index.js';
+import { heapOffset, simdKernels, wasmBackend } from './wasm-backend.js';
 import type { SimdKernels } from './simd/index.js';
 
 export const OPTIMIZER_KERNEL = 'LthOptimizerUpdate';
@@ -40,10 +40,7 @@ interface Mem {
 const outputCount = (type: OptimizerUpdateAttrs['type']): number => (type === 'sgd' ? 1 : type === 'adam' ? 3 : 2);
 
 function wasmMem(backend: unknown): Mem {
-  const b = backend as {
-    makeOutput(shape: number[], dtype: string): TensorInfo;
-    typedArrayFromHeap(t: TensorInfo): Float32Array;
-  };
+  const b = wasmBackend(backend);
   return { get: (t) => b.typedArrayFromHeap(t), out: (shape) => b.makeOutput(shape, 'float32') };
 }
 
@@ -178,7 +175,7 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
  * instruction, bitwise the scalar loops above (IEEE float32 lanes, same order of operations).
  */
 function simdUpdate(k: SimdKernels, backend: unknown, inputs: Record<string, TensorInfo>, a: OptimizerUpdateAttrs): TensorInfo[] {
-  const b = backend as Parameters<typeof heapOffset>[0] & { makeOutput(shape: number[], dtype: string): TensorInfo };
+  const b = wasmBackend(backend);
   const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
   const outs: TensorInfo[] = [];
   for (let i = 0; i < outputCount(a.type); i++) outs.push(b.makeOutput([...p.shape], 'float32'));
