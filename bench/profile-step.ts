@@ -1,4 +1,4 @@
-// Where a training step's time goes, per kernel, on the wasm backend (a step as in
+// Where a training step's time goes, per kernel, on a backend (BK=wasm by default, or tensorflow) (a step as in
 // src/nn/train.ts: forward, backward, masked optimizer update; random data).
 //
 //   node --import tsx bench/profile-step.ts MODEL [THREADS] [STEPS]
@@ -17,15 +17,15 @@ const SPECS: Record<string, { batch: number; opt: any; lr: number }> = {
   conv2: { batch: 60, opt: { type: 'adam' }, lr: 2e-4 },
   resnet20: { batch: 128, opt: { type: 'momentum', momentum: 0.9 }, lr: 0.1 },
 };
-await initBackend((process.env.BK as any) ?? 'wasm', { threads: Number(threadsS) });
+const info = await initBackend((process.env.BK as any) ?? 'wasm', { threads: Number(threadsS) });
 const t = tf();
 import { getKernelsForBackend, unregisterKernel, registerKernel } from '@tensorflow/tfjs-core';
 const kc = new Map<string, { us: number; n: number }>();
 let kdepth = 0;
 if (process.env.CPUPROF) {
-  for (const k of getKernelsForBackend('wasm')) {
+  for (const k of getKernelsForBackend(info.name)) {
     const fn = k.kernelFunc;
-    unregisterKernel(k.kernelName, 'wasm');
+    unregisterKernel(k.kernelName, info.name);
     registerKernel({ ...k, kernelFunc: (args: any) => {
       if (kdepth > 0) return fn(args);
       kdepth++;

@@ -105,7 +105,7 @@ function runTorch(model: string): TorchOut | string {
 const infos = new Map<string, BackendInfo>();
 for (const b of values.backends!.split(',') as BackendPref[]) {
   try {
-    const info = await initBackend(b, b === 'wasm' ? { threads } : {});
+    const info = await initBackend(b, b === 'cpu' ? {} : { threads });
     infos.set(info.name, info);
   } catch (e) {
     console.error(`${b}: not available (${(e as Error).message.split('\n')[0]})`);
@@ -121,7 +121,7 @@ for (let r = 0; r < rounds; r++) {
   for (const m of models) {
     for (const [name, info] of infos) {
       if (name === 'cpu' && m !== 'lenet300100') continue;
-      await initBackend(name as BackendPref, name === 'wasm' ? { threads: info.threads } : {});
+      await initBackend(name as BackendPref, name === 'cpu' ? {} : { threads: info.threads });
       const s = await stepTimes(m);
       const acc = ours.get(`${name}/${m}`) ?? { wall: [], cpu: [] };
       acc.wall.push(...s.wall);

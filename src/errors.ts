@@ -19,11 +19,13 @@ export type PipelineErrorCode =
   | 'BACKEND_UNAVAILABLE' // a requested compute backend cannot be loaded
   | 'USAGE' // a command-line mistake (unknown stage for --force, bad flag value)
   | 'RESULT_MISSING' // a report needs a result that is not in the cache
+  | 'TOOL_MISSING' // a command needs a program that is not installed (pip, a C++ compiler)
   // run-time failures
   | 'STAGE_FAILED' // a stage's run threw or its process died: exit code 1
   | 'INTERRUPTED' // Ctrl-C / SIGTERM: exit code 130
   | 'STORE_CORRUPT' // an object's bytes do not match its digest
   | 'REMOTE_UNAVAILABLE' // a remote store or queue cannot be reached
+  | 'SETUP_FAILED' // a step of `pipeline setup` failed (its log says why)
   | 'INTERNAL'; // a bug: please report it
 
 export const USER_ERROR_CODES: ReadonlySet<PipelineErrorCode> = new Set<PipelineErrorCode>([
@@ -39,6 +41,7 @@ export const USER_ERROR_CODES: ReadonlySet<PipelineErrorCode> = new Set<Pipeline
   'BACKEND_UNAVAILABLE',
   'USAGE',
   'RESULT_MISSING',
+  'TOOL_MISSING',
 ]);
 
 export interface PipelineErrorDetails {

@@ -1,5 +1,5 @@
 /** The `pipeline` command line. */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
 
@@ -19,6 +19,7 @@ const commands = {
   gc: () => import('./commands/gc.js'),
   verify: () => import('./commands/verify.js'),
   worker: () => import('./commands/worker.js'),
+  setup: () => import('./commands/setup.js'),
 };
 
 function positiveInt(v: string): number {
@@ -147,6 +148,15 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('-c, --concurrency <n>', 'stages at once', positiveInt, 1)
     .addOption(cacheOption())
     .action(wrap(async (o) => (await commands.worker()).workerCommand(o)));
+
+  program
+    .command('setup')
+    .description('build an optional part of the engine: `native`, the native TensorFlow backend from TensorFlow\'s own wheel')
+    .addArgument(new Argument('<target>', 'what to build').choices(['native']))
+    .option('--gpu', 'the CUDA build: the tensorflow wheel and its nvidia-* CUDA wheels (a CUDA 12 machine)', false)
+    .option('--tf-version <version>', 'TensorFlow release to build against (default: 2.21.0)')
+    .option('--remove', 'remove the native build (the WASM backend is used again)', false)
+    .action(wrap(async (_target: string, o) => (await commands.setup()).setupCommand(o)));
 
   program
     .command('gc')

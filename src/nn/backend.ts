@@ -2,18 +2,19 @@
  * Compute backend selection for the training engine.
  *
  * One TensorFlow.js instance is used by everything in src/nn: call `tf()` for it, never import
- * `@tensorflow/tfjs*` directly in models or training code. When a native package
- * (`@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`) is installed and loads, `tf()` is that
- * package's namespace (it bundles its own tfjs; if npm deduplicated it, it is the same instance as
- * ours anyway). Otherwise it is `@tensorflow/tfjs-core` with the WASM backend (XNNPACK, SIMD) and
- * our extra kernels, or the pure-JS cpu backend.
+ * `@tensorflow/tfjs*` directly in models or training code. The native backend is the binding of
+ * `@tensorflow/tfjs-node-gpu` built by `pipeline setup native` against TensorFlow's own wheel
+ * (src/nn/native/), or an installed `@tensorflow/tfjs-node(-gpu)` package; its tfjs is the
+ * engine's (linked), so `tf()` is the same tfjs-core whichever backend runs. Otherwise it is
+ * `@tensorflow/tfjs-core` with the WASM backend (XNNPACK, SIMD) and our extra kernels, or the
+ * pure-JS cpu backend.
  *
  * Preference order for 'auto': native TensorFlow > wasm > cpu. The environment variable
  * `LTH_BACKEND` (auto|tensorflow|wasm|cpu) replaces the default preference 'auto'.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tfcore from '@tensorflow/tfjs-core';
 // @tensorflow/tfjs registers the gradient functions (and the cpu backend) on the shared tfjs-core.
@@ -21,7 +22,9 @@ import '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { PipelineError } from '../errors.js';
 import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
+import { registerNativeKernels } from './kernels/native.js';
 import { loadSimdKernels } from './kernels/simd/index.js';
+import { nativeDir, packageDir, readManifest, type NativeManifest } from './native/layout.js';
 
 export type TF = typeof tfcore;
 export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -78,41 +81,74 @@ interface NativeLoad {
   ok: boolean;
   pkg?: string;
   mod?: TF & { version?: Record<string, string> };
+  /** The build of `pipeline setup native` that was loaded, if it was that. */
+  build?: NativeManifest;
   reason?: string;
 }
 
 let nativeLoad: NativeLoad | undefined;
 
-/** Load the first native package that is installed and loads; remembered for the process. */
-function loadNative(): NativeLoad {
+/**
+ * TensorFlow's settings, read once when its binding loads (so before the first native
+ * backend of the process): intra-op threads as the stage was given (the scheduler counts them),
+ * one inter-op thread (eager ops run one at a time), no start-up notices, and deterministic
+ * kernels. Each is left as it is when the user set it.
+ */
+function nativeEnv(threads: number | undefined): void {
+  const set = (k: string, v: string) => {
+    if (process.env[k] === undefined) process.env[k] = v;
+  };
+  if (threads !== undefined) set('TF_NUM_INTRAOP_THREADS', String(threads));
+  set('TF_NUM_INTEROP_THREADS', '1');
+  set('TF_CPP_MIN_LOG_LEVEL', '2');
+  set('TF_DETERMINISTIC_OPS', '1');
+}
+
+/**
+ * Load the native backend, remembered for the process: the build of `pipeline setup native`
+ * first, then an installed native package.
+ */
+function loadNative(threads: number | undefined): NativeLoad {
   if (nativeLoad) return nativeLoad;
-  const require = createRequire(import.meta.url);
   const reasons: string[] = [];
-  for (const pkg of NATIVE_PACKAGES) {
+  const dir = nativeDir();
+  const build = readManifest(dir);
+  const candidates: Array<{ pkg: string; from: string; build?: NativeManifest }> = [];
+  if (build) candidates.push({ pkg: build.package.replace(/@[^@/]*$/, ''), from: packageDir(dir), build });
+  else reasons.push('the native backend is not built (npx pipeline setup native)');
+  for (const pkg of NATIVE_PACKAGES) candidates.push({ pkg, from: pkg });
+  nativeEnv(threads);
+  const require = createRequire(import.meta.url);
+  for (const c of candidates) {
     try {
-      const mod = require(pkg) as TF & { version?: Record<string, string> };
-      nativeLoad = { ok: true, pkg, mod };
+      const mod = require(c.from) as TF & { version?: Record<string, string> };
+      nativeLoad = { ok: true, pkg: c.pkg, mod, ...(c.build ? { build: c.build } : {}) };
       return nativeLoad;
     } catch (e) {
       const code = (e as { code?: string }).code;
-      reasons.push(code === 'MODULE_NOT_FOUND' ? `${pkg} is not installed` : `${pkg} failed to load: ${errMsg(e)}`);
+      reasons.push(code === 'MODULE_NOT_FOUND' && !c.build ? `${c.pkg} is not installed` : `${c.build ? `the native build in ${dir}` : c.pkg} failed to load: ${errMsg(e)}`);
     }
   }
   nativeLoad = { ok: false, reason: reasons.join('; ') };
   return nativeLoad;
 }
 
-async function useNative(load: NativeLoad, threads: number | undefined): Promise<Omit<BackendInfo, 'requested'>> {
+async function useNative(load: NativeLoad): Promise<Omit<BackendInfo, 'requested'>> {
   const mod = load.mod!;
   active = mod;
+  registerNativeKernels();
   await mod.setBackend('tensorflow');
   await mod.ready();
   const versions: Record<string, string> = { [load.pkg!]: String(mod.version?.['tfjs-node'] ?? 'unknown') };
   for (const [k, v] of Object.entries(mod.version ?? {})) versions[k] = String(v);
   versions['tfjs-core'] = mod.version_core ?? versions['tfjs-core'] ?? 'unknown';
-  // TensorFlow picks its own intra-op thread pool size; the env var is the documented knob.
-  const t = Number(process.env.TF_NUM_INTRAOP_THREADS) || threads || 0;
-  return { name: 'tensorflow', threads: t, versions };
+  if (load.build) {
+    // Provenance: which TensorFlow computed the result, and the exact wheel its library came from.
+    versions.tensorflow = load.build.tensorflow;
+    versions['tensorflow-wheel'] = load.build.wheel.name;
+    versions['tensorflow-wheel-sha256'] = load.build.wheel.sha256;
+  }
+  return { name: 'tensorflow', threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || availableParallelism(), versions };
 }
 
 let wasmThreadsEnabled = false;
@@ -218,10 +254,10 @@ export async function initBackend(
   let info: Omit<BackendInfo, 'requested'>;
   const reasons: string[] = [];
   if (requested === 'tensorflow' || requested === 'auto') {
-    const load = loadNative();
+    const load = loadNative(opts.threads);
     if (load.ok) {
       try {
-        info = await useNative(load, opts.threads);
+        info = await useNative(load);
         return remember({ ...info, requested }, key);
       } catch (e) {
         reasons.push(`${load.pkg} loaded but its backend failed: ${errMsg(e)}`);
@@ -232,9 +268,7 @@ export async function initBackend(
     if (requested === 'tensorflow') {
       throw new PipelineError('BACKEND_UNAVAILABLE', `native TensorFlow backend unavailable: ${reasons.join('; ')}`, {
         where: 'initBackend',
-        hint:
-          'install @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8) or @tensorflow/tfjs-node with network access ' +
-          '(their install script downloads libtensorflow), or use backend wasm',
+        hint: 'build it with `npx pipeline setup native` (TensorFlow\'s wheel, through pip), or use backend wasm',
       });
     }
   }
@@ -260,8 +294,8 @@ export async function initBackend(
 function remember(info: BackendInfo, key: string): BackendInfo {
   current = info;
   currentKey = key;
-  // Say why once, unless the only reason is that no native package is installed (the normal case).
-  const notable = info.fallbackReason?.split('; ').some((r) => !r.endsWith('is not installed'));
+  // Say why once, unless the only reason is that no native backend is built (the normal case).
+  const notable = info.fallbackReason?.split('; ').some((r) => !r.endsWith('is not installed') && !r.includes('is not built'));
   if (notable && !warned && !process.env.LTH_QUIET_BACKEND) {
     warned = true;
     process.stderr.write(`lth-pipeline: using the ${info.name} backend (${info.fallbackReason})\n`);

@@ -5,9 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { initBackend, tf } from '../../src/nn/backend.js';
 import { isPipelineError } from '../../src/errors.js';
+import { readManifest } from '../../src/nn/native/layout.js';
 
 const require = createRequire(import.meta.url);
-const nativeInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((p) => {
+const packageInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].some((p) => {
   try {
     require.resolve(p);
     return true;
@@ -15,6 +16,7 @@ const nativeInstalled = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].s
     return false;
   }
 });
+const nativeInstalled = readManifest() !== undefined || packageInstalled;
 
 test('wasm and cpu are available and reported', async () => {
   const w = await initBackend('wasm');
@@ -33,9 +35,9 @@ test('auto picks native when loadable, else wasm with the reason recorded', asyn
   const a = await initBackend('auto');
   if (!nativeInstalled) {
     assert.equal(a.name, 'wasm');
-    assert.match(a.fallbackReason ?? '', /tfjs-node-gpu is not installed/);
+    assert.match(a.fallbackReason ?? '', /the native backend is not built \(npx pipeline setup native\)/);
   } else {
-    assert.ok(a.name === 'tensorflow' || a.fallbackReason);
+    assert.equal(a.name, 'tensorflow', a.fallbackReason);
   }
 });
 
@@ -52,8 +54,14 @@ test('LTH_BACKEND overrides auto; bad values are PARAM_INVALID', async () => {
   await assert.rejects(initBackend('webgpu' as never), (e) => isPipelineError(e, 'PARAM_INVALID'));
 });
 
-test('explicit tensorflow without the native package is BACKEND_UNAVAILABLE', { skip: nativeInstalled }, async () => {
-  await assert.rejects(initBackend('tensorflow'), (e) => isPipelineError(e, 'BACKEND_UNAVAILABLE') && /install/.test(e.hint ?? ''));
+test('explicit tensorflow without the native build is BACKEND_UNAVAILABLE, and says how to build it', { skip: packageInstalled && 'a native npm package is installed' }, () => {
+  // In a child process pointed at an empty native folder: this process may have loaded the native backend.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', "import('./src/nn/backend.ts').then((b) => b.initBackend('tensorflow')).catch((e) => { console.log(e.code, e.hint); })"], {
+    encoding: 'utf8',
+    env: { ...process.env, LTH_NATIVE_DIR: '/nonexistent/lth-native', NODE_PATH: '' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /BACKEND_UNAVAILABLE .*npx pipeline setup native/);
 });
 
 test('wasm on 2 threads under Node: the same gradients as cpu, bitwise those of 1 thread, and the process exits', () => {

@@ -1,0 +1,58 @@
+/**
+ * Where the native TensorFlow backend lives once `pipeline setup native` has built it, and the
+ * manifest that says what it was built from. Read by the backend loader (src/nn/backend.ts) in
+ * every stage process, written by the setup (./setup.ts) as the last step of a build, so that a
+ * folder with a manifest is a complete build.
+ *
+ *   <engine root>/.native/            ($LTH_NATIVE_DIR; not in git)
+ *     native.json                     this manifest
+ *     tensorflow/lib/                 libtensorflow_cc.so.2, libtensorflow_framework.so.2 (the wheel's)
+ *     tensorflow/include/             the C API headers the binding compiles against
+ *     node/node_modules/@tensorflow/tfjs-node-gpu/
+ *                                     the npm package, its binding built against the libraries
+ *                                     above; its own copies of @tensorflow/tfjs* are links to the
+ *                                     engine's, so one tfjs-core holds every backend
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The npm package whose binding is built: the owner's named dependency (its -gpu name only changes its download script, which never runs). */
+export const NATIVE_PACKAGE = '@tensorflow/tfjs-node-gpu';
+export const MANIFEST_SCHEMA = 1;
+
+export interface NativeManifest {
+  schema: typeof MANIFEST_SCHEMA;
+  /** 'cpu' (tensorflow-cpu wheel) or 'gpu' (tensorflow wheel + its nvidia-* CUDA wheels). */
+  variant: 'cpu' | 'gpu';
+  /** TensorFlow's version, as the loaded binding reports it. */
+  tensorflow: string;
+  /** The wheel the libraries came from: what pip was asked for, the file it got, and its sha256. */
+  wheel: { spec: string; name: string; sha256: string };
+  /** The npm package and version whose binding was built. */
+  package: string;
+  /** The binding, relative to the native folder. */
+  binding: string;
+}
+
+/** The engine's install root: the folder of its package.json. */
+export const ENGINE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function nativeDir(): string {
+  return process.env.LTH_NATIVE_DIR ? resolve(process.env.LTH_NATIVE_DIR) : join(ENGINE_ROOT, '.native');
+}
+
+export const manifestPath = (dir: string): string => join(dir, 'native.json');
+export const packageDir = (dir: string): string => join(dir, 'node', 'node_modules', ...NATIVE_PACKAGE.split('/'));
+
+/** The manifest of a complete build in `dir`, or undefined (none, or unreadable: treated as no build). */
+export function readManifest(dir: string = nativeDir()): NativeManifest | undefined {
+  const path = manifestPath(dir);
+  if (!existsSync(path)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as NativeManifest;
+    return m.schema === MANIFEST_SCHEMA && typeof m.binding === 'string' ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * `pipeline setup native`: the native TensorFlow backend, built from TensorFlow's own wheel.
+ *
+ * tfjs-node's install script downloads libtensorflow 2.9.1 (CUDA 11.2) from a bucket; instead,
+ * pip fetches one fixed TensorFlow wheel (its libraries do not depend on Python), and the
+ * binding that tfjs-node ships as source is compiled against the wheel's `libtensorflow_cc.so.2`,
+ * which exports every C and eager C API function the binding calls (see
+ * ../shared/notes/native-tensorflow.md). Layout: ./layout.ts.
+ *
+ * Every tool is checked before anything is written (a missing one is a user error, exit 2, with
+ * what to install); the build happens in a `.partial` folder beside the target and is renamed into
+ * place only once its binding has loaded in a child process, so an interrupted or failed setup
+ * leaves the previous build (or none) as it was. A second call with the same wheel does nothing.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join, relative } from 'node:path';
+import { hashFile } from 'hasha';
+import { PipelineError } from '../../errors.js';
+import { ENGINE_ROOT, MANIFEST_SCHEMA, NATIVE_PACKAGE, manifestPath, nativeDir, packageDir, readManifest, type NativeManifest } from './layout.js';
+
+/** The TensorFlow release asked for by default: the one the index this project reaches serves. */
+export const DEFAULT_TF_VERSION = '2.21.0';
+/**
+ * The one wheel pip is asked for, whatever Python runs pip: the libraries inside do not use
+ * Python, so any CPython tag that the index has will do.
+ */
+const WHEEL_TARGET = ['--python-version', '3.11', '--implementation', 'cp', '--platform', 'manylinux_2_27_x86_64', '--only-binary=:all:'];
+/** node-gyp is a build tool of this folder only: installed with the package, not with the engine. */
+const NODE_GYP = 'node-gyp@11';
+
+/** What the binding needs from the wheel (the C API headers and what they include). */
+const HEADER_PREFIXES = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/', 'xla/tsl/'];
+const LIBRARIES = ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'];
+
+export interface SetupOptions {
+  gpu?: boolean;
+  tfVersion?: string;
+  /** Where to build (default: nativeDir()). */
+  dir?: string;
+  /** Told of each step as it starts. */
+  onStep?: (step: number, steps: number, what: string) => void;
+}
+
+export interface SetupResult {
+  /** False when an identical build was already there (nothing was done). */
+  built: boolean;
+  dir: string;
+  manifest: NativeManifest;
+}
+
+const where = 'pipeline setup native';
+
+function wheelSpec(o: SetupOptions): { variant: 'cpu' | 'gpu'; spec: string } {
+  const version = o.tfVersion ?? DEFAULT_TF_VERSION;
+  if (!/^\d+\.\d+(\.\d+)?([a-z]+\d*)?$/.test(version)) {
+    throw new PipelineError('USAGE', `--tf-version '${version}' is not a TensorFlow version`, { where, hint: `for example ${DEFAULT_TF_VERSION}` });
+  }
+  return o.gpu ? { variant: 'gpu', spec: `tensorflow==${version}` } : { variant: 'cpu', spec: `tensorflow-cpu==${version}` };
+}
+
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, cmd)));
+}
+
+/** The tools a build needs, each checked before anything changes; a missing one says what to install. */
+export function checkTools(): { python: string } {
+  const missing = (what: string, install: string): never => {
+    throw new PipelineError('TOOL_MISSING', `${what} is missing: the native backend is built from TensorFlow's wheel with it`, {
+      where,
+      hint: `install it (Debian: apt-get install ${install}) and run the setup again; without it, the WASM backend is used`,
+    });
+  };
+  const python = ['python3', 'python'].find(onPath);
+  if (!python) missing('Python 3 (python3)', 'python3');
+  const pip = spawnSync(python!, ['-m', 'pip', '--version'], { encoding: 'utf8' });
+  if (pip.status !== 0) missing(`pip (${python} -m pip)`, 'python3-pip');
+  const cxx = process.env.CXX ?? 'g++';
+  if (!onPath(cxx)) missing(`a C++ compiler (${cxx})`, 'g++');
+  if (!onPath('make')) missing('make', 'make');
+  if (!onPath('npm')) missing('npm', 'npm');
+  return { python: python! };
+}
+
+/** The engine's version of an npm package (the native package must match the engine's tfjs). */
+function engineVersion(pkg: string): string | undefined {
+  try {
+    return (createRequire(join(ENGINE_ROOT, 'package.json'))(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a command with its output appended to the build log; on failure, the log's tail. */
+async function runLogged(log: string, cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+  await writeFile(log, `\n$ ${cmd} ${args.join(' ')}\n`, { flag: 'a' });
+  const out = createWriteStream(log, { flags: 'a' });
+  const code = await new Promise<number | null>((done, fail) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+    child.on('error', fail);
+    child.on('close', done);
+  });
+  await new Promise((r) => out.end(r));
+  if (code !== 0) {
+    const tail = (await readFile(log, 'utf8')).trimEnd().split('\n').slice(-15).join('\n');
+    throw new PipelineError('SETUP_FAILED', `${cmd} ${args[0] ?? ''} failed (exit ${code}):\n${tail}`, { where, hint: `the whole log: ${log}` });
+  }
+}
+
+/** Extracts from a wheel (a zip) the members under any of `prefixes`, with Python's zipfile. */
+async function extract(log: string, python: string, wheel: string, prefixes: string[], into: string): Promise<void> {
+  const script = [
+    'import sys, zipfile',
+    'z = zipfile.ZipFile(sys.argv[1]); pre = tuple(sys.argv[3:])',
+    'names = [n for n in z.namelist() if n.startswith(pre) and not n.endswith("/")]',
+    'z.extractall(sys.argv[2], names); print(len(names), "files")',
+  ].join('\n');
+  await runLogged(log, python, ['-c', script, wheel, into, ...prefixes]);
+}
+
+/** The `Requires-Dist` of the wheel's `and-cuda` extra: the nvidia-* wheels of its CUDA libraries. */
+function cudaRequirements(metadata: string): string[] {
+  return metadata
+    .split('\n')
+    .filter((l) => l.startsWith('Requires-Dist:') && /extra\s*==\s*["']and-cuda["']/.test(l))
+    .map((l) => l.slice('Requires-Dist:'.length).split(';')[0]!.replace(/\s+/g, ''));
+}
+
+/** The N-API version the binding is built for: the highest that both Node and the package support. */
+function napiVersion(pkgDir: string): number {
+  const listed = (JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { binary: { napi_versions: number[] } }).binary.napi_versions;
+  const node = Number(process.versions.napi);
+  return Math.max(...listed.filter((v) => v <= node));
+}
+
+/** Node's headers for node-gyp: the installed ones when there are (no download), else node-gyp's default. */
+function nodeDirArgs(): string[] {
+  const prefix = dirname(dirname(process.execPath));
+  const dir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
+  return dir ? [`--nodedir=${dir}`] : [];
+}
+
+/** Loads the binding in a child process (as a stage would) and returns TensorFlow's version. */
+function probe(dir: string): { ok: true; version: string } | { ok: false; reason: string } {
+  const script = `const tf = require(${JSON.stringify(packageDir(dir))}); process.stdout.write(tf.getBackend() + ' ' + require(process.argv[1]).TF_Version);`;
+  const m = readManifest(dir);
+  const binding = m ? join(dir, m.binding) : '';
+  const r = spawnSync(process.execPath, ['-e', script, binding], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const [backend, version] = (r.stdout ?? '').trim().split(' ');
+  if (r.status === 0 && backend === 'tensorflow' && version) return { ok: true, version };
+  return { ok: false, reason: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' ') };
+}
+
+async function linkRelative(target: string, path: string): Promise<void> {
+  await rm(path, { force: true, recursive: true });
+  await symlink(relative(dirname(path), target), path);
+}
+
+/**
+ * Builds the native backend (or finds it built). Throws TOOL_MISSING (user error) before
+ * changing anything when a tool is missing, SETUP_FAILED when a step fails.
+ */
+export async function setupNative(o: SetupOptions = {}): Promise<SetupResult> {
+  const { variant, spec } = wheelSpec(o);
+  const dir = o.dir ?? nativeDir();
+  const version = engineVersion('@tensorflow/tfjs');
+  if (!version) throw new PipelineError('TOOL_MISSING', '@tensorflow/tfjs is not installed in the engine', { where, hint: 'run npm ci first' });
+  const pkgSpec = `${NATIVE_PACKAGE}@${version}`;
+
+  const existing = readManifest(dir);
+  if (existing?.wheel.spec === spec && existing.package === pkgSpec && probe(dir).ok) return { built: false, dir, manifest: existing };
+  const { python } = checkTools();
+
+  const steps = variant === 'gpu' ? 7 : 6;
+  let step = 0;
+  const say = (what: string) => o.onStep?.(++step, steps, what);
+  const partial = `${dir}.partial`;
+  await rm(partial, { recursive: true, force: true });
+  await mkdir(partial, { recursive: true });
+  const log = join(partial, 'build.log');
+  const wheels = join(partial, 'wheels');
+  const tfDir = join(partial, 'tensorflow');
+  const libDir = join(tfDir, 'lib');
+
+  say(`downloading ${spec} with pip`);
+  await runLogged(log, python, ['-m', 'pip', 'download', '--no-deps', ...WHEEL_TARGET, '-d', wheels, spec]);
+  const wheelName = readdirSync(wheels).find((f) => f.endsWith('.whl'));
+  if (!wheelName) throw new PipelineError('SETUP_FAILED', `pip downloaded no wheel for ${spec}`, { where, hint: `the whole log: ${log}` });
+  const wheel = join(wheels, wheelName);
+  const sha256 = await hashFile(wheel, { algorithm: 'sha256' });
+
+  say(`extracting libtensorflow and the C API headers from ${wheelName}`);
+  const unpacked = join(partial, 'unpacked');
+  await extract(log, python, wheel, [...LIBRARIES.map((l) => `tensorflow/${l}`), ...HEADER_PREFIXES.map((p) => `tensorflow/include/${p}`), `${wheelName.split('-').slice(0, 2).join('-')}.dist-info/METADATA`], unpacked);
+  await mkdir(libDir, { recursive: true });
+  for (const l of LIBRARIES) await rename(join(unpacked, 'tensorflow', l), join(libDir, l));
+  await rename(join(unpacked, 'tensorflow', 'include'), join(tfDir, 'include'));
+
+  if (variant === 'gpu') {
+    // The CUDA libraries of the nvidia-* wheels go beside libtensorflow_cc.so.2, whose RUNPATH
+    // holds $ORIGIN: TensorFlow finds them there when it dlopens CUDA (LD_LIBRARY_PATH also works).
+    const metadata = readdirSync(unpacked).find((f) => f.endsWith('.dist-info'));
+    const reqs = metadata ? cudaRequirements(await readFile(join(unpacked, metadata, 'METADATA'), 'utf8')) : [];
+    say(`downloading the CUDA libraries (${reqs.length} nvidia-* wheels)`);
+    const cuda = join(wheels, 'cuda');
+    if (reqs.length) await runLogged(log, python, ['-m', 'pip', 'download', '--no-deps', ...WHEEL_TARGET, '-d', cuda, ...reqs]);
+    for (const w of existsSync(cuda) ? readdirSync(cuda) : []) await extract(log, python, join(cuda, w), ['nvidia/'], join(unpacked, 'cuda'));
+    const nvidia = join(unpacked, 'cuda', 'nvidia');
+    for (const pkg of existsSync(nvidia) ? readdirSync(nvidia) : []) {
+      const lib = join(nvidia, pkg, 'lib');
+      for (const f of existsSync(lib) ? readdirSync(lib) : []) if (f.includes('.so')) await rename(join(lib, f), join(libDir, f));
+    }
+  }
+  await rm(unpacked, { recursive: true, force: true });
+  await rm(wheels, { recursive: true, force: true });
+
+  say(`installing ${pkgSpec} (without its download script)`);
+  const nodeDir = join(partial, 'node');
+  await mkdir(nodeDir, { recursive: true });
+  await writeFile(join(nodeDir, 'package.json'), JSON.stringify({ name: 'lth-native', private: true }) + '\n');
+  await runLogged(log, 'npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--omit=dev', pkgSpec, NODE_GYP], { cwd: nodeDir });
+  // One tfjs-core for every backend: the package's own @tensorflow/tfjs* become links to the
+  // engine's (same versions), so tensors, kernels and gradients are shared.
+  const scope = join(nodeDir, 'node_modules', '@tensorflow');
+  for (const name of readdirSync(scope)) {
+    const pkg = `@tensorflow/${name}`;
+    if (pkg === NATIVE_PACKAGE) continue;
+    const ours = engineVersion(pkg);
+    const theirs = (JSON.parse(readFileSync(join(scope, name, 'package.json'), 'utf8')) as { version: string }).version;
+    if (ours === theirs) await linkRelative(dirname(createRequire(join(ENGINE_ROOT, 'package.json')).resolve(`${pkg}/package.json`)), join(scope, name));
+  }
+
+  say('building the binding against libtensorflow_cc.so.2 (node-gyp)');
+  const pkgDir = packageDir(partial);
+  const deps = join(pkgDir, 'deps');
+  await mkdir(join(deps, 'lib'), { recursive: true });
+  // binding.gyp links -ltensorflow -ltensorflow_framework; the wheel's library is called
+  // libtensorflow_cc.so.2 (its SONAME, which the built binding then asks for).
+  for (const name of ['libtensorflow.so', 'libtensorflow.so.2', 'libtensorflow_cc.so.2']) await linkRelative(join(libDir, 'libtensorflow_cc.so.2'), join(deps, 'lib', name));
+  for (const name of ['libtensorflow_framework.so', 'libtensorflow_framework.so.2']) await linkRelative(join(libDir, 'libtensorflow_framework.so.2'), join(deps, 'lib', name));
+  await linkRelative(join(tfDir, 'include'), join(deps, 'include'));
+  const napi = napiVersion(pkgDir);
+  const bindingRel = relative(partial, join(pkgDir, 'lib', `napi-v${napi}`, 'tfjs_binding.node'));
+  await runLogged(log, process.execPath, [
+    join(nodeDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', ...nodeDirArgs(),
+    '--module_name=tfjs_binding', `--module_path=${join(pkgDir, 'lib', `napi-v${napi}`)}`, `--napi_build_version=${napi}`,
+  ], { cwd: pkgDir });
+  await rm(join(pkgDir, 'build'), { recursive: true, force: true });
+
+  say('checking that the binding loads');
+  const manifest: NativeManifest = { schema: MANIFEST_SCHEMA, variant, tensorflow: '', wheel: { spec, name: wheelName, sha256 }, package: pkgSpec, binding: bindingRel };
+  await writeFile(manifestPath(partial), JSON.stringify(manifest, null, 2) + '\n');
+  const p = probe(partial);
+  if (!p.ok) throw new PipelineError('SETUP_FAILED', `the built binding does not load: ${p.reason}`, { where, hint: `the build log: ${log}` });
+  manifest.tensorflow = p.version;
+  await writeFile(manifestPath(partial), JSON.stringify(manifest, null, 2) + '\n');
+
+  say(`installing into ${dir}`);
+  await rm(dir, { recursive: true, force: true });
+  await rename(partial, dir);
+  return { built: true, dir, manifest };
+}
+
+/** Removes the native build (and any partial one). Returns whether there was one. */
+export async function removeNative(dir: string = nativeDir()): Promise<boolean> {
+  const had = existsSync(dir) || existsSync(`${dir}.partial`);
+  await rm(dir, { recursive: true, force: true });
+  await rm(`${dir}.partial`, { recursive: true, force: true });
+  return had;
+}

@@ -1,0 +1,96 @@
+// `pipeline setup native`: a missing tool (Python, pip, a C++ compiler, make) is a user error, exit
+// 2, that names what to install, before anything is written; a second call on a built backend does
+// nothing. The tools are hidden with a PATH that lacks them; the build folder is a temp folder.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { CLI, REPO } from '../helpers/project.js';
+import { manifestPath, nativeDir, readManifest } from '../../src/nn/native/layout.js';
+
+const which = (cmd: string): string | undefined => {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+};
+// The interpreter itself (not a version manager's shim, which needs its own PATH).
+const python = (() => {
+  const p = which('python3');
+  const r = p ? spawnSync(p, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }) : undefined;
+  return r?.status === 0 ? r.stdout.trim() : undefined;
+})();
+
+describe('pipeline setup native: missing tools', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'lth-setup-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+  let n = 0;
+
+  /** Runs the setup with only `tools` (name -> target, or a script's text) on PATH. */
+  function setupWith(tools: Record<string, string>, args: string[] = []) {
+    const bin = join(tmp, `bin${++n}`);
+    const target = join(tmp, `native${n}`);
+    mkdirSync(bin);
+    for (const [name, to] of Object.entries(tools)) {
+      if (to.startsWith('#!')) {
+        writeFileSync(join(bin, name), to, { flag: 'w' });
+        chmodSync(join(bin, name), 0o755);
+      } else symlinkSync(to, join(bin, name));
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: bin, LTH_NATIVE_DIR: target };
+    delete env.CXX;
+    const r = spawnSync(process.execPath, [CLI, 'setup', 'native', ...args], { cwd: REPO, env, encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, err: r.stderr, out: r.stdout, wrote: existsSync(target) || existsSync(`${target}.partial`) };
+  }
+
+  test('no Python: exit 2, says to install python3, writes nothing', () => {
+    const r = setupWith({});
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /Python 3 \(python3\) is missing/);
+    assert.match(r.err, /apt-get install python3\b/);
+    assert.equal(r.wrote, false);
+  });
+
+  test('Python without pip: exit 2, says to install python3-pip', { skip: !python && 'no python3 here' }, () => {
+    // -S: no site-packages, so `python3 -m pip` finds no pip, as on a Python without it.
+    const r = setupWith({ python3: `#!/bin/sh\nexec ${python} -S "$@"\n` });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /pip \(python3 -m pip\) is missing/);
+    assert.match(r.err, /apt-get install python3-pip/);
+    assert.equal(r.wrote, false);
+  });
+
+  test('no C++ compiler: exit 2, says to install g++', { skip: !python && 'no python3 here' }, () => {
+    const r = setupWith({ python3: python! });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /a C\+\+ compiler \(g\+\+\) is missing/);
+    assert.match(r.err, /apt-get install g\+\+/);
+    assert.equal(r.wrote, false);
+  });
+
+  test('no make: exit 2, says to install make', { skip: (!python || !which('g++')) && 'no python3 or g++ here' }, () => {
+    const r = setupWith({ python3: python!, 'g++': which('g++')! });
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /make is missing/);
+    assert.equal(r.wrote, false);
+  });
+
+  test('a malformed --tf-version and an unknown target are usage errors (exit 2)', () => {
+    const r = setupWith({}, ['--tf-version', 'latest; rm -rf /']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /is not a TensorFlow version/);
+    const u = spawnSync(process.execPath, [CLI, 'setup', 'gpu'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(u.status, 2);
+    assert.match(u.stderr, /Allowed choices are native/);
+  });
+});
+
+test('a second setup on a built backend does nothing', { skip: !readManifest() && `the native backend is not built in ${nativeDir()}` }, () => {
+  const before = statSync(manifestPath(nativeDir())).mtimeMs;
+  const entries = readdirSync(nativeDir()).sort();
+  const r = spawnSync(process.execPath, [CLI, 'setup', 'native'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /already built: TensorFlow \d+\.\d+\.\d+ \(cpu\) from tensorflow_cpu-/);
+  assert.equal(statSync(manifestPath(nativeDir())).mtimeMs, before);
+  assert.deepEqual(readdirSync(nativeDir()).sort(), entries);
+});

@@ -1,0 +1,168 @@
+// The native TensorFlow backend (built by `pipeline setup native`): every model's forward pass and
+// gradients agree with the WASM backend's; each model trains a step with pruned weights staying
+// exactly zero under every optimizer; two runs with one seed give byte-identical checkpoints; a
+// replayed dense run is bitwise an uninterrupted one. Skipped, with the reason, where it is not built.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, test } from 'node:test';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import { initBackend, tf, type BackendPref } from '../../src/nn/backend.js';
+import { readManifest, nativeDir } from '../../src/nn/native/layout.js';
+import { createModel, MODEL_NAMES, type Model } from '../../src/nn/models/index.js';
+import { train } from '../../src/nn/train.js';
+import { syntheticData } from '../../src/nn/train-data.js';
+import { Rng } from '../../src/nn/rng.js';
+import type { MaskMap } from '../../src/nn/tensormap.js';
+import { readCheckpoint, replayDense, trainDense } from '../../src/lth/index.js';
+import { runStage, sameBits, SYNTH } from '../lth/helpers.js';
+
+const build = readManifest();
+const skip = build ? false : `the native backend is not built in ${nativeDir()} (npx pipeline setup native builds it)`;
+
+/** Loss and gradients (and updated batch-norm statistics) of one training-mode batch, as plain arrays. */
+async function lossAndGrads(backend: BackendPref, model: Model, batch: number): Promise<Record<string, Float32Array>> {
+  await initBackend(backend, { threads: 1 });
+  const t = tf();
+  const w0 = model.init();
+  const rng = new Rng(3);
+  const xs = Float32Array.from({ length: batch * model.inputShape.reduce((a, b) => a * b, 1) }, () => rng.next() * 2 - 1);
+  const ys = Int32Array.from({ length: batch }, (_, i) => i % model.numClasses);
+  const out: Record<string, Float32Array> = {};
+  const names = model.trainable;
+  t.tidy(() => {
+    const w: Record<string, Tensor> = {};
+    for (const p of model.params) w[p.name] = t.tensor(w0[p.name]!.data, p.shape);
+    const x = t.tensor(xs, [batch, ...model.inputShape]);
+    const f = (...ps: Tensor[]) => {
+      const ws = { ...w };
+      names.forEach((n, i) => (ws[n] = ps[i]!));
+      const r = model.forward(ws, x, { training: true, dropoutSeed: 1 });
+      for (const [k, v] of Object.entries(r.buffers)) out[`buffer ${k}`] = v.dataSync() as Float32Array;
+      out.logits = r.logits.dataSync() as Float32Array;
+      return t.losses.softmaxCrossEntropy(t.oneHot(t.tensor1d(ys, 'int32'), model.numClasses), r.logits) as Scalar;
+    };
+    const { value, grads } = t.valueAndGrads(f)(names.map((n) => w[n]!));
+    out.loss = value.dataSync() as Float32Array;
+    names.forEach((n, i) => (out[`grad ${n}`] = grads[i]!.dataSync() as Float32Array));
+  });
+  return out;
+}
+
+/** Largest difference relative to the largest magnitude of the reference. */
+function relDiff(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let m = 1e-12;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  }
+  return d / m;
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+function randomMask(model: Model, seed: number): MaskMap {
+  const r = new Rng(seed);
+  const mask: MaskMap = {};
+  for (const p of model.params.filter((q) => model.prunable.includes(q.name))) {
+    const d = Uint8Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => (r.next() < 0.5 ? 1 : 0));
+    mask[p.name] = { shape: p.shape, data: d };
+  }
+  return mask;
+}
+
+describe('native TensorFlow backend', { skip }, () => {
+  test('it is the backend in use, with TensorFlow and its wheel in the provenance', async () => {
+    const info = await initBackend('tensorflow', { threads: 1 });
+    assert.equal(info.name, 'tensorflow');
+    assert.equal(info.threads, 1);
+    assert.equal(info.versions.tensorflow, build!.tensorflow);
+    assert.equal(info.versions['tensorflow-wheel'], build!.wheel.name);
+    assert.match(info.versions['tensorflow-wheel-sha256'] ?? '', /^[0-9a-f]{64}$/);
+  });
+
+  // float32 with other summation orders (oneDNN, Eigen) than the WASM kernels. Forward values agree
+  // to ~1e-6 of the largest value, and so do gradients without batch norm. Through batch norm, a
+  // gradient is what is left after per-channel sums cancel (dx = a dy + b xc + c), so summation
+  // order shows more, layer after layer: ResNet-20 (19 batch norms) ~1e-5, VGG (13-16, the last
+  // ones over 2x2 pixels) up to ~1e-1 in some layers (the same with and without oneDNN; each
+  // convolution alone agrees to ~1e-6): there the gradients must point the same way (cosine
+  // similarity). A wrong kernel (padding, a transposed filter) is off by O(1).
+  for (const name of MODEL_NAMES) {
+    test(`${name}: loss, logits, gradients and batch-norm statistics agree with wasm`, async () => {
+      const model = createModel(name, { seed: 5 });
+      const batch = 16;
+      const wasm = await lossAndGrads('wasm', model, batch);
+      const native = await lossAndGrads('tensorflow', model, batch);
+      assert.deepEqual(Object.keys(native).sort(), Object.keys(wasm).sort());
+      for (const k of Object.keys(wasm)) {
+        assert.equal(native[k]!.length, wasm[k]!.length, k);
+        if (k.startsWith('grad ') && name.startsWith('vgg')) {
+          const c = cosine(native[k]!, wasm[k]!);
+          assert.ok(c > 0.999, `${name} ${k}: cosine similarity ${c}`);
+          continue;
+        }
+        const tol = k.startsWith('grad ') && name === 'resnet20' ? 2e-4 : 2e-5;
+        const d = relDiff(native[k]!, wasm[k]!);
+        assert.ok(d < tol, `${name} ${k}: relative difference ${d.toExponential(2)} > ${tol}`);
+      }
+    });
+  }
+
+  for (const name of MODEL_NAMES) {
+    // Every optimizer on a model without and one with batch norm; one on the others (VGG's steps are slow).
+    const optimizers = name === 'lenet300100' || name === 'resnet20' ? (['sgd', 'momentum', 'nesterov', 'adam'] as const) : (['adam'] as const);
+    test(`${name}: one training step; pruned weights stay exactly zero (${optimizers.join(', ')})`, async () => {
+      await initBackend('tensorflow', { threads: 1 });
+      const model = createModel(name, { seed: 1 });
+      const data = syntheticData({ inputShape: model.inputShape, trainSize: 8, validationSize: 4, testSize: 4, seed: 1 });
+      const mask = randomMask(model, 2);
+      for (const type of optimizers) {
+        const r = await train({ model, data, weights: model.init(), mask, batchSize: 4, budget: '1it', optimizer: { type, weightDecay: 1e-4 }, schedule: { lr: 0.01 }, dataSeed: 1 });
+        for (const [n, m] of Object.entries(mask)) {
+          const w = r.weights[n]!.data;
+          for (let i = 0; i < w.length; i++) if (!m.data[i]) assert.ok(w[i] === 0, `${name} ${type} ${n}[${i}] = ${w[i]}`);
+        }
+        assert.ok(Object.values(r.weights).every((t) => t.data.every(Number.isFinite)), `${name} ${type}: finite weights`);
+      }
+    });
+  }
+
+  test('two runs with one seed give byte-identical checkpoints (separate processes)', () => {
+    const digest = () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/nn/fixtures/native-determinism.ts'], { encoding: 'utf8', timeout: 240_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, string>;
+    };
+    const a = digest();
+    const b = digest();
+    assert.deepEqual(Object.keys(a).sort(), ['conv2', 'lenet300100', 'resnet20']);
+    assert.deepEqual(b, a);
+  });
+
+  test('replay-dense on native is bitwise the uninterrupted native run', async () => {
+    process.env.LTH_BACKEND = 'tensorflow';
+    try {
+      const cfg = { model: 'lenet300100', ...SYNTH, batchSize: 20, iterations: 12, optimizer: 'adam', lr: 1e-3, evalEvery: 4, initSeed: 1, dataSeed: 2 } as const;
+      const stored = await runStage(trainDense, { ...cfg, checkpoints: [4, 7, 12] }, { files: [] });
+      const replay = await runStage(replayDense, { ...cfg, iteration: 7 }, { from: stored.out('ck-4'), files: [] });
+      const a = await readCheckpoint(replay.out('checkpoint'));
+      const b = await readCheckpoint(stored.out('ck-7'));
+      assert.equal(a.metadata.backend, 'tensorflow');
+      for (const n of Object.keys(b.weights)) assert.ok(sameBits(a.weights[n]!.data, b.weights[n]!.data), `weights ${n}`);
+      for (const n of Object.keys(b.optimizer)) assert.ok(sameBits(a.optimizer[n]!.data, b.optimizer[n]!.data), `optimizer ${n}`);
+    } finally {
+      delete process.env.LTH_BACKEND;
+    }
+  });
+});
