@@ -73,6 +73,7 @@ export async function executeStageJob(def: StageDefinition, job: StageJob, hooks
     writeJson: async (name, value) => writeFile(outPath(name), `${JSON.stringify(value, null, 2)}\n`),
     writeText: async (name, text) => writeFile(outPath(name), text),
     workDir: job.scratchDir,
+    cpus: def.resources.cpu,
     progress: (p) => hooks.progress(p),
     log: (m) => hooks.log(m),
     provenance: (info) => Object.assign(provenance, info),

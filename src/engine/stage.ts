@@ -40,6 +40,8 @@ export interface StageContext<P, I extends string = string, O extends string = s
   writeText(name: O, text: string): Promise<void>;
   /** Scratch directory, removed after the stage. */
   readonly workDir: string;
+  /** Cores the scheduler counted for this execution (the stage's `resources.cpu`): use this many threads. */
+  readonly cpus: number;
   progress(p: StageProgress): void;
   log(message: string): void;
   /** Adds facts to the run's provenance (backend, library versions, ...). */

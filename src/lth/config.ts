@@ -140,9 +140,9 @@ export function trainOptionsOf(
   };
 }
 
-/** The backend, initialised for a single-threaded stage process. */
-export async function stageBackend(ctx: { provenance(info: Record<string, string | number | boolean | null | Record<string, string>>): void }): Promise<BackendInfo> {
-  const info = await initBackend('auto', { threads: 1 });
+/** The backend of a stage process, on as many threads as the scheduler counted for the stage. */
+export async function stageBackend(ctx: { cpus: number; provenance(info: Record<string, string | number | boolean | null | Record<string, string>>): void }): Promise<BackendInfo> {
+  const info = await initBackend('auto', { threads: ctx.cpus });
   ctx.provenance({ backend: info.name, threads: info.threads, versions: { ...info.versions, node: process.versions.node } });
   return info;
 }

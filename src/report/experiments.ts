@@ -18,6 +18,8 @@ export interface ExperimentRow {
   durationMs: number | null;
   startedAt: string | null;
   host: string | null;
+  /** The compute backend that made the result (and TensorFlow's version on native), if the stage used one. */
+  backend: string | null;
   params: Record<string, unknown>;
   metrics: Record<string, JsonValue> | null;
 }
@@ -31,6 +33,18 @@ export interface ExperimentTable {
   constants: Array<[string, string]>;
 }
 
+/**
+ * Which backend computed a result, from its run record's provenance: results are interchangeable
+ * across backends up to float rounding, so the key leaves it out and the record says it.
+ */
+export function backendOf(record: { provenance: Record<string, JsonValue> } | undefined): string | null {
+  const p = record?.provenance;
+  if (!p || typeof p.backend !== 'string') return null;
+  const versions = p.versions;
+  const tf = versions && typeof versions === 'object' && !Array.isArray(versions) ? versions.tensorflow : undefined;
+  return typeof tf === 'string' ? `${p.backend} ${tf}` : p.backend;
+}
+
 export function experimentRows(plan: PipelinePlan): ExperimentRow[] {
   return [...plan.stages.values()].map((s) => ({
     id: s.node.id,
@@ -40,6 +54,7 @@ export function experimentRows(plan: PipelinePlan): ExperimentRow[] {
     durationMs: s.record?.durationMs ?? null,
     startedAt: s.record?.startedAt ?? null,
     host: s.record?.host ?? null,
+    backend: backendOf(s.record),
     params: s.node.params.effective as Record<string, unknown>,
     metrics: s.record?.metrics ?? null,
   }));
@@ -97,6 +112,7 @@ const FIXED: Record<string, (r: ExperimentRow) => string | number | null> = {
   duration: (r) => r.durationMs,
   when: (r) => r.startedAt,
   host: (r) => r.host,
+  backend: (r) => r.backend,
 };
 
 function sortKey(rows: ExperimentRow[], name: string): (r: ExperimentRow) => string | number | null {
@@ -119,8 +135,8 @@ export function experimentTable(rows: ExperimentRow[], opts: ExperimentOptions):
   const constants = allParams.filter((p) => !params.includes(p)).map((p): [string, string] => [p, JSON.stringify(pmaps.find((m) => m.has(p))!.get(p))]);
   const metrics = scalarPaths(mmaps).filter((p) => !opts.onlyChanged || varies(mmaps, p));
   const clash = new Set([...params, ...metrics].filter((n) => params.includes(n) && metrics.includes(n)).concat([...params, ...metrics].filter((n) => n in FIXED)));
-  const head = ['id', 'stage', 'state', ...params.map((p) => (clash.has(p) ? `params.${p}` : p)), ...metrics.map((m) => (clash.has(m) ? `metrics.${m}` : m)), 'duration', 'when', 'host'];
-  const kinds: ExperimentTable['kinds'] = ['fixed', 'fixed', 'fixed', ...params.map(() => 'param' as const), ...metrics.map(() => 'metric' as const), 'fixed', 'fixed', 'fixed'];
+  const head = ['id', 'stage', 'state', ...params.map((p) => (clash.has(p) ? `params.${p}` : p)), ...metrics.map((m) => (clash.has(m) ? `metrics.${m}` : m)), 'duration', 'when', 'host', 'backend'];
+  const kinds: ExperimentTable['kinds'] = ['fixed', 'fixed', 'fixed', ...params.map(() => 'param' as const), ...metrics.map(() => 'metric' as const), 'fixed', 'fixed', 'fixed', 'fixed'];
   const out = rows.map((r, i) => [
     r.id,
     r.stage,
@@ -130,6 +146,7 @@ export function experimentTable(rows: ExperimentRow[], opts: ExperimentOptions):
     r.durationMs,
     r.startedAt,
     r.host,
+    r.backend,
   ]);
   return { head, kinds, rows: out, constants };
 }

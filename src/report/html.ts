@@ -5,6 +5,7 @@
  */
 import type { PipelinePlan } from '../engine/index.js';
 import { refsOf } from '../engine/index.js';
+import { backendOf } from './experiments.js';
 import { svgForHtml } from './plots.js';
 import type { ResolvedReport } from './resolve.js';
 import { escapeHtml, tableToHtml } from './tables.js';
@@ -146,11 +147,11 @@ export function reportHtml(input: HtmlReportInput): string {
   out.push('<h2 id="dag">Stages</h2>');
   out.push(`<p class="meta">${Object.keys(STATE_COLORS).map((s) => `${badge(s)}`).join(' ')} - up-to-date: the lock file's result; cached: in the run cache, not yet in the lock file; stale: must run.</p>`);
   out.push(`<div class="dag-wrap">${dagSvg(plan)}</div>`);
-  out.push('<table class="stages" id="stages"><thead><tr><th scope="col">stage instance</th><th scope="col">stage</th><th scope="col">state</th><th scope="col">key</th><th class="num" scope="col">duration</th><th scope="col">computed</th><th scope="col">host</th></tr></thead><tbody>');
+  out.push('<table class="stages" id="stages"><thead><tr><th scope="col">stage instance</th><th scope="col">stage</th><th scope="col">state</th><th scope="col">key</th><th class="num" scope="col">duration</th><th scope="col">computed</th><th scope="col">host</th><th scope="col">backend</th></tr></thead><tbody>');
   for (const s of stages) {
     out.push(
       `<tr data-id="${escapeHtml(s.node.id)}"><td><code>${escapeHtml(s.node.id)}</code></td><td>${escapeHtml(s.node.def.name)}</td><td>${badge(s.state)}</td><td><code>${escapeHtml(s.key?.slice(0, 12) ?? '-')}</code></td>` +
-        `<td class="num">${s.record ? formatMs(s.record.durationMs) : '-'}</td><td>${escapeHtml(s.record?.startedAt ?? '-')}</td><td>${escapeHtml(s.record?.host ?? '-')}</td></tr>`,
+        `<td class="num">${s.record ? formatMs(s.record.durationMs) : '-'}</td><td>${escapeHtml(s.record?.startedAt ?? '-')}</td><td>${escapeHtml(s.record?.host ?? '-')}</td><td>${escapeHtml(backendOf(s.record) ?? '-')}</td></tr>`,
     );
   }
   out.push('</tbody></table>');

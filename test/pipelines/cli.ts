@@ -32,12 +32,12 @@ export class PipelineRunner {
     return { code: r.status ?? -1, out, executed };
   }
 
-  show(pipeline: string, args: string[] = []): Array<{ id: string; state: string; metrics?: Record<string, unknown> }> {
+  show(pipeline: string, args: string[] = []): Array<{ id: string; state: string; backend: string | null; metrics?: Record<string, unknown> }> {
     const r = spawnSync(process.execPath, [CLI, 'show', join(REPO, 'pipelines', pipeline), '--json', '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
       cwd: REPO,
       encoding: 'utf8',
     });
-    return JSON.parse(r.stdout) as Array<{ id: string; state: string; metrics?: Record<string, unknown> }>;
+    return JSON.parse(r.stdout) as Array<{ id: string; state: string; backend: string | null; metrics?: Record<string, unknown> }>;
   }
 
   remove(): void {

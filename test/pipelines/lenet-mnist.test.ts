@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { REPO } from '../helpers/project.js';
+import { nativeDir, readManifest } from '../../src/nn/native/layout.js';
 import { doneMetrics, PipelineRunner } from './cli.js';
 
 const MNIST = join(REPO, '..', 'shared', 'data');
@@ -25,10 +26,39 @@ describe('pipelines/lenet-mnist-imp.ts (smoke)', { skip: !existsSync(join(MNIST,
     const stats = doneMetrics(r.out, 'mask-stats') as { levels: number; finalDensity: number };
     assert.equal(stats.levels, 3);
     assert.equal(stats.finalDensity, summary.finalDensity);
+    // show names the backend that computed each trained result
+    const rows = runner.show('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`]);
+    assert.match(rows.find((x) => x.id === 'train-dense')?.backend ?? '', /^(wasm|tensorflow \d+\.\d+)/);
   });
 
   test('a second run executes nothing', () => {
     const r = runner.run('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`]);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(r.executed, []);
+    assert.match(r.out, /0 ran, 18 from cache/);
+  });
+});
+
+describe('pipelines/lenet-mnist-imp.ts (smoke) on the native backend', {
+  skip: (!existsSync(join(MNIST, 'mnist')) && 'no ../shared/data/mnist') || (!readManifest() && `the native backend is not built in ${nativeDir()} (npx pipeline setup native)`),
+}, () => {
+  const runner = new PipelineRunner();
+  after(() => runner.remove());
+  const env = { LTH_BACKEND: 'tensorflow' };
+
+  test('runs end to end with LTH_BACKEND=tensorflow; every trained result says so', () => {
+    const r = runner.run('lenet-mnist-imp.ts', ['--jobs', '2', '--set', `dataDir=${MNIST}`], env);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.executed.length, 18, r.executed.join(' '));
+    const summary = doneMetrics(r.out, 'summary') as { finalDensity: number; ticketAcc: number; denseAcc: number };
+    assert.ok(Math.abs(summary.finalDensity - 0.0651) < 0.001, `final density ${summary.finalDensity}`);
+    assert.ok(summary.denseAcc > 0.85 && summary.ticketAcc > 0.85, `dense ${summary.denseAcc}, ticket ${summary.ticketAcc}`);
+    const rows = runner.show('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`]);
+    for (const id of ['train-dense', 'L1/retrain', 'L3/retrain-reinit']) assert.match(rows.find((x) => x.id === id)?.backend ?? '', /^tensorflow \d+\.\d+\.\d+$/, id);
+  });
+
+  test('a second run executes nothing', () => {
+    const r = runner.run('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`], env);
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(r.executed, []);
     assert.match(r.out, /0 ran, 18 from cache/);

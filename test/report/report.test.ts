@@ -197,6 +197,8 @@ describe('tables, plots and reports from the cache', () => {
         ['25.0', '83.50 [82.50, 84.50]', '950 [850, 1050]', '2/3'],
       ]);
       assert.equal(await page.locator('table[data-table="accuracy"] caption').textContent(), 'Accuracy by density');
+      const stageHead = await page.$$eval('table#stages th', (ths) => ths.map((th) => th.textContent));
+      assert.deepEqual(stageHead.slice(-3), ['computed', 'host', 'backend'], 'each result says which backend computed it');
       const figures = await page.$$eval('figure svg', (svgs) => svgs.map((s) => s.getBoundingClientRect().width));
       assert.equal(figures.length, 2);
       assert.ok(figures.every((w) => w > 100), 'figures are laid out');
