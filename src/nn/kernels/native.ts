@@ -5,8 +5,8 @@
  * where 'same' would pad 0 above and 1 below instead). tfjs-node's Conv2D passes explicit padding
  * to TensorFlow, but its two gradient kernels reject it ("TF Backend supports only 'valid' and
  * 'same' padding while padding was EXPLICIT"), although TensorFlow's Conv2DBackpropInput and
- * Conv2DBackpropFilter ops take `padding: EXPLICIT` with `explicit_paddings` like Conv2D. The two
- * kernels below are tfjs-node's with that attribute passed through: the same TensorFlow ops, so
+ * Conv2DBackpropFilter ops take `padding: EXPLICIT` with `explicit_paddings` like Conv2D. The
+ * convolution kernels below are tfjs-node's with that attribute passed through: the same TensorFlow ops, so
  * the models stay one definition for every backend.
  *
  * Where explicit padding equals what 'SAME' pads (stride 1, 3x3: 1 on every side), all three
@@ -14,10 +14,11 @@
  * faster path for it (ResNet-20's 16-channel layer, batch 128, 1 thread: filter gradient 20.8 ->
  * 5.7 ms, input gradient 15.3 -> 7.7 ms, forward 12.9 -> 7.7 ms).
  *
- * Step (ReLU's gradient is dy * step(x)) is 5 TensorFlow ops in tfjs-node (isNaN, where, ones,
- * fill, select): 15.3 ms on a [128,32,32,16] tensor against 2.7 ms for Greater + Cast, which
- * computes the same for alpha 0 except at NaN (step(NaN) is NaN upstream, 0 here; a NaN input
- * has already made the loss NaN).
+ * ReLU's gradient is dy * step(x) upstream, and Step is 5 TensorFlow ops in tfjs-node (isNaN,
+ * where, ones, fill, select: 15.3 ms on a [128,32,32,16] tensor, then 2.4 ms for the product).
+ * Here ReLU's gradient runs `LthReluGrad` where the backend has that kernel: TensorFlow's ReluGrad,
+ * one op (dy where x > 0, else 0: the same values; a zero's sign may differ, which no sum sees).
+ * Other backends keep the upstream formula.
  *
  * Batch norm stays the composed version (src/nn/models) on this backend. TensorFlow's
  * FusedBatchNormV3 / FusedBatchNormGradV3 were tried as the LthBatchNorm pair: under oneDNN, which
@@ -25,15 +26,14 @@
  * backends' by 1e-3 to 1e-2 of the largest value (ResNet-20, batch 16), against ~1e-5 for the
  * composed version on the same backend and for Eigen's fused kernels without oneDNN.
  */
-import { backend_util, getKernel, registerKernel, tensor1d, unregisterKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, cast, engine, getBackend, getKernel, mul, registerGradient, registerKernel, step, tensor1d, unregisterKernel, type KernelFunc, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 
 const BACKEND = 'tensorflow';
 
 /** The parts of tfjs-node's NodeJSKernelBackend these kernels use. */
 interface NodeBackend {
-  binding: { TF_ATTR_INT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_BOOL: number };
+  binding: { TF_ATTR_INT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number };
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: TensorInfo[]): TensorInfo;
-  disposeData(dataId: object): boolean;
 }
 interface OpAttr {
   name: string;
@@ -116,32 +116,32 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   return withSizes(b, 'Conv2DBackpropFilter', convOpAttrs(b, info), info.filterShape, (s) => [x, s, dy]);
 };
 
-/** Step for alpha 0 on float32: Greater + Cast (see the header); other cases keep upstream's kernel. */
-function step(upstream: KernelFunc): KernelFunc {
-  return (args) => {
-    const x = args.inputs.x as TensorInfo;
-    if ((args.attrs as { alpha?: number }).alpha || x.dtype !== 'float32') return upstream(args);
-    const b = args.backend as unknown as NodeBackend;
-    const zero = tensor1d([0], 'float32');
-    const typeAttr = (name: string, dtype: number): OpAttr => ({ name, type: b.binding.TF_ATTR_TYPE, value: dtype });
-    try {
-      const gt = b.executeSingleOutput('Greater', [typeAttr('T', b.binding.TF_FLOAT)], [x, zero]);
-      try {
-        return b.executeSingleOutput('Cast', [typeAttr('SrcT', b.binding.TF_BOOL), typeAttr('DstT', b.binding.TF_FLOAT), { name: 'Truncate', type: b.binding.TF_ATTR_BOOL, value: false }], [gt]);
-      } finally {
-        b.disposeData(gt.dataId);
-      }
-    } finally {
-      zero.dispose();
-    }
-  };
+const RELU_GRAD_KERNEL = 'LthReluGrad';
+
+const reluGrad: KernelFunc = ({ inputs, backend }) => {
+  const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+  const b = backend as unknown as NodeBackend;
+  return b.executeSingleOutput('ReluGrad', [{ name: 'T', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_FLOAT }], [dy, x]);
+};
+
+/** ReLU's gradient: the backend's `LthReluGrad` where it has one, else upstream's dy * step(x). */
+function registerReluGradient(): void {
+  registerGradient({
+    kernelName: 'Relu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved as [Tensor];
+      const g = dy as Tensor;
+      return { x: () => (getKernel(RELU_GRAD_KERNEL, getBackend()) ? (engine().runKernel(RELU_GRAD_KERNEL, { dy: g, x }) as Tensor) : mul(g, cast(step(x), 'float32'))) };
+    },
+  });
 }
 
-const KERNELS: Record<string, (upstream: KernelFunc) => KernelFunc> = {
-  Conv2D: () => conv2D,
-  Conv2DBackpropInput: () => conv2DBackpropInput,
-  Conv2DBackpropFilter: () => conv2DBackpropFilter,
-  Step: step,
+const KERNELS: Record<string, KernelFunc> = {
+  Conv2D: conv2D,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+  [RELU_GRAD_KERNEL]: reluGrad,
 };
 
 let registered = false;
@@ -149,11 +149,10 @@ let registered = false;
 /** Replaces tfjs-node's kernels above (idempotent; call once the package has loaded). */
 export function registerNativeKernels(): void {
   if (registered) return;
-  for (const [kernelName, make] of Object.entries(KERNELS)) {
-    const upstream: KernelConfig | undefined = getKernel(kernelName, BACKEND);
-    if (!upstream) continue;
-    unregisterKernel(kernelName, BACKEND);
-    registerKernel({ kernelName, backendName: BACKEND, kernelFunc: make(upstream.kernelFunc) });
+  for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
+    if (getKernel(kernelName, BACKEND)) unregisterKernel(kernelName, BACKEND);
+    registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
   }
+  registerReluGradient();
   registered = true;
 }
