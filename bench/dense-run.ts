@@ -26,10 +26,12 @@ async function denseRun(backend: string): Promise<{ seconds: number; testAccurac
   const set = ['--set', 'profile=paper', '--set', `dataDir=${values.data}`, '--set', `train-dense.iterations=${values.iterations}`];
   try {
     await new Promise<void>((done, fail) => {
-      const child = spawn(process.execPath, [CLI, 'run', PIPELINE, ...set, ...where], { env: { ...process.env, LTH_BACKEND: backend, LTH_QUIET_BACKEND: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+      // The run's log lines ([progress], [done]) are on stderr when it is not a terminal.
+      const child = spawn(process.execPath, [CLI, 'run', PIPELINE, ...set, ...where], { env: { ...process.env, LTH_BACKEND: backend, LTH_QUIET_BACKEND: '1' }, stdio: ['ignore', 'inherit', 'pipe'] });
       let out = '';
-      child.stdout.on('data', (b: Buffer) => {
+      child.stderr.on('data', (b: Buffer) => {
         out += b.toString();
+        process.stderr.write(b);
         if (/^\[done\]\s+train-dense\b/m.test(out)) child.kill('SIGINT');
       });
       child.on('error', fail);
