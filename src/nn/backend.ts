@@ -24,7 +24,7 @@ import { PipelineError } from '../errors.js';
 import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
 import { registerNativeKernels } from './kernels/native.js';
 import { loadSimdKernels } from './kernels/simd/index.js';
-import { nativeDir, packageDir, readManifest, type NativeManifest } from './native/layout.js';
+import { NATIVE_PACKAGE, nativeDir, packageDir, readManifest, type NativeManifest } from './native/layout.js';
 
 export type TF = typeof tfcore;
 export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -114,7 +114,7 @@ function loadNative(threads: number | undefined): NativeLoad {
   const dir = nativeDir();
   const build = readManifest(dir);
   const candidates: Array<{ pkg: string; from: string; build?: NativeManifest }> = [];
-  if (build) candidates.push({ pkg: build.package.replace(/@[^@/]*$/, ''), from: packageDir(dir), build });
+  if (build) candidates.push({ pkg: NATIVE_PACKAGE, from: packageDir(dir), build });
   else reasons.push('the native backend is not built (npx pipeline setup native)');
   for (const pkg of NATIVE_PACKAGES) candidates.push({ pkg, from: pkg });
   nativeEnv(threads);
