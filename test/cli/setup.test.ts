@@ -94,3 +94,23 @@ test('a second setup on a built backend does nothing', { skip: !readManifest() &
   assert.equal(statSync(manifestPath(nativeDir())).mtimeMs, before);
   assert.deepEqual(readdirSync(nativeDir()).sort(), entries);
 });
+
+test('setup native --remove deletes the build (and a partial one), and says so; a second time there is nothing to remove', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lth-native-rm-'));
+  const target = join(dir, 'native');
+  mkdirSync(join(target, 'tensorflow', 'lib'), { recursive: true });
+  writeFileSync(join(target, 'native.json'), '{}');
+  mkdirSync(`${target}.partial`);
+  const remove = () => spawnSync(process.execPath, [CLI, 'setup', 'native', '--remove'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, LTH_NATIVE_DIR: target } });
+  try {
+    const r = remove();
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /removed the native backend .*the WASM backend is used/);
+    assert.equal(existsSync(target) || existsSync(`${target}.partial`), false);
+    const again = remove();
+    assert.equal(again.status, 0);
+    assert.match(again.stdout, /nothing to remove/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
