@@ -10,6 +10,13 @@ import { doneMetrics, PipelineRunner } from './cli.js';
 
 const MNIST = join(REPO, '..', 'shared', 'data');
 
+function secondRunExecutesNothing(runner: PipelineRunner, env: Record<string, string> = {}): void {
+  const r = runner.run('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`], env);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(r.executed, []);
+  assert.match(r.out, /0 ran, 18 from cache/);
+}
+
 describe('pipelines/lenet-mnist-imp.ts (smoke)', { skip: !existsSync(join(MNIST, 'mnist')) && 'no ../shared/data/mnist' }, () => {
   const runner = new PipelineRunner();
   after(() => runner.remove());
@@ -31,12 +38,7 @@ describe('pipelines/lenet-mnist-imp.ts (smoke)', { skip: !existsSync(join(MNIST,
     assert.match(rows.find((x) => x.id === 'train-dense')?.backend ?? '', /^(wasm|tensorflow \d+\.\d+)/);
   });
 
-  test('a second run executes nothing', () => {
-    const r = runner.run('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`]);
-    assert.equal(r.code, 0, r.out);
-    assert.deepEqual(r.executed, []);
-    assert.match(r.out, /0 ran, 18 from cache/);
-  });
+  test('a second run executes nothing', () => secondRunExecutesNothing(runner));
 });
 
 describe('pipelines/lenet-mnist-imp.ts (smoke) on the native backend', {
@@ -57,10 +59,5 @@ describe('pipelines/lenet-mnist-imp.ts (smoke) on the native backend', {
     for (const id of ['train-dense', 'L1/retrain', 'L3/retrain-reinit']) assert.match(rows.find((x) => x.id === id)?.backend ?? '', /^tensorflow \d+\.\d+\.\d+$/, id);
   });
 
-  test('a second run executes nothing', () => {
-    const r = runner.run('lenet-mnist-imp.ts', ['--set', `dataDir=${MNIST}`], env);
-    assert.equal(r.code, 0, r.out);
-    assert.deepEqual(r.executed, []);
-    assert.match(r.out, /0 ran, 18 from cache/);
-  });
+  test('a second run executes nothing', () => secondRunExecutesNothing(runner, env));
 });

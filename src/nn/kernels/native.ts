@@ -12,7 +12,8 @@
  * Where explicit padding equals what 'SAME' pads (stride 1, 3x3: 1 on every side), all three
  * convolution kernels ask for SAME: the same numbers, and TensorFlow's oneDNN kernels take a
  * faster path for it (ResNet-20's 16-channel layer, batch 128, 1 thread: filter gradient 20.8 ->
- * 5.7 ms, input gradient 15.3 -> 7.7 ms, forward 12.9 -> 7.7 ms).
+ * 5.7 ms, input gradient 15.3 -> 7.7 ms, forward 12.9 -> 7.7 ms; the whole step: bench/RESULTS.md,
+ * with LTH_NATIVE_SAME=0 for the explicit form).
  *
  * ReLU's gradient is dy * step(x) upstream, and Step is 5 TensorFlow ops in tfjs-node (isNaN,
  * where, ones, fill, select: 15.3 ms on a [128,32,32,16] tensor, then 2.4 ms for the product).
@@ -21,8 +22,9 @@
  * Other backends keep the upstream formula.
  *
  * Batch norm stays the composed version (src/nn/models) on this backend. TensorFlow's
- * FusedBatchNormV3 / FusedBatchNormGradV3 were tried as the LthBatchNorm pair: under oneDNN, which
- * the convolutions need (ResNet-20 step 1,100 -> 570 ms), their gradients differ from the other
+ * FusedBatchNormV3 / FusedBatchNormGradV3 were tried as the LthBatchNorm pair (while this file was
+ * written; that kernel is not kept, so no command here repeats it): under oneDNN, which
+ * the convolutions need (ResNet-20 step 1,125 -> 692 ms CPU, bench/RESULTS.md), their gradients differ from the other
  * backends' by 1e-3 to 1e-2 of the largest value (ResNet-20, batch 16), against ~1e-5 for the
  * composed version on the same backend and for Eigen's fused kernels without oneDNN.
  */
@@ -49,6 +51,9 @@ type ConvAttrs = {
 
 type Shape4 = [number, number, number, number];
 
+/** `LTH_NATIVE_SAME=0` keeps explicit padding as asked (for comparisons, as LTH_WASM_SIMD=0 does for wasm). */
+const ASK_SAME = process.env.LTH_NATIVE_SAME !== '0';
+
 /**
  * The geometry of a convolution; explicit padding that equals SAME's becomes SAME (see the
  * header), everything else stays as asked.
@@ -56,7 +61,7 @@ type Shape4 = [number, number, number, number];
 function convInfo(xShape: Shape4, filterShape: Shape4, a: ConvAttrs, dilations: number | [number, number] = 1): backend_util.Conv2DInfo {
   const format = backend_util.convertConv2DDataFormat(a.dataFormat);
   const info = backend_util.computeConv2DInfo(xShape, filterShape, a.strides, dilations, a.pad, a.dimRoundingMode, false, format);
-  if (info.padInfo.type !== 'EXPLICIT') return info;
+  if (info.padInfo.type !== 'EXPLICIT' || !ASK_SAME) return info;
   const same = backend_util.computeConv2DInfo(xShape, filterShape, a.strides, dilations, 'same', a.dimRoundingMode, false, format);
   const p = info.padInfo;
   const q = same.padInfo;

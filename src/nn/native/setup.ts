@@ -38,8 +38,6 @@ const LIBRARIES = ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'];
 export interface SetupOptions {
   gpu?: boolean;
   tfVersion?: string;
-  /** Where to build (default: nativeDir()). */
-  dir?: string;
   /** Told of each step as it starts. */
   onStep?: (step: number, steps: number, what: string) => void;
 }
@@ -66,7 +64,7 @@ function onPath(cmd: string): boolean {
 }
 
 /** The tools a build needs, each checked before anything changes; a missing one says what to install. */
-export function checkTools(): { python: string } {
+function checkTools(): { python: string } {
   const missing = (what: string, install: string): never => {
     throw new PipelineError('TOOL_MISSING', `${what} is missing: the native backend is built from TensorFlow's wheel with it`, {
       where,
@@ -84,10 +82,13 @@ export function checkTools(): { python: string } {
   return { python: python! };
 }
 
+/** Resolves packages as the engine does. */
+const engineRequire = createRequire(join(ENGINE_ROOT, 'package.json'));
+
 /** The engine's version of an npm package (the native package must match the engine's tfjs). */
 function engineVersion(pkg: string): string | undefined {
   try {
-    return (createRequire(join(ENGINE_ROOT, 'package.json'))(`${pkg}/package.json`) as { version: string }).version;
+    return (engineRequire(`${pkg}/package.json`) as { version: string }).version;
   } catch {
     return undefined;
   }
@@ -144,12 +145,10 @@ function nodeDirArgs(): string[] {
   return dir ? [`--nodedir=${dir}`] : [];
 }
 
-/** Loads the binding in a child process (as a stage would) and returns TensorFlow's version. */
-function probe(dir: string): { ok: true; version: string } | { ok: false; reason: string } {
+/** Loads the binding (path relative to `dir`) in a child process, as a stage would; returns TensorFlow's version. */
+function probe(dir: string, binding: string): { ok: true; version: string } | { ok: false; reason: string } {
   const script = `const tf = require(${JSON.stringify(packageDir(dir))}); process.stdout.write(tf.getBackend() + ' ' + require(process.argv[1]).TF_Version);`;
-  const m = readManifest(dir);
-  const binding = m ? join(dir, m.binding) : '';
-  const r = spawnSync(process.execPath, ['-e', script, binding], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const r = spawnSync(process.execPath, ['-e', script, join(dir, binding)], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
   const [backend, version] = (r.stdout ?? '').trim().split(' ');
   if (r.status === 0 && backend === 'tensorflow' && version) return { ok: true, version };
   return { ok: false, reason: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' ') };
@@ -160,19 +159,105 @@ async function linkRelative(target: string, path: string): Promise<void> {
   await symlink(relative(dirname(path), target), path);
 }
 
+/** One build in progress: its folder, its log, and the tools it runs. */
+interface Build {
+  partial: string;
+  log: string;
+  python: string;
+}
+
+/** pip downloads the wheel (and nothing else); returns its path, name and sha256. */
+async function downloadWheel(b: Build, spec: string): Promise<{ wheel: string; name: string; sha256: string }> {
+  const wheels = join(b.partial, 'wheels');
+  await runLogged(b.log, b.python, ['-m', 'pip', 'download', '--no-deps', ...WHEEL_TARGET, '-d', wheels, spec]);
+  const name = readdirSync(wheels).find((f) => f.endsWith('.whl'));
+  if (!name) throw new PipelineError('SETUP_FAILED', `pip downloaded no wheel for ${spec}`, { where, hint: `the whole log: ${b.log}` });
+  const wheel = join(wheels, name);
+  return { wheel, name, sha256: await hashFile(wheel, { algorithm: 'sha256' }) };
+}
+
+/** The two libraries into tensorflow/lib, the headers into tensorflow/include; returns the wheel's METADATA. */
+async function unpackWheel(b: Build, wheel: string, name: string, tfDir: string): Promise<string> {
+  const unpacked = join(b.partial, 'unpacked');
+  const metadata = `${name.split('-').slice(0, 2).join('-')}.dist-info/METADATA`;
+  await extract(b.log, b.python, wheel, [...LIBRARIES.map((l) => `tensorflow/${l}`), ...HEADER_PREFIXES.map((p) => `tensorflow/include/${p}`), metadata], unpacked);
+  await mkdir(join(tfDir, 'lib'), { recursive: true });
+  for (const l of LIBRARIES) await rename(join(unpacked, 'tensorflow', l), join(tfDir, 'lib', l));
+  await rename(join(unpacked, 'tensorflow', 'include'), join(tfDir, 'include'));
+  const text = await readFile(join(unpacked, metadata), 'utf8');
+  await rm(unpacked, { recursive: true, force: true });
+  return text;
+}
+
+/**
+ * The CUDA libraries of the nvidia-* wheels go beside libtensorflow_cc.so.2, whose RUNPATH holds
+ * $ORIGIN: TensorFlow finds them there when it dlopens CUDA (LD_LIBRARY_PATH also works).
+ */
+async function unpackCuda(b: Build, reqs: string[], libDir: string): Promise<void> {
+  if (reqs.length === 0) return;
+  const cuda = join(b.partial, 'wheels', 'cuda');
+  const unpacked = join(b.partial, 'unpacked-cuda');
+  await runLogged(b.log, b.python, ['-m', 'pip', 'download', '--no-deps', ...WHEEL_TARGET, '-d', cuda, ...reqs]);
+  for (const w of readdirSync(cuda)) await extract(b.log, b.python, join(cuda, w), ['nvidia/'], unpacked);
+  const nvidia = join(unpacked, 'nvidia');
+  for (const pkg of existsSync(nvidia) ? readdirSync(nvidia) : []) {
+    const lib = join(nvidia, pkg, 'lib');
+    for (const f of existsSync(lib) ? readdirSync(lib) : []) if (f.includes('.so')) await rename(join(lib, f), join(libDir, f));
+  }
+  await rm(unpacked, { recursive: true, force: true });
+}
+
+/**
+ * npm installs the package without its scripts (and node-gyp beside it); its own @tensorflow/tfjs*
+ * become links to the engine's (same versions), so one tfjs-core holds every backend and tensors,
+ * kernels and gradients are shared.
+ */
+async function installPackage(b: Build, pkgSpec: string): Promise<void> {
+  const nodeDir = join(b.partial, 'node');
+  await mkdir(nodeDir, { recursive: true });
+  await writeFile(join(nodeDir, 'package.json'), JSON.stringify({ name: 'lth-native', private: true }) + '\n');
+  await runLogged(b.log, 'npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--omit=dev', pkgSpec, NODE_GYP], { cwd: nodeDir });
+  const scope = join(nodeDir, 'node_modules', '@tensorflow');
+  for (const name of readdirSync(scope)) {
+    const pkg = `@tensorflow/${name}`;
+    if (pkg === NATIVE_PACKAGE) continue;
+    const theirs = (JSON.parse(readFileSync(join(scope, name, 'package.json'), 'utf8')) as { version: string }).version;
+    if (engineVersion(pkg) === theirs) await linkRelative(dirname(engineRequire.resolve(`${pkg}/package.json`)), join(scope, name));
+  }
+}
+
+/** node-gyp builds the binding against the wheel's library; returns its path relative to the build folder. */
+async function buildBinding(b: Build, tfDir: string): Promise<string> {
+  const pkgDir = packageDir(b.partial);
+  const deps = join(pkgDir, 'deps');
+  const libDir = join(tfDir, 'lib');
+  await mkdir(join(deps, 'lib'), { recursive: true });
+  // binding.gyp links -ltensorflow -ltensorflow_framework; the wheel's library is called
+  // libtensorflow_cc.so.2 (its SONAME, which the built binding then asks for).
+  for (const name of ['libtensorflow.so', 'libtensorflow.so.2', 'libtensorflow_cc.so.2']) await linkRelative(join(libDir, 'libtensorflow_cc.so.2'), join(deps, 'lib', name));
+  for (const name of ['libtensorflow_framework.so', 'libtensorflow_framework.so.2']) await linkRelative(join(libDir, 'libtensorflow_framework.so.2'), join(deps, 'lib', name));
+  await linkRelative(join(tfDir, 'include'), join(deps, 'include'));
+  const napi = napiVersion(pkgDir);
+  const modulePath = join(pkgDir, 'lib', `napi-v${napi}`);
+  const nodeGyp = join(b.partial, 'node', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  await runLogged(b.log, process.execPath, [nodeGyp, 'rebuild', ...nodeDirArgs(), '--module_name=tfjs_binding', `--module_path=${modulePath}`, `--napi_build_version=${napi}`], { cwd: pkgDir });
+  await rm(join(pkgDir, 'build'), { recursive: true, force: true });
+  return relative(b.partial, join(modulePath, 'tfjs_binding.node'));
+}
+
 /**
  * Builds the native backend (or finds it built). Throws TOOL_MISSING (user error) before
  * changing anything when a tool is missing, SETUP_FAILED when a step fails.
  */
 export async function setupNative(o: SetupOptions = {}): Promise<SetupResult> {
   const { variant, spec } = wheelSpec(o);
-  const dir = o.dir ?? nativeDir();
+  const dir = nativeDir();
   const version = engineVersion('@tensorflow/tfjs');
   if (!version) throw new PipelineError('TOOL_MISSING', '@tensorflow/tfjs is not installed in the engine', { where, hint: 'run npm ci first' });
   const pkgSpec = `${NATIVE_PACKAGE}@${version}`;
 
   const existing = readManifest(dir);
-  if (existing?.wheel.spec === spec && existing.package === pkgSpec && probe(dir).ok) return { built: false, dir, manifest: existing };
+  if (existing?.wheel.spec === spec && existing.package === pkgSpec && probe(dir, existing.binding).ok) return { built: false, dir, manifest: existing };
   const { python } = checkTools();
 
   const steps = variant === 'gpu' ? 7 : 6;
@@ -181,82 +266,27 @@ export async function setupNative(o: SetupOptions = {}): Promise<SetupResult> {
   const partial = `${dir}.partial`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
-  const log = join(partial, 'build.log');
-  const wheels = join(partial, 'wheels');
+  const b: Build = { partial, log: join(partial, 'build.log'), python };
   const tfDir = join(partial, 'tensorflow');
-  const libDir = join(tfDir, 'lib');
 
   say(`downloading ${spec} with pip`);
-  await runLogged(log, python, ['-m', 'pip', 'download', '--no-deps', ...WHEEL_TARGET, '-d', wheels, spec]);
-  const wheelName = readdirSync(wheels).find((f) => f.endsWith('.whl'));
-  if (!wheelName) throw new PipelineError('SETUP_FAILED', `pip downloaded no wheel for ${spec}`, { where, hint: `the whole log: ${log}` });
-  const wheel = join(wheels, wheelName);
-  const sha256 = await hashFile(wheel, { algorithm: 'sha256' });
-
-  say(`extracting libtensorflow and the C API headers from ${wheelName}`);
-  const unpacked = join(partial, 'unpacked');
-  await extract(log, python, wheel, [...LIBRARIES.map((l) => `tensorflow/${l}`), ...HEADER_PREFIXES.map((p) => `tensorflow/include/${p}`), `${wheelName.split('-').slice(0, 2).join('-')}.dist-info/METADATA`], unpacked);
-  await mkdir(libDir, { recursive: true });
-  for (const l of LIBRARIES) await rename(join(unpacked, 'tensorflow', l), join(libDir, l));
-  await rename(join(unpacked, 'tensorflow', 'include'), join(tfDir, 'include'));
-
+  const w = await downloadWheel(b, spec);
+  say(`extracting libtensorflow and the C API headers from ${w.name}`);
+  const metadata = await unpackWheel(b, w.wheel, w.name, tfDir);
   if (variant === 'gpu') {
-    // The CUDA libraries of the nvidia-* wheels go beside libtensorflow_cc.so.2, whose RUNPATH
-    // holds $ORIGIN: TensorFlow finds them there when it dlopens CUDA (LD_LIBRARY_PATH also works).
-    const metadata = readdirSync(unpacked).find((f) => f.endsWith('.dist-info'));
-    const reqs = metadata ? cudaRequirements(await readFile(join(unpacked, metadata, 'METADATA'), 'utf8')) : [];
+    const reqs = cudaRequirements(metadata);
     say(`downloading the CUDA libraries (${reqs.length} nvidia-* wheels)`);
-    const cuda = join(wheels, 'cuda');
-    if (reqs.length) await runLogged(log, python, ['-m', 'pip', 'download', '--no-deps', ...WHEEL_TARGET, '-d', cuda, ...reqs]);
-    for (const w of existsSync(cuda) ? readdirSync(cuda) : []) await extract(log, python, join(cuda, w), ['nvidia/'], join(unpacked, 'cuda'));
-    const nvidia = join(unpacked, 'cuda', 'nvidia');
-    for (const pkg of existsSync(nvidia) ? readdirSync(nvidia) : []) {
-      const lib = join(nvidia, pkg, 'lib');
-      for (const f of existsSync(lib) ? readdirSync(lib) : []) if (f.includes('.so')) await rename(join(lib, f), join(libDir, f));
-    }
+    await unpackCuda(b, reqs, join(tfDir, 'lib'));
   }
-  await rm(unpacked, { recursive: true, force: true });
-  await rm(wheels, { recursive: true, force: true });
-
+  await rm(join(partial, 'wheels'), { recursive: true, force: true });
   say(`installing ${pkgSpec} (without its download script)`);
-  const nodeDir = join(partial, 'node');
-  await mkdir(nodeDir, { recursive: true });
-  await writeFile(join(nodeDir, 'package.json'), JSON.stringify({ name: 'lth-native', private: true }) + '\n');
-  await runLogged(log, 'npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', '--omit=dev', pkgSpec, NODE_GYP], { cwd: nodeDir });
-  // One tfjs-core for every backend: the package's own @tensorflow/tfjs* become links to the
-  // engine's (same versions), so tensors, kernels and gradients are shared.
-  const scope = join(nodeDir, 'node_modules', '@tensorflow');
-  for (const name of readdirSync(scope)) {
-    const pkg = `@tensorflow/${name}`;
-    if (pkg === NATIVE_PACKAGE) continue;
-    const ours = engineVersion(pkg);
-    const theirs = (JSON.parse(readFileSync(join(scope, name, 'package.json'), 'utf8')) as { version: string }).version;
-    if (ours === theirs) await linkRelative(dirname(createRequire(join(ENGINE_ROOT, 'package.json')).resolve(`${pkg}/package.json`)), join(scope, name));
-  }
-
+  await installPackage(b, pkgSpec);
   say('building the binding against libtensorflow_cc.so.2 (node-gyp)');
-  const pkgDir = packageDir(partial);
-  const deps = join(pkgDir, 'deps');
-  await mkdir(join(deps, 'lib'), { recursive: true });
-  // binding.gyp links -ltensorflow -ltensorflow_framework; the wheel's library is called
-  // libtensorflow_cc.so.2 (its SONAME, which the built binding then asks for).
-  for (const name of ['libtensorflow.so', 'libtensorflow.so.2', 'libtensorflow_cc.so.2']) await linkRelative(join(libDir, 'libtensorflow_cc.so.2'), join(deps, 'lib', name));
-  for (const name of ['libtensorflow_framework.so', 'libtensorflow_framework.so.2']) await linkRelative(join(libDir, 'libtensorflow_framework.so.2'), join(deps, 'lib', name));
-  await linkRelative(join(tfDir, 'include'), join(deps, 'include'));
-  const napi = napiVersion(pkgDir);
-  const bindingRel = relative(partial, join(pkgDir, 'lib', `napi-v${napi}`, 'tfjs_binding.node'));
-  await runLogged(log, process.execPath, [
-    join(nodeDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', ...nodeDirArgs(),
-    '--module_name=tfjs_binding', `--module_path=${join(pkgDir, 'lib', `napi-v${napi}`)}`, `--napi_build_version=${napi}`,
-  ], { cwd: pkgDir });
-  await rm(join(pkgDir, 'build'), { recursive: true, force: true });
-
+  const binding = await buildBinding(b, tfDir);
   say('checking that the binding loads');
-  const manifest: NativeManifest = { schema: MANIFEST_SCHEMA, variant, tensorflow: '', wheel: { spec, name: wheelName, sha256 }, package: pkgSpec, binding: bindingRel };
-  await writeFile(manifestPath(partial), JSON.stringify(manifest, null, 2) + '\n');
-  const p = probe(partial);
-  if (!p.ok) throw new PipelineError('SETUP_FAILED', `the built binding does not load: ${p.reason}`, { where, hint: `the build log: ${log}` });
-  manifest.tensorflow = p.version;
+  const p = probe(partial, binding);
+  if (!p.ok) throw new PipelineError('SETUP_FAILED', `the built binding does not load: ${p.reason}`, { where, hint: `the build log: ${b.log}` });
+  const manifest: NativeManifest = { schema: MANIFEST_SCHEMA, variant, tensorflow: p.version, wheel: { spec, name: w.name, sha256: w.sha256 }, package: pkgSpec, binding };
   await writeFile(manifestPath(partial), JSON.stringify(manifest, null, 2) + '\n');
 
   say(`installing into ${dir}`);
