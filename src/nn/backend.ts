@@ -24,7 +24,7 @@ import { PipelineError } from '../errors.js';
 import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
 import { registerNativeKernels } from './kernels/native.js';
 import { loadSimdKernels } from './kernels/simd/index.js';
-import { NATIVE_PACKAGE, nativeDir, packageDir, readManifest, type NativeManifest } from './native/layout.js';
+import { NATIVE_PACKAGE, nativeDir, opsSourceDigest, packageDir, readManifest, type NativeManifest } from './native/layout.js';
 
 export type TF = typeof tfcore;
 export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -83,6 +83,8 @@ interface NativeLoad {
   mod?: TF & { version?: Record<string, string> };
   /** The build of `pipeline setup native` that was loaded, if it was that. */
   build?: NativeManifest;
+  /** The digest of our ops' source when their library was loaded with the build. */
+  ops?: string;
   reason?: string;
 }
 
@@ -122,7 +124,8 @@ function loadNative(threads: number | undefined): NativeLoad {
   for (const c of candidates) {
     try {
       const mod = require(c.from) as TF & { version?: Record<string, string> };
-      nativeLoad = { ok: true, pkg: c.pkg, mod, ...(c.build ? { build: c.build } : {}) };
+      const ops = c.build ? loadOps(dir, c.build) : undefined;
+      nativeLoad = { ok: true, pkg: c.pkg, mod, ...(c.build ? { build: c.build } : {}), ...(ops ? { ops } : {}) };
       return nativeLoad;
     } catch (e) {
       const code = (e as { code?: string }).code;
@@ -133,10 +136,30 @@ function loadNative(threads: number | undefined): NativeLoad {
   return nativeLoad;
 }
 
+/**
+ * Our ops (src/nn/native/ops/lth_ops.cc) after the binding, when the build has them compiled from
+ * the source as it is now (`LTH_NATIVE_OPS=0`: never, for comparisons). Otherwise the composed
+ * versions run, and a build from other source is said once. Returns the source's digest.
+ */
+function loadOps(dir: string, build: NativeManifest): string | undefined {
+  if (process.env.LTH_NATIVE_OPS === '0') return undefined;
+  if (!build.ops || build.ops.digest !== opsSourceDigest()) {
+    process.stderr.write(`lth-pipeline: the native build in ${dir} has ${build.ops ? 'our TensorFlow ops from another source' : 'no TensorFlow ops of ours'}; \`npx pipeline setup native\` compiles them (until then batch norm and the optimizer run as composed ops)\n`);
+    return undefined;
+  }
+  try {
+    createRequire(import.meta.url)(join(dir, build.ops.path));
+    return build.ops.digest;
+  } catch (e) {
+    process.stderr.write(`lth-pipeline: our TensorFlow ops in ${dir} failed to load (${errMsg(e)}); \`npx pipeline setup native\` builds them again\n`);
+    return undefined;
+  }
+}
+
 async function useNative(load: NativeLoad): Promise<Omit<BackendInfo, 'requested'>> {
   const mod = load.mod!;
   active = mod;
-  registerNativeKernels();
+  registerNativeKernels(load.ops !== undefined);
   await mod.setBackend('tensorflow');
   await mod.ready();
   const versions: Record<string, string> = { [load.pkg!]: String(mod.version?.['tfjs-node'] ?? 'unknown') };
@@ -147,6 +170,7 @@ async function useNative(load: NativeLoad): Promise<Omit<BackendInfo, 'requested
     versions.tensorflow = load.build.tensorflow;
     versions['tensorflow-wheel'] = load.build.wheel.name;
     versions['tensorflow-wheel-sha256'] = load.build.wheel.sha256;
+    versions['lth-ops'] = load.ops ?? 'not loaded';
   }
   return { name: 'tensorflow', threads: Number(process.env.TF_NUM_INTRAOP_THREADS) || availableParallelism(), versions };
 }

@@ -9,7 +9,7 @@
  * State is explicit (`Record<string, Tensor>`, exported as a TensorMap) so that it can be saved in
  * a checkpoint; the step number is the training iteration, supplied by the caller.
  */
-import type { Tensor } from '@tensorflow/tfjs-core';
+import { getKernel, type Tensor } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../errors.js';
 import { tf } from './backend.js';
 import { simdKernels } from './kernels/index.js';
@@ -87,14 +87,15 @@ let fusedEnabled = true;
  * Tensors up to this size go through the fused kernel (which saves ~15 kernel dispatches and
  * allocations per parameter); larger ones through the composed SIMD element-wise kernels, which
  * beat the scalar JS loop per element (measured: a 4.2M-element Adam update took 4x longer fused).
- * With our WASM SIMD module loaded, the wasm backend's fused kernel is SIMD too and takes every size.
+ * With our WASM SIMD module loaded, the wasm backend's fused kernel is SIMD too and takes every size,
+ * as does the native one (compiled C++).
  */
 const FUSED_MAX_SIZE = 16384;
 
 /**
- * Use the fused one-pass update kernel on the wasm and cpu backends (default; bitwise the same
- * results as the composed element-wise version, which the native backend always uses). For tests
- * and benchmarks.
+ * Use the fused one-pass update kernel (default) on the wasm and cpu backends, and on the native
+ * one with our ops loaded; bitwise the same results as the composed element-wise version on wasm
+ * and cpu. For tests and benchmarks.
  */
 export function setFusedOptimizer(enabled: boolean): void {
   fusedEnabled = enabled;
@@ -111,7 +112,7 @@ export function optimizerStep(
 ): StepResult {
   const t = tf();
   const be = t.getBackend();
-  if (fusedEnabled && (be === 'wasm' || be === 'cpu')) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
+  if (fusedEnabled && (be === 'wasm' || be === 'cpu' || getKernel(OPTIMIZER_KERNEL, be))) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
   return t.tidy(() => {
     const newParams: Record<string, Tensor> = {};
     const newState: Record<string, Tensor> = {};
@@ -190,7 +191,7 @@ function fusedStep(
   const newState: Record<string, Tensor> = {};
   const big: string[] = [];
   for (const name of Object.keys(grads).sort()) {
-    if (grads[name]!.size > FUSED_MAX_SIZE && !(t.getBackend() === 'wasm' && simdKernels())) {
+    if (grads[name]!.size > FUSED_MAX_SIZE && t.getBackend() !== 'tensorflow' && !(t.getBackend() === 'wasm' && simdKernels())) {
       big.push(name);
       continue;
     }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CLI, REPO } from '../helpers/project.js';
-import { manifestPath, nativeDir, readManifest } from '../../src/nn/native/layout.js';
+import { manifestPath, nativeDir, opsSourceDigest, readManifest } from '../../src/nn/native/layout.js';
 
 const which = (cmd: string): string | undefined => {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
@@ -93,6 +93,28 @@ test('a second setup on a built backend does nothing', { skip: !readManifest() &
   assert.match(r.stdout, /already built: TensorFlow \d+\.\d+\.\d+ \(cpu\) from tensorflow_cpu-/);
   assert.equal(statSync(manifestPath(nativeDir())).mtimeMs, before);
   assert.deepEqual(readdirSync(nativeDir()).sort(), entries);
+});
+
+test('a build whose ops came from another source has only its ops compiled again, and then loads them', { skip: !readManifest()?.ops && `the native backend (with our ops) is not built in ${nativeDir()}` }, () => {
+  const build = readManifest()!;
+  const dir = mkdtempSync(join(tmpdir(), 'lth-native-ops-'));
+  try {
+    // The libraries and the binding are the real build's (links); the manifest says the ops are stale.
+    for (const f of ['tensorflow', 'node']) symlinkSync(join(nativeDir(), f), join(dir, f));
+    writeFileSync(manifestPath(dir), JSON.stringify({ ...build, ops: { path: build.ops!.path, digest: 'f'.repeat(64) } }));
+    const env = { ...process.env, LTH_NATIVE_DIR: dir };
+    const r = spawnSync(process.execPath, [CLI, 'setup', 'native'], { cwd: REPO, env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\[1\/1\] compiling our TensorFlow ops again \(g\+\+\): their source has changed/);
+    assert.equal(readManifest(dir)!.ops!.digest, opsSourceDigest());
+    assert.ok(statSync(join(dir, build.ops!.path)).isFile(), 'the library is compiled into the build folder');
+    const script = "import { initBackend } from './src/nn/backend.ts'; console.log((await initBackend('tensorflow', { threads: 1 })).versions['lth-ops']);";
+    const load = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, env, encoding: 'utf8' });
+    assert.equal(load.status, 0, load.stderr);
+    assert.equal(load.stdout.trim().split('\n').at(-1), opsSourceDigest());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('setup native --remove deletes the build (and a partial one), and says so; a second time there is nothing to remove', () => {

@@ -4,10 +4,15 @@
 // replayed dense run is bitwise an uninterrupted one. Skipped, with the reason, where it is not built.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import { getKernel, type Scalar, type Tensor } from '@tensorflow/tfjs-core';
+import { OPTIMIZER_KERNEL } from '../../src/nn/kernels/optimizer.js';
 import { initBackend, tf, type BackendPref } from '../../src/nn/backend.js';
-import { readManifest, nativeDir } from '../../src/nn/native/layout.js';
+import { readManifest, nativeDir, opsSourceDigest } from '../../src/nn/native/layout.js';
+import { optimizerStep, validateOptimizer } from '../../src/nn/optim.js';
 import { createModel, MODEL_NAMES, type Model } from '../../src/nn/models/index.js';
 import { train } from '../../src/nn/train.js';
 import { syntheticData } from '../../src/nn/train-data.js';
@@ -87,6 +92,7 @@ describe('native TensorFlow backend', { skip }, () => {
     assert.equal(info.name, 'tensorflow');
     assert.equal(info.threads, 1);
     assert.equal(info.versions.tensorflow, build!.tensorflow);
+    assert.equal(info.versions['lth-ops'], opsSourceDigest(), 'our ops, compiled from the source as it is');
     assert.equal(info.versions['tensorflow-wheel'], build!.wheel.name);
     assert.match(info.versions['tensorflow-wheel-sha256'] ?? '', /^[0-9a-f]{64}$/);
   });
@@ -137,6 +143,53 @@ describe('native TensorFlow backend', { skip }, () => {
       }
     });
   }
+
+  // Our LthOptimizerUpdate op runs the wasm kernel's loops operation for operation in float32.
+  test('the optimizer update (our op) is bitwise the wasm fused kernel, for every optimizer', async () => {
+    const rng = new Rng(9);
+    const n = 40_000; // more than one block of the op's threads
+    const arr = (scale: number) => Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
+    const p = arr(1);
+    const g = arr(0.1);
+    const s1 = arr(0.01);
+    const s2 = Float32Array.from(arr(0.001), Math.abs);
+    const mask = Float32Array.from({ length: n }, () => (rng.next() < 0.3 ? 0 : 1));
+    const update = async (backend: BackendPref, type: 'sgd' | 'momentum' | 'nesterov' | 'adam', withState: boolean) => {
+      await initBackend(backend, { threads: 1 });
+      const t = tf();
+      const cfg = validateOptimizer({ type, weightDecay: 5e-4, momentum: 0.9 });
+      const names = type === 'adam' ? ['adam_m/w', 'adam_v/w'] : type === 'sgd' ? [] : ['momentum/w'];
+      const state = withState ? Object.fromEntries(names.map((k, i) => [k, t.tensor(i === 0 ? s1 : s2)])) : {};
+      const r = optimizerStep(cfg, { w: t.tensor(p) }, { w: t.tensor(g) }, state, { w: t.tensor(mask) }, 0.01, 4);
+      const out = [r.params.w!, ...names.map((k) => r.state[k]!)].map((x) => x.dataSync() as Float32Array);
+      t.disposeVariables();
+      return out;
+    };
+    await initBackend('tensorflow', { threads: 1 });
+    assert.ok(getKernel(OPTIMIZER_KERNEL, 'tensorflow'), 'the native backend runs the update as our op');
+    for (const type of ['sgd', 'momentum', 'nesterov', 'adam'] as const) {
+      for (const withState of [false, true]) {
+        const wasm = await update('wasm', type, withState);
+        const native = await update('tensorflow', type, withState);
+        wasm.forEach((w, i) => assert.ok(sameBits(native[i]!, w), `${type}${withState ? '' : ' (first step)'}: output ${i}`));
+      }
+    }
+  });
+
+  test('a build whose ops were compiled from another source runs without them and says so', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lth-native-'));
+    try {
+      for (const f of ['tensorflow', 'node', build!.ops!.path]) symlinkSync(join(nativeDir(), f), join(dir, f));
+      writeFileSync(join(dir, 'native.json'), JSON.stringify({ ...build, ops: { ...build!.ops, digest: '0'.repeat(64) } }));
+      const script = "import { initBackend } from './src/nn/backend.ts'; const i = await initBackend('tensorflow', { threads: 1 }); console.log(JSON.stringify(i.versions));";
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, LTH_NATIVE_DIR: dir } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /our TensorFlow ops from another source; `npx pipeline setup native` compiles them/);
+      assert.equal((JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, string>)['lth-ops'], 'not loaded');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test('two runs with one seed give byte-identical checkpoints (separate processes)', () => {
     const digest = () => {

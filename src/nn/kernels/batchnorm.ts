@@ -5,9 +5,11 @@
  * uses. Same formulas, same order of per-element operations; sums are blocked, so results agree
  * with the composed version to rounding (checked in test/nn/kernels.test.ts).
  *
+ * The pair's contract, which the native backend's pair (./native.ts) keeps too:
  * LthBatchNorm: inputs x [..., C], gamma [C], beta [C]; attr epsilon.
- *   Outputs: y, batch mean, batch (biased) variance, xc = x - mean, rstd = 1 / sqrt(variance + eps).
- * LthBatchNormGrad: inputs dy, xc, rstd, gamma. Outputs: dx, dgamma, dbeta.
+ *   Outputs: y, batch mean, batch (biased) variance, then what the gradient needs, saved by the
+ *   caller and passed back as s0, s1, ...: here xc = x - mean and rstd = 1 / sqrt(variance + eps).
+ * LthBatchNormGrad: inputs dy, x, gamma, s0, s1, ...; attr epsilon. Outputs: dx, dgamma, dbeta.
  */
 import { getKernel, registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { free, heapOffset, simdKernels, wasmBackend, type WasmBackend } from './wasm-backend.js';
@@ -61,7 +63,7 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
 
 const backward: KernelFunc = ({ inputs, backend }) => {
   const b = wasmBackend(backend);
-  const { dy, xc, rstd, gamma } = inputs as { dy: TensorInfo; xc: TensorInfo; rstd: TensorInfo; gamma: TensorInfo };
+  const { dy, s0: xc, s1: rstd, gamma } = inputs as { dy: TensorInfo; s0: TensorInfo; s1: TensorInfo; gamma: TensorInfo };
   const c = dy.shape[dy.shape.length - 1]!;
   const rows = dy.shape.reduce((p, q) => p * q, 1) / c;
   const dx = b.makeOutput([...dy.shape], 'float32');
@@ -85,9 +87,14 @@ const backward: KernelFunc = ({ inputs, backend }) => {
   return [dx, dgamma, dbeta];
 };
 
-/** Whether the fused batch norm can run on the active backend for this many channels. */
-export function fusedBatchNormAvailable(backendName: string, channels: number): boolean {
-  return backendName === 'wasm' && channels % 4 === 0 && simdKernels() !== undefined;
+/**
+ * Whether a fused batch norm pair can run on the active backend for activations of this shape:
+ * this file's on wasm with the SIMD module (channels in multiples of 4), or one that another
+ * backend registered (the native backend's, with our ops: ./native.ts).
+ */
+export function fusedBatchNormAvailable(backendName: string, shape: readonly number[]): boolean {
+  if (backendName === 'wasm') return shape[shape.length - 1]! % 4 === 0 && simdKernels() !== undefined;
+  return getKernel(BATCH_NORM_KERNEL, backendName) !== undefined;
 }
 
 let registered = false;

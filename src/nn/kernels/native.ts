@@ -21,21 +21,22 @@
  * one op (dy where x > 0, else 0: the same values; a zero's sign may differ, which no sum sees).
  * Other backends keep the upstream formula.
  *
- * Batch norm stays the composed version (src/nn/models) on this backend. TensorFlow's
- * FusedBatchNormV3 / FusedBatchNormGradV3 were tried as the LthBatchNorm pair (while this file was
- * written; that kernel is not kept, so no command here repeats it): under oneDNN, which
- * the convolutions need (ResNet-20 step 1,125 -> 692 ms CPU, bench/RESULTS.md), their gradients differ from the other
- * backends' by 1e-3 to 1e-2 of the largest value (ResNet-20, batch 16), against ~1e-5 for the
- * composed version on the same backend and for Eigen's fused kernels without oneDNN.
+ * With our ops library (src/nn/native/ops/lth_ops.cc, compiled by `pipeline setup native`),
+ * training-mode batch norm and the optimizer update are one TensorFlow op each, as on wasm (the
+ * LthBatchNorm pair and LthOptimizerUpdate: ./batchnorm.ts and ./optimizer.ts have the contracts)
+ * instead of 13 and ~15 element-wise ops. Without it, the composed versions run.
  */
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from './batchnorm.js';
+import { OPTIMIZER_KERNEL, optimizerOutputCount, type OptimizerUpdateAttrs } from './optimizer.js';
 import { backend_util, cast, engine, getBackend, getKernel, mul, registerGradient, registerKernel, step, tensor1d, unregisterKernel, type KernelFunc, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
 
 const BACKEND = 'tensorflow';
 
 /** The parts of tfjs-node's NodeJSKernelBackend these kernels use. */
 interface NodeBackend {
-  binding: { TF_ATTR_INT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number };
+  binding: { TF_ATTR_INT: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number };
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: TensorInfo[]): TensorInfo;
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: TensorInfo[], numOutputs: number): TensorInfo[];
 }
 interface OpAttr {
   name: string;
@@ -142,6 +143,41 @@ function registerReluGradient(): void {
   });
 }
 
+/** Our LthBatchNorm op: y, mean, biased variance, then the saved mean and rstd that its gradient takes. */
+const batchNorm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const b = backend as unknown as NodeBackend;
+  const epsilon: OpAttr = { name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: (attrs as { epsilon: number }).epsilon };
+  return b.executeMultipleOutputs(BATCH_NORM_KERNEL, [epsilon], [x, gamma, beta], 5);
+};
+
+const batchNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, gamma, s0, s1 } = inputs as Record<'dy' | 'x' | 'gamma' | 's0' | 's1', TensorInfo>;
+  const b = backend as unknown as NodeBackend;
+  const epsilon: OpAttr = { name: 'epsilon', type: b.binding.TF_ATTR_FLOAT, value: (attrs as { epsilon: number }).epsilon };
+  return b.executeMultipleOutputs(BATCH_NORM_GRAD_KERNEL, [epsilon], [dy, x, gamma, s0, s1], 3);
+};
+
+/** Our LthOptimizerUpdate op, with the attributes the wasm kernel's loops take (./optimizer.ts). */
+const optimizerUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
+  const a = attrs as unknown as OptimizerUpdateAttrs;
+  const b = backend as unknown as NodeBackend;
+  const extra = [mask, s1, s2].filter((t): t is TensorInfo => t !== undefined);
+  const outputs = optimizerOutputCount(a.type);
+  const int = (name: string, value: number): OpAttr => ({ name, type: b.binding.TF_ATTR_INT, value });
+  const flag = (name: string, value: boolean): OpAttr => ({ name, type: b.binding.TF_ATTR_BOOL, value });
+  const num = (name: string, value: number): OpAttr => ({ name, type: b.binding.TF_ATTR_FLOAT, value });
+  return b.executeMultipleOutputs(OPTIMIZER_KERNEL, [
+    int('N', extra.length), int('M', outputs),
+    { name: 'kind', type: b.binding.TF_ATTR_STRING, value: a.type },
+    flag('has_mask', mask !== undefined), flag('has_s1', s1 !== undefined), flag('has_s2', s2 !== undefined),
+    num('lr', a.lr), num('wd', a.weightDecay > 0 ? a.weightDecay : 0), num('momentum', a.momentum),
+    num('b1', a.beta1), num('b2', a.beta2), num('c1', 1 - a.beta1), num('c2', 1 - a.beta2),
+    num('bc2', a.bc2), num('eps', a.epsilon), num('step', a.lr / a.bc1),
+  ], [p, g, ...extra], outputs);
+};
+
 const KERNELS: Record<string, KernelFunc> = {
   Conv2D: conv2D,
   Conv2DBackpropInput: conv2DBackpropInput,
@@ -149,12 +185,22 @@ const KERNELS: Record<string, KernelFunc> = {
   [RELU_GRAD_KERNEL]: reluGrad,
 };
 
+/** The kernels that run our ops (src/nn/native/ops/lth_ops.cc), registered when the library is loaded. */
+const OPS_KERNELS: Record<string, KernelFunc> = {
+  [BATCH_NORM_KERNEL]: batchNorm,
+  [BATCH_NORM_GRAD_KERNEL]: batchNormGrad,
+  [OPTIMIZER_KERNEL]: optimizerUpdate,
+};
+
 let registered = false;
 
-/** Replaces tfjs-node's kernels above (idempotent; call once the package has loaded). */
-export function registerNativeKernels(): void {
+/**
+ * Replaces tfjs-node's kernels above, and adds those of our ops when their library is loaded
+ * (idempotent; call once the package has loaded).
+ */
+export function registerNativeKernels(withOps: boolean): void {
   if (registered) return;
-  for (const [kernelName, kernelFunc] of Object.entries(KERNELS)) {
+  for (const [kernelName, kernelFunc] of Object.entries({ ...KERNELS, ...(withOps ? OPS_KERNELS : {}) })) {
     if (getKernel(kernelName, BACKEND)) unregisterKernel(kernelName, BACKEND);
     registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
   }

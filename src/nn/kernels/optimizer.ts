@@ -1,6 +1,6 @@
 /**
  * A fused, masked optimizer update as one kernel (`LthOptimizerUpdate`) for the 'wasm' and 'cpu'
- * backends: one pass over a parameter's elements on the backend's own memory (the WASM heap or the
+ * backends (and, through our TensorFlow op with the same loops, for the native one: ./native.ts): one pass over a parameter's elements on the backend's own memory (the WASM heap or the
  * cpu backend's typed arrays) instead of ~10-17 element-wise kernels per parameter, each with its
  * own allocation and dispatch (the update was ~40% of a LeNet-300-100 step on wasm).
  *
@@ -37,7 +37,7 @@ interface Mem {
 }
 
 /** New weights, plus the momentum buffer or Adam's two moments. */
-const outputCount = (type: OptimizerUpdateAttrs['type']): number => (type === 'sgd' ? 1 : type === 'adam' ? 3 : 2);
+export const optimizerOutputCount = (type: OptimizerUpdateAttrs['type']): number => (type === 'sgd' ? 1 : type === 'adam' ? 3 : 2);
 
 function wasmMem(backend: unknown): Mem {
   const b = wasmBackend(backend);
@@ -127,7 +127,7 @@ function adamLoop(o: LoopArgs, b1: number, b2: number, c1: number, c2: number, b
 function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdateAttrs): TensorInfo[] {
   const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
   const shape = p.shape;
-  const nOut = outputCount(a.type);
+  const nOut = optimizerOutputCount(a.type);
   // Allocate every output before taking views: an allocation can grow (and detach) the WASM heap.
   const outs: TensorInfo[] = [];
   for (let i = 0; i < nOut; i++) outs.push(mem.out([...shape]));
@@ -178,7 +178,7 @@ function simdUpdate(k: SimdKernels, backend: unknown, inputs: Record<string, Ten
   const b = wasmBackend(backend);
   const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
   const outs: TensorInfo[] = [];
-  for (let i = 0; i < outputCount(a.type); i++) outs.push(b.makeOutput([...p.shape], 'float32'));
+  for (let i = 0; i < optimizerOutputCount(a.type); i++) outs.push(b.makeOutput([...p.shape], 'float32'));
   const at = (t: TensorInfo | undefined): number => (t ? heapOffset(b, t) : 0);
   k.optimizerUpdate({
     kind: a.type,

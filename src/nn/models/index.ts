@@ -189,7 +189,7 @@ function batchNorm(w: Record<string, Tensor>, x: Tensor, name: string, opts: For
  */
 export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Tensor; mean: Tensor; variance: Tensor } {
   const t = tf();
-  if (fusedBatchNormAvailable(t.getBackend(), x.shape[x.rank - 1]!)) return fusedBatchNormTrain(x, gamma, beta);
+  if (fusedBatchNormAvailable(t.getBackend(), x.shape)) return fusedBatchNormTrain(x, gamma, beta);
   const axes = [...Array(x.rank - 1).keys()];
   const count = x.size / x.shape[x.rank - 1]!;
   let mean: Tensor | undefined;
@@ -222,7 +222,10 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Ten
   return { y, mean: mean!, variance: variance! };
 }
 
-/** The same on the wasm backend's fused kernels (src/nn/kernels/batchnorm.ts): 5 passes, not 13. */
+/**
+ * The same on a backend's fused pair: 5 passes, not 13 (src/nn/kernels/batchnorm.ts on wasm; our
+ * TensorFlow ops on native, src/nn/native/ops/lth_ops.cc).
+ */
 function fusedBatchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Tensor; mean: Tensor; variance: Tensor } {
   const t = tf();
   registerBatchNormKernels();
@@ -230,15 +233,17 @@ function fusedBatchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Tenso
   let variance: Tensor | undefined;
   const op = t.customGrad((...args: unknown[]) => {
     const [xi, g, bt, save] = args as [Tensor, Tensor, Tensor, (ts: Tensor[]) => void];
-    const [value, m, v, xc, rstd] = t.engine().runKernel(BATCH_NORM_KERNEL, { x: xi, gamma: g, beta: bt }, { epsilon: BN_EPS }) as Tensor[];
+    const [value, m, v, ...forGrad] = t.engine().runKernel(BATCH_NORM_KERNEL, { x: xi, gamma: g, beta: bt }, { epsilon: BN_EPS }) as Tensor[];
     mean = t.keep(m!);
     variance = t.keep(v!);
-    save([xc!, rstd!, g]);
+    save([xi, g, ...forGrad]);
     return {
       value: value!,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [sxc, srstd, sg] = saved as [Tensor, Tensor, Tensor];
-        return t.engine().runKernel(BATCH_NORM_GRAD_KERNEL, { dy, xc: sxc, rstd: srstd, gamma: sg }, {}) as Tensor[];
+        const [sx, sg, ...s] = saved as Tensor[];
+        const inputs: Record<string, Tensor> = { dy, x: sx!, gamma: sg! };
+        s.forEach((e, i) => (inputs[`s${i}`] = e));
+        return t.engine().runKernel(BATCH_NORM_GRAD_KERNEL, inputs, { epsilon: BN_EPS }) as Tensor[];
       },
     };
   });

@@ -12,8 +12,10 @@
  *                                     the npm package, its binding built against the libraries
  *                                     above; its own copies of @tensorflow/tfjs* are links to the
  *                                     engine's, so one tfjs-core holds every backend
+ *     lth_ops.node                    our own TensorFlow ops (./ops/lth_ops.cc), compiled
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { hashSync } from 'hasha';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +35,8 @@ export interface NativeManifest {
   package: string;
   /** The binding, relative to the native folder. */
   binding: string;
+  /** Our ops library, relative to the native folder, and the sha256 of the source it was compiled from. */
+  ops?: { path: string; digest: string };
 }
 
 /** The engine's install root: the folder of its package.json. */
@@ -40,6 +44,15 @@ export const ENGINE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../
 
 export function nativeDir(): string {
   return process.env.LTH_NATIVE_DIR ? resolve(process.env.LTH_NATIVE_DIR) : join(ENGINE_ROOT, '.native');
+}
+
+/** The source of our TensorFlow ops (a C++ file of the engine, compiled by the setup). */
+export const OPS_SOURCE = join(ENGINE_ROOT, 'src', 'nn', 'native', 'ops', 'lth_ops.cc');
+export const OPS_LIBRARY = 'lth_ops.node';
+
+/** The sha256 of the ops' source as it is now: a build compiled from another source is not loaded. */
+export function opsSourceDigest(): string {
+  return hashSync(readFileSync(OPS_SOURCE), { algorithm: 'sha256' });
 }
 
 export const manifestPath = (dir: string): string => join(dir, 'native.json');

@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { hashFile } from 'hasha';
 import { PipelineError } from '../../errors.js';
-import { ENGINE_ROOT, MANIFEST_SCHEMA, NATIVE_PACKAGE, manifestPath, nativeDir, packageDir, readManifest, type NativeManifest } from './layout.js';
+import { ENGINE_ROOT, MANIFEST_SCHEMA, NATIVE_PACKAGE, OPS_LIBRARY, OPS_SOURCE, manifestPath, nativeDir, opsSourceDigest, packageDir, readManifest, type NativeManifest } from './layout.js';
 
 /** The TensorFlow release asked for by default: the one the index this project reaches serves. */
 export const DEFAULT_TF_VERSION = '2.21.0';
@@ -31,8 +31,8 @@ const WHEEL_TARGET = ['--python-version', '3.11', '--implementation', 'cp', '--p
 /** node-gyp is a build tool of this folder only: installed with the package, not with the engine. */
 const NODE_GYP = 'node-gyp@11';
 
-/** What the binding needs from the wheel (the C API headers and what they include). */
-const HEADER_PREFIXES = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/', 'xla/tsl/'];
+/** What the binding and our ops need from the wheel (the C API headers and what they include). */
+const HEADER_PREFIXES = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/', 'xla/tsl/', 'tensorflow/core/common_runtime/next_pluggable_device/c/'];
 const LIBRARIES = ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'];
 
 export interface SetupOptions {
@@ -64,7 +64,7 @@ function onPath(cmd: string): boolean {
 }
 
 /** The tools a build needs, each checked before anything changes; a missing one says what to install. */
-function checkTools(): { python: string } {
+function checkTools(): { python: string; cxx: string } {
   const missing = (what: string, install: string): never => {
     throw new PipelineError('TOOL_MISSING', `${what} is missing: the native backend is built from TensorFlow's wheel with it`, {
       where,
@@ -79,7 +79,7 @@ function checkTools(): { python: string } {
   if (!onPath(cxx)) missing(`a C++ compiler (${cxx})`, 'g++');
   if (!onPath('make')) missing('make', 'make');
   if (!onPath('npm')) missing('npm', 'npm');
-  return { python: python! };
+  return { python: python!, cxx };
 }
 
 /** Resolves packages as the engine does. */
@@ -145,10 +145,13 @@ function nodeDirArgs(): string[] {
   return dir ? [`--nodedir=${dir}`] : [];
 }
 
-/** Loads the binding (path relative to `dir`) in a child process, as a stage would; returns TensorFlow's version. */
-function probe(dir: string, binding: string): { ok: true; version: string } | { ok: false; reason: string } {
-  const script = `const tf = require(${JSON.stringify(packageDir(dir))}); process.stdout.write(tf.getBackend() + ' ' + require(process.argv[1]).TF_Version);`;
-  const r = spawnSync(process.execPath, ['-e', script, join(dir, binding)], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+/**
+ * Loads the binding (path relative to `dir`), and our ops library after it when given, in a child
+ * process, as a stage would; returns TensorFlow's version.
+ */
+function probe(dir: string, binding: string, ops?: string): { ok: true; version: string } | { ok: false; reason: string } {
+  const script = `const tf = require(${JSON.stringify(packageDir(dir))}); if (process.argv[2]) require(process.argv[2]); process.stdout.write(tf.getBackend() + ' ' + require(process.argv[1]).TF_Version);`;
+  const r = spawnSync(process.execPath, ['-e', script, join(dir, binding), ops ? join(dir, ops) : ''], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
   const [backend, version] = (r.stdout ?? '').trim().split(' ');
   if (r.status === 0 && backend === 'tensorflow' && version) return { ok: true, version };
   return { ok: false, reason: (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-3).join(' ') };
@@ -164,6 +167,7 @@ interface Build {
   partial: string;
   log: string;
   python: string;
+  cxx: string;
 }
 
 /** pip downloads the wheel (and nothing else); returns its path, name and sha256. */
@@ -246,8 +250,34 @@ async function buildBinding(b: Build, tfDir: string): Promise<string> {
 }
 
 /**
+ * g++ compiles our ops (./ops/lth_ops.cc) against the wheel's C API headers and
+ * libtensorflow_framework.so.2 (found at run time beside it, through RUNPATH), as a Node-API module
+ * (Node's headers). Float arithmetic as written: no contraction into FMAs, no fast-math.
+ * Returns the manifest's `ops` entry.
+ */
+async function buildOps(log: string, cxx: string, dir: string, tfDir: string): Promise<{ path: string; digest: string }> {
+  const digest = opsSourceDigest();
+  const nodeInclude = join(dirname(dirname(process.execPath)), 'include', 'node');
+  const partial = join(dir, `${OPS_LIBRARY}.partial`);
+  await runLogged(log, cxx, [
+    '-O3', '-std=c++17', '-fPIC', '-shared', '-pthread', '-ffp-contract=off', '-fno-math-errno', '-fvisibility=hidden',
+    `-I${join(tfDir, 'include')}`, `-I${nodeInclude}`, `-DLTH_OPS_DIGEST="${digest}"`,
+    '-o', partial, OPS_SOURCE,
+    `-L${join(tfDir, 'lib')}`, '-l:libtensorflow_framework.so.2', `-Wl,-rpath,$ORIGIN/${relative(dir, join(tfDir, 'lib'))}`,
+  ]);
+  await rename(partial, join(dir, OPS_LIBRARY));
+  return { path: OPS_LIBRARY, digest };
+}
+
+async function writeManifest(dir: string, m: NativeManifest): Promise<void> {
+  await writeFile(`${manifestPath(dir)}.partial`, JSON.stringify(m, null, 2) + '\n');
+  await rename(`${manifestPath(dir)}.partial`, manifestPath(dir));
+}
+
+/**
  * Builds the native backend (or finds it built). Throws TOOL_MISSING (user error) before
- * changing anything when a tool is missing, SETUP_FAILED when a step fails.
+ * changing anything when a tool is missing, SETUP_FAILED when a step fails. A build whose ops
+ * were compiled from another source (or before there were ops) has them compiled again, alone.
  */
 export async function setupNative(o: SetupOptions = {}): Promise<SetupResult> {
   const { variant, spec } = wheelSpec(o);
@@ -257,16 +287,28 @@ export async function setupNative(o: SetupOptions = {}): Promise<SetupResult> {
   const pkgSpec = `${NATIVE_PACKAGE}@${version}`;
 
   const existing = readManifest(dir);
-  if (existing?.wheel.spec === spec && existing.package === pkgSpec && probe(dir, existing.binding).ok) return { built: false, dir, manifest: existing };
-  const { python } = checkTools();
+  // A build from before our ops lacks some of their headers: it is built again, whole.
+  if (existing?.wheel.spec === spec && existing.package === pkgSpec && existing.ops && probe(dir, existing.binding).ok) {
+    if (existing.ops.digest === opsSourceDigest()) return { built: false, dir, manifest: existing };
+    const { cxx } = checkTools();
+    o.onStep?.(1, 1, 'compiling our TensorFlow ops again (g++): their source has changed');
+    const log = join(dir, 'build.log');
+    const ops = await buildOps(log, cxx, dir, join(dir, 'tensorflow'));
+    const p = probe(dir, existing.binding, ops.path);
+    if (!p.ok) throw new PipelineError('SETUP_FAILED', `our ops do not load: ${p.reason}`, { where, hint: `the build log: ${log}` });
+    const manifest = { ...existing, ops };
+    await writeManifest(dir, manifest);
+    return { built: true, dir, manifest };
+  }
+  const { python, cxx } = checkTools();
 
-  const steps = variant === 'gpu' ? 7 : 6;
+  const steps = variant === 'gpu' ? 8 : 7;
   let step = 0;
   const say = (what: string) => o.onStep?.(++step, steps, what);
   const partial = `${dir}.partial`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
-  const b: Build = { partial, log: join(partial, 'build.log'), python };
+  const b: Build = { partial, log: join(partial, 'build.log'), python, cxx };
   const tfDir = join(partial, 'tensorflow');
 
   say(`downloading ${spec} with pip`);
@@ -283,16 +325,17 @@ export async function setupNative(o: SetupOptions = {}): Promise<SetupResult> {
   await installPackage(b, pkgSpec);
   say('building the binding against libtensorflow_cc.so.2 (node-gyp)');
   const binding = await buildBinding(b, tfDir);
-  say('checking that the binding loads');
-  const p = probe(partial, binding);
+  say('compiling our TensorFlow ops (g++)');
+  const ops = await buildOps(b.log, b.cxx, partial, tfDir);
+  say('checking that the binding and our ops load');
+  const p = probe(partial, binding, ops.path);
   if (!p.ok) throw new PipelineError('SETUP_FAILED', `the built binding does not load: ${p.reason}`, { where, hint: `the build log: ${b.log}` });
-  const manifest: NativeManifest = { schema: MANIFEST_SCHEMA, variant, tensorflow: p.version, wheel: { spec, name: w.name, sha256: w.sha256 }, package: pkgSpec, binding };
-  await writeFile(manifestPath(partial), JSON.stringify(manifest, null, 2) + '\n');
+  await writeManifest(partial, { schema: MANIFEST_SCHEMA, variant, tensorflow: p.version, wheel: { spec, name: w.name, sha256: w.sha256 }, package: pkgSpec, binding, ops });
 
   say(`installing into ${dir}`);
   await rm(dir, { recursive: true, force: true });
   await rename(partial, dir);
-  return { built: true, dir, manifest };
+  return { built: true, dir, manifest: readManifest(dir)! };
 }
 
 /** Removes the native build (and any partial one). Returns whether there was one. */
