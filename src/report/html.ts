@@ -5,6 +5,8 @@
  */
 import type { PipelinePlan } from '../engine/index.js';
 import { refsOf } from '../engine/index.js';
+import type { JsonValue } from '../store/index.js';
+import { flatten } from './diff.js';
 import { backendOf } from './experiments.js';
 import { svgForHtml } from './plots.js';
 import type { ResolvedReport } from './resolve.js';
@@ -20,11 +22,17 @@ function truncate(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
 }
 
+/** Per stage id, the ids of the stages it reads outputs of. */
+function parentsOf(plan: PipelinePlan): Map<string, string[]> {
+  const parents = new Map<string, string[]>();
+  for (const n of plan.pipeline.order) parents.set(n.id, [...new Set(refsOf(n).flatMap(({ ref }) => (ref.kind === 'output' ? [ref.stageId] : [])))]);
+  return parents;
+}
+
 /** The DAG as SVG: columns by longest path from a root, rows ordered by the parents' positions. */
 export function dagSvg(plan: PipelinePlan): string {
   const order = plan.pipeline.order;
-  const parents = new Map<string, string[]>();
-  for (const n of order) parents.set(n.id, [...new Set(refsOf(n).flatMap(({ ref }) => (ref.kind === 'output' ? [ref.stageId] : [])))]);
+  const parents = parentsOf(plan);
   const depth = new Map<string, number>();
   for (const n of order) depth.set(n.id, Math.max(-1, ...parents.get(n.id)!.map((p) => depth.get(p) ?? 0)) + 1);
   const columns: string[][] = [];
@@ -80,6 +88,94 @@ export function scopeSvgIds(svg: string, prefix: string): string {
   return svg.replace(/\bid="([^"]+)"/g, `id="${prefix}-$1"`).replace(/url\(#([^)]+)\)/g, `url(#${prefix}-$1)`).replace(/href="#([^"]+)"/g, `href="#${prefix}-$1"`);
 }
 
+/**
+ * The stage instances behind a report's numbers: the ones it reads and everything upstream of them
+ * (the prune rates and the rewind iteration shape a ticket's accuracy as much as its own params).
+ * In the plan's order.
+ */
+export function provenanceOf(plan: PipelinePlan, ids: readonly string[]): string[] {
+  const parents = parentsOf(plan);
+  const seen = new Set<string>();
+  const visit = (id: string): void => {
+    if (seen.has(id) || !parents.has(id)) return;
+    seen.add(id);
+    for (const p of parents.get(id)!) visit(p);
+  };
+  for (const id of ids) visit(id);
+  return plan.pipeline.order.map((n) => n.id).filter((id) => seen.has(id));
+}
+
+/** A param value as a reader expects it: strings bare, numbers as written, lists and objects as JSON. */
+function paramText(v: JsonValue | undefined): string {
+  if (v === undefined) return '-';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export interface ParamsOfStage {
+  /** The stage definition (`retrain`, `prune`, ...). */
+  stage: string;
+  /** Its instances among the report's provenance, in plan order. */
+  instances: string[];
+  /** Params (dot paths) with one value in every instance. */
+  constant: Array<[string, string]>;
+  /** Params whose value differs between instances (or that some lack): the value per instance, parallel to `instances`. */
+  varying: Array<[string, string[]]>;
+}
+
+/** The params of each stage definition the report covers, split into those that vary between instances and the rest. */
+export function paramsByStage(plan: PipelinePlan, ids: readonly string[]): ParamsOfStage[] {
+  const nodes = provenanceOf(plan, ids).map((id) => plan.stages.get(id)!.node);
+  const kinds = [...new Set(nodes.map((n) => n.def.name))];
+  return kinds.map((stage) => {
+    const of = nodes.filter((n) => n.def.name === stage);
+    const maps = of.map((n) => flatten(n.params.effective as Record<string, JsonValue>));
+    const paths = [...new Set(maps.flatMap((m) => [...m.keys()]))];
+    const constant: ParamsOfStage['constant'] = [];
+    const varying: ParamsOfStage['varying'] = [];
+    for (const path of paths) {
+      const values = maps.map((m) => (m.has(path) ? paramText(m.get(path)) : '-'));
+      if (new Set(values).size === 1) constant.push([path, values[0]!]);
+      else varying.push([path, values]);
+    }
+    return { stage, instances: of.map((n) => n.id), constant, varying };
+  });
+}
+
+/** The distinct values of a varying param, in first-appearance order ('-': some instances lack it). */
+function distinct(values: readonly string[]): string {
+  return [...new Set(values)].join(', ');
+}
+
+/**
+ * The hyperparameter tables. One table, a row per param and a column per stage definition: the
+ * value common to all instances, or (highlighted, class `varies`) the values it takes. Then, listed
+ * apart, each definition whose params vary gets the value per instance: what differs between the
+ * runs is what a reader looks for first.
+ */
+export function hyperparameterHtml(groups: readonly ParamsOfStage[]): string {
+  const paths = [...new Set(groups.flatMap((g) => [...g.varying.map(([p]) => p), ...g.constant.map(([p]) => p)]))];
+  const cell = (g: ParamsOfStage, path: string): string => {
+    const c = g.constant.find(([p]) => p === path);
+    if (c) return `<td>${escapeHtml(c[1])}</td>`;
+    const v = g.varying.find(([p]) => p === path);
+    return v ? `<td class="varies" title="varies between instances">${escapeHtml(distinct(v[1]))}</td>` : '<td class="absent"></td>';
+  };
+  const out = ['<table class="params" id="hyperparameters-table">'];
+  out.push(`<thead><tr><th scope="col">parameter</th>${groups.map((g) => `<th scope="col" data-stage="${escapeHtml(g.stage)}"><code>${escapeHtml(g.stage)}</code> <span class="range">(${g.instances.length})</span></th>`).join('')}</tr></thead><tbody>`);
+  for (const path of paths) {
+    const varies = groups.some((g) => g.varying.some(([p]) => p === path));
+    out.push(`<tr${varies ? ' class="varies"' : ''} data-param="${escapeHtml(path)}"><td><code>${escapeHtml(path)}</code></td>${groups.map((g) => cell(g, path)).join('')}</tr>`);
+  }
+  out.push('</tbody></table>');
+  for (const g of groups.filter((x) => x.varying.length > 0)) {
+    out.push(`<table class="params params-varying" data-stage="${escapeHtml(g.stage)}"><caption><code>${escapeHtml(g.stage)}</code>: the params that vary, per instance</caption>`);
+    out.push(`<thead><tr><th scope="col">stage instance</th>${g.varying.map(([p]) => `<th scope="col"><code>${escapeHtml(p)}</code></th>`).join('')}</tr></thead><tbody>`);
+    g.instances.forEach((id, i) => out.push(`<tr><td><code>${escapeHtml(id)}</code></td>${g.varying.map(([, v]) => `<td>${escapeHtml(v[i]!)}</td>`).join('')}</tr>`));
+    out.push('</tbody></table>');
+  }
+  return out.join('\n');
+}
+
 function formatMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
@@ -96,7 +192,11 @@ th, td { padding: 0.25rem 0.7rem; border-bottom: 1px solid #e3e3e3; text-align: 
 thead th { border-bottom: 2px solid #555; } tbody tr:last-child td { border-bottom: 2px solid #555; }
 .num { text-align: right; font-variant-numeric: tabular-nums; } .range { color: #777; font-size: 0.8em; }
 .caption { color: #555; font-size: 0.85rem; margin-top: -0.5rem; }
-figure { margin: 1.5rem 0; } figure svg { max-width: 100%; height: auto; } figcaption { color: #555; font-size: 0.85rem; }
+figure { margin: 1.5rem 0; } figcaption { color: #555; font-size: 0.85rem; }
+/* Figures take the content column's whole width (the SVG scales by its viewBox; its own width attribute is the 1x size). */
+figure svg { display: block; width: 100%; height: auto; }
+table.params-varying { display: inline-table; vertical-align: top; margin-right: 1.5rem; }
+.params td.varies, .params-varying td + td { background: #fff3c4; } .params tr.varies td:first-child { font-weight: bold; }
 .dag-wrap { overflow: auto; border: 1px solid #ddd; padding: 0.5rem; max-height: 70vh; }
 .state { display: inline-block; padding: 0 0.4rem; border-radius: 4px; border: 1px solid; font-size: 0.8rem; }
 code { font-size: 0.85em; }
@@ -143,6 +243,12 @@ export function reportHtml(input: HtmlReportInput): string {
       if (!svg) return;
       out.push(`<figure id="figure-${escapeHtml(p.spec.name)}" data-plot="${escapeHtml(p.spec.name)}">${scopeSvgIds(svgForHtml(svg), `fig${i + 1}`)}<figcaption>Figure ${i + 1}: ${escapeHtml(p.spec.title ?? p.spec.name)}</figcaption></figure>`);
     });
+  }
+  const params = paramsByStage(plan, resolved.stages);
+  if (params.length) {
+    out.push('<h2 id="hyperparameters">Hyperparameters</h2>');
+    out.push('<p class="meta">The params of the stages behind the tables and figures and of those upstream of them, per stage definition (number of instances in brackets). Highlighted: params whose value differs between instances, with the values they take; below, the value per instance.</p>');
+    out.push(hyperparameterHtml(params));
   }
   out.push('<h2 id="dag">Stages</h2>');
   out.push(`<p class="meta">${Object.keys(STATE_COLORS).map((s) => `${badge(s)}`).join(' ')} - up-to-date: the lock file's result; cached: in the run cache, not yet in the lock file; stale: must run.</p>`);

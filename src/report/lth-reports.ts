@@ -8,7 +8,7 @@
  * replicates of the same experiment: their numbers are averaged (mean, min, max). Replicates made
  * by running the pipeline with several `--set seed=...` are aggregated by `--replicates seed=0,1,2`.
  */
-import { defineReport, groupBy, metric, series, type ColumnSpec, type CellValue, type PlotSpec, type ReportDefinition, type ReportPipeline, type ReportStage, type TableSpec } from './spec.js';
+import { defineReport, groupBy, joinSentences, metric, series, type ColumnSpec, type CellValue, type PlotSpec, type ReportDefinition, type ReportPipeline, type ReportStage, type TableSpec } from './spec.js';
 
 const REPLICATE_SEGMENT = /^(seed|rep|replicate|trial|run)[:=_-]?\d+$/i;
 
@@ -74,6 +74,42 @@ function plannedDensity(p: ReportPipeline, s: ReportStage): number | undefined {
 }
 
 const pctLabel = (d: number): string => `${Number((d * 100).toPrecision(3))}%`;
+/** '80% of weights remaining': a density said as what is left (never 'sparsity', which is what is pruned). */
+const remainingLabel = (d: number): string => `${pctLabel(d)} of weights remaining`;
+
+/** Printed under a table only when a cell aggregates more than one replicate (`TableSpec.replicateNote`). */
+const REPLICATE_NOTE = 'Over replicates: mean [min, max].';
+
+const DATASET_NAMES: Readonly<Record<string, string>> = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST', cifar10: 'CIFAR-10' };
+
+/** Whether a stage's numbers are on the test set: evaluate-stability may run on another split (`split: 'validation'`). */
+function evaluatesOnTest(s: ReportStage): boolean {
+  return typeof s.params.split !== 'string' || s.params.split === 'test';
+}
+
+/** The test-set subset size a stage evaluates on (`data.subset.test`, a param of every training stage); undefined: the whole test set. */
+function testSubsetOf(s: ReportStage): number | undefined {
+  const n = (s.params.data as { subset?: { test?: unknown } } | undefined)?.subset?.test;
+  return typeof n === 'number' ? n : undefined;
+}
+
+/**
+ * A note for tables whose test numbers come from stages that evaluate on a subset of the test set
+ * (the smoke profiles): 'Evaluated on a 2,000-image subset of the MNIST test set, not the whole
+ * test set.' The size is the stages' own param, so the note follows the profile. Undefined when
+ * every stage uses the whole test set.
+ */
+export function testSubsetNote(stages: readonly ReportStage[]): string | undefined {
+  const onTest = stages.filter(evaluatesOnTest);
+  const subsets = onTest.filter((s) => testSubsetOf(s) !== undefined);
+  if (subsets.length === 0) return undefined;
+  const sizes = [...new Set(subsets.map((s) => testSubsetOf(s)!))].sort((a, b) => a - b);
+  const datasets = [...new Set(subsets.map((s) => String(s.params.dataset ?? '')))].map((d) => DATASET_NAMES[d] ?? d);
+  const count = (n: number): string => n.toLocaleString('en-US');
+  const which = sizes.length === 1 ? `a ${count(sizes[0]!)}-image subset` : `subsets of ${count(sizes[0]!)} to ${count(sizes[sizes.length - 1]!)} images`;
+  const of = datasets.length === 1 && datasets[0] ? `the ${datasets[0]} test set` : 'the test set';
+  return `${subsets.length < onTest.length ? 'Some runs are evaluated' : 'Evaluated'} on ${which} of ${of}, not the whole test set.`;
+}
 
 function groupTitle(group: string): string {
   return group === '' ? '' : ` (${group})`;
@@ -97,6 +133,7 @@ function impTables(p: ReportPipeline, insts: Instance[]): TableSpec[] {
       columns.push({ key: `${r}.es`, label: `${cap(ROLES[r])}: early-stop it.`, format: 'int' });
     }
     const dense = denseFor(p, group);
+    const shown = [...dense, ...list.map((i) => i.stage)];
     const rows: Array<Record<string, CellValue>> = [];
     if (dense.length > 0) {
       rows.push({ level: 0, remaining: 1, 'retrain.acc': metric(dense, 'testAccuracy'), 'retrain.es': metric(dense, 'earlyStopIteration') });
@@ -115,7 +152,8 @@ function impTables(p: ReportPipeline, insts: Instance[]): TableSpec[] {
       title: `Iterative magnitude pruning${groupTitle(group)}: winning tickets vs baselines`,
       columns,
       rows,
-      caption: 'Level 0 is the dense network. Over replicates: mean [min, max].',
+      caption: joinSentences('Level 0 is the dense network', testSubsetNote(shown)),
+      replicateNote: REPLICATE_NOTE,
     };
   });
 }
@@ -146,10 +184,12 @@ function impPlots(p: ReportPipeline, insts: Instance[], opts: { seriesBy: 'role'
       esSeries.push({ name, points: [...denseEs, ...byLevel.map(([, l]) => ({ x: metric(ids(l), 'density'), y: metric(ids(l), 'earlyStopIteration') }))] });
     }
   }
-  const x = { title: 'Percent of weights remaining (log scale)', log: true, reverse: true, format: '~%' };
+  // Ticks at the levels' densities (as the papers): vega's own log ticks leave a narrow range (80% to 100%) unlabelled.
+  const x = { title: 'Percent of weights remaining (log scale)', log: true, reverse: true, format: '.1~%', ticks: 'data' as const };
   return [
     { name: 'accuracy-vs-weights', title: 'Test accuracy vs weights remaining', x, y: { title: 'Test accuracy', format: '.1%' }, series: accSeries, legend: 'Method' },
-    { name: 'early-stop-vs-weights', title: 'Early-stopping iteration vs weights remaining', x, y: { title: 'Early-stopping iteration (min. validation loss)', zero: true }, series: esSeries, legend: 'Method' },
+    // The y title fits the plot's height (a longer one widens the figure with blank space above it).
+    { name: 'early-stop-vs-weights', title: 'Early-stopping iteration (min. validation loss) vs weights remaining', x, y: { title: 'Early-stopping iteration', zero: true, integer: true }, series: esSeries, legend: 'Method' },
   ];
 }
 
@@ -171,10 +211,10 @@ function curvePlot(p: ReportPipeline, insts: Instance[], pick: (levels: number[]
     for (const level of pick(levels)) {
       const at = ofGroup.filter((i) => i.level === level);
       const d = plannedDensity(p, at[0]!.stage);
-      list.push({ name: `${multi ? `${group}, ` : ''}ticket L${level}${d !== undefined ? ` (${pctLabel(d)} weights)` : ''}`, curve: series(ids(at), 'curve', { x: 'iteration', y: 'valAccuracy' }) });
+      list.push({ name: `${multi ? `${group}, ` : ''}ticket L${level}${d !== undefined ? ` (${remainingLabel(d)})` : ''}`, curve: series(ids(at), 'curve', { x: 'iteration', y: 'valAccuracy' }) });
     }
   }
-  return { name: 'training-curves', title: 'Validation accuracy during training', x: { title: 'Training iteration' }, y: { title: 'Validation accuracy', format: '.0%' }, series: list, legend: 'Network', band: true };
+  return { name: 'training-curves', title: 'Validation accuracy during training', x: { title: 'Training iteration', integer: true }, y: { title: 'Validation accuracy', format: '.0%' }, series: list, legend: 'Network', band: true };
 }
 
 /** Up to n levels spread over the range, the last included. */
@@ -206,7 +246,7 @@ export const lateResetReport: ReportDefinition = defineReport((p) => {
   const columns: ColumnSpec[] = [{ key: 'k', label: 'Rewind iteration k', format: 'int' }];
   for (const l of levels) {
     const d = plannedDensity(p, tickets.find((t) => t.level === l)!.stage);
-    columns.push({ key: `acc.L${l}`, label: `Test acc. % at ${d !== undefined ? `${pctLabel(d)} weights` : `level ${l}`}`, format: 'percent:2' });
+    columns.push({ key: `acc.L${l}`, label: `Test acc. % at ${d !== undefined ? remainingLabel(d) : `level ${l}`}`, format: 'percent:2' });
   }
   columns.push({ key: 'instability', label: 'Instability %', format: 'percent:2' }, { key: 'stable', label: 'Stable (< 2%)', format: 'yesno' });
   const byK = groupBy([...tickets].sort((a, b) => kOf(a) - kOf(b)), kOf);
@@ -226,22 +266,24 @@ export const lateResetReport: ReportDefinition = defineReport((p) => {
     title: 'Late resetting: test accuracy and stability by rewind iteration',
     columns,
     rows,
-    caption: `Instability: the error barrier on the linear path between two copies trained with different data orders, at level ${last ?? '-'}. Over replicates: mean [min, max].`,
+    caption: joinSentences(`Instability: the error barrier on the linear path between two copies trained with different data orders, at level ${last ?? '-'}`, testSubsetNote([...tickets, ...stab].map((i) => i.stage))),
+    replicateNote: REPLICATE_NOTE,
   };
   const kLevels = groupBy(stab, (i) => i.level);
   const instability: PlotSpec = {
     name: 'instability-vs-rewind',
     title: 'Instability vs rewind iteration',
-    x: { title: 'Rewind iteration k' },
+    // k is an iteration: ticks at 0, 1, 2 (never 0.5), even when only k = 0 and k = 4 ran.
+    x: { title: 'Rewind iteration k', integer: true },
     y: { title: 'Instability (error barrier)', format: '.1%', zero: true },
     series: kLevels.map(([level, list]) => {
       const d = plannedDensity(p, tickets.find((t) => t.level === level)?.stage ?? list[0]!.stage);
       return {
-        name: d !== undefined ? `${pctLabel(d)} weights` : `level ${level}`,
+        name: d !== undefined ? remainingLabel(d) : `level ${level}`,
         points: groupBy([...list].sort((a, b) => kOf(a) - kOf(b)), kOf).map(([k, at]) => ({ x: k, y: metric(ids(at), 'instability') })),
       };
     }),
-    legend: 'Sparsity',
+    // No legend title: each entry says what it is ('80% of weights remaining').
     rule: { y: 0.02, label: 'stable below 2%' },
   };
   const interpolation: PlotSpec = {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { ResolvedPlot } from './resolve.js';
+import type { PlotRow, ResolvedPlot } from './resolve.js';
 
 const require = createRequire(import.meta.url);
 
@@ -24,7 +24,27 @@ export const FONT_FAMILY = 'DejaVu Sans';
 /** Colour-blind-safe categorical palette (Okabe & Ito), fixed so that colours do not depend on vega's defaults. */
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000', '#F0E442'];
 
-function axis(a: ResolvedPlot['spec']['x'], isY: boolean): Record<string, unknown> {
+/** Marker shapes, one per series in legend order (as the palette's colours): series stay apart in print and where they overlap. */
+export const SHAPES = ['circle', 'square', 'triangle-up', 'diamond', 'triangle-down', 'cross', 'triangle-right', 'triangle-left'];
+
+/** Pixels between two dodged series: 2 px lines with a 2 px gap, markers half apart. */
+const DODGE_PX = 4;
+
+type Axis = ResolvedPlot['spec']['x'];
+
+/** Whether an axis shows integers only: said by the spec, else every value on it is an integer (linear axes). */
+export function isIntegerAxis(a: Axis, values: readonly number[]): boolean {
+  if (a.integer !== undefined) return a.integer;
+  return !a.log && values.length > 0 && values.every((v) => Number.isInteger(v));
+}
+
+/** Explicit tick values of an axis, if the spec asks for them; 'data': each distinct value once, in order. */
+function tickValues(a: Axis, values: readonly number[]): number[] | undefined {
+  if (a.ticks === 'data') return [...new Set(values)].sort((x, y) => x - y);
+  return a.ticks ? [...a.ticks] : undefined;
+}
+
+function axis(a: Axis, isY: boolean, integer: boolean, values?: number[]): Record<string, unknown> {
   const scale: Record<string, unknown> = { type: a.log ? 'log' : 'linear' };
   if (a.reverse) scale.reverse = true;
   if (a.domain) scale.domain = a.domain;
@@ -34,35 +54,91 @@ function axis(a: ResolvedPlot['spec']['x'], isY: boolean): Record<string, unknow
     type: 'quantitative',
     title: a.title,
     scale,
-    axis: { ...(a.format ? { format: a.format } : {}), ...(a.log ? { tickCount: 8 } : {}), labelFlush: false },
+    // tickMinStep 1: an axis of iterations or levels has no tick at 0.5 (nor a label '0.5').
+    axis: { ...(a.format ? { format: a.format } : {}), ...(a.log && !values ? { tickCount: 8 } : {}), ...(integer ? { tickMinStep: 1 } : {}), ...(values ? { values } : {}), labelFlush: false },
   };
+}
+
+/** Two points at the same place: same x, y closer than 1% of the y values' range (about the width of a line). */
+function samePlace(a: PlotRow, b: PlotRow, yTolerance: number): boolean {
+  const dx = Math.abs(a.x - b.x);
+  return dx <= 1e-9 * Math.max(1, Math.abs(a.x), Math.abs(b.x)) && Math.abs(a.y - b.y) <= yTolerance;
+}
+
+/**
+ * Pixel offsets of series that lie on top of each other: a series hides another when more than
+ * half the points of the shorter one are at the same place (one shared point, e.g. the dense
+ * network every method starts from, is not enough: the marker shapes tell those apart). Such
+ * series are shifted apart by DODGE_PX, centred on the true value; the others stay at 0.
+ */
+export function dodgeOffsets(rows: readonly PlotRow[], names: readonly string[]): Map<string, number> {
+  const bySeries = new Map(names.map((n) => [n, rows.filter((r) => r.series === n)]));
+  const ys = rows.map((r) => r.y);
+  const tolerance = rows.length ? (Math.max(...ys) - Math.min(...ys)) * 0.01 : 0;
+  // Union-find over the series: a cluster is a set of series drawn on top of each other.
+  const root = new Map(names.map((n) => [n, n]));
+  const find = (n: string): string => (root.get(n) === n ? n : find(root.get(n)!));
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const a = bySeries.get(names[i]!)!;
+      const b = bySeries.get(names[j]!)!;
+      const shared = a.filter((p) => b.some((q) => samePlace(p, q, tolerance))).length;
+      if (shared * 2 > Math.min(a.length, b.length)) root.set(find(names[j]!), find(names[i]!));
+    }
+  }
+  const clusters = new Map<string, string[]>();
+  for (const n of names) {
+    const r = find(n);
+    clusters.set(r, [...(clusters.get(r) ?? []), n]);
+  }
+  const out = new Map<string, number>();
+  for (const members of clusters.values()) members.forEach((n, k) => out.set(n, members.length > 1 ? (k - (members.length - 1) / 2) * DODGE_PX : 0));
+  return out;
 }
 
 /** The Vega-Lite specification of a plot (data inlined; deterministic key order). */
 export function toVegaLite(plot: ResolvedPlot): TopLevelSpec {
   const s = plot.spec;
   const names = [...new Set(s.series.map((x) => x.name))];
+  const legendTitle = s.legend ?? null;
   const color = {
     field: 'series',
     type: 'nominal',
     sort: names,
     scale: { domain: names, range: PALETTE.slice(0, Math.max(1, names.length)) },
-    title: s.legend ?? null,
+    title: legendTitle,
   };
-  const x = { field: 'x', ...axis(s.x, false) };
+  const xs = plot.rows.map((r) => r.x);
+  const ys = plot.rows.map((r) => r.y);
+  const x = { field: 'x', ...axis(s.x, false, isIntegerAxis(s.x, xs), tickValues(s.x, xs)) };
+  const yAxis = axis(s.y, true, isIntegerAxis(s.y, plot.rows.flatMap((r) => [r.y, r.lo, r.hi])), tickValues(s.y, ys));
   const band = (s.band ?? true) && plot.rows.some((r) => r.n > 1 && r.hi > r.lo);
   const points = s.points ?? plot.kind === 'points';
+  const offsets = (s.dodge ?? true) ? dodgeOffsets(plot.rows, names) : new Map<string, number>();
+  const dodged = [...offsets.values()].some((o) => o !== 0);
+  // A dodged series is drawn a few pixels off its values: the offset is a datum field, read by every layer.
+  const shift = dodged ? { yOffset: { expr: 'datum.dodge' } } : {};
   const layers: Array<Record<string, unknown>> = [];
   if (band) {
     layers.push({
-      mark: { type: 'area', opacity: 0.2, interpolate: 'linear' },
-      encoding: { x, y: { field: 'lo', ...axis(s.y, true) }, y2: { field: 'hi' }, color },
+      mark: { type: 'area', opacity: 0.2, interpolate: 'linear', ...(dodged ? { yOffset: { expr: 'datum.dodge' }, y2Offset: { expr: 'datum.dodge' } } : {}) },
+      encoding: { x, y: { field: 'lo', ...yAxis }, y2: { field: 'hi' }, color },
     });
   }
+  // With markers the legend shows each series' shape in its colour (one legend: same field, same title); else a stroke.
+  const legend = points ? { orient: 'right', labelLimit: 0, symbolSize: 60 } : { orient: 'right', labelLimit: 0, symbolType: 'stroke', symbolStrokeWidth: 3 };
   layers.push({
-    mark: { type: 'line', strokeWidth: 2, ...(points ? { point: { filled: true, size: 40 } } : {}) },
-    encoding: { x, y: { field: 'y', ...axis(s.y, true) }, color: { ...color, legend: { orient: 'right', labelLimit: 0, symbolType: 'stroke', symbolStrokeWidth: 3 } } },
+    mark: { type: 'line', strokeWidth: 2, ...shift },
+    encoding: { x, y: { field: 'y', ...yAxis }, color: { ...color, legend } },
   });
+  if (points) {
+    // One marker shape per series, with a white rim: two series with equal values stay apart.
+    const shape = { field: 'series', type: 'nominal', sort: names, scale: { domain: names, range: SHAPES.slice(0, Math.max(1, names.length)) }, title: legendTitle, legend };
+    layers.push({
+      mark: { type: 'point', filled: true, size: 50, opacity: 1, stroke: 'white', strokeWidth: 0.75, ...shift },
+      encoding: { x, y: { field: 'y', ...yAxis }, color: { ...color, legend }, shape },
+    });
+  }
   if (s.rule) {
     layers.push({
       data: { values: [{ y: s.rule.y, label: s.rule.label ?? '' }] },
@@ -81,7 +157,7 @@ export function toVegaLite(plot: ResolvedPlot): TopLevelSpec {
     height: s.height ?? 300,
     background: 'white',
     padding: 8,
-    data: { values: plot.rows.map((r) => ({ series: r.series, x: r.x, y: r.y, lo: r.lo, hi: r.hi, n: r.n })) },
+    data: { values: plot.rows.map((r) => ({ series: r.series, x: r.x, y: r.y, lo: r.lo, hi: r.hi, n: r.n, ...(dodged ? { dodge: offsets.get(r.series) ?? 0 } : {}) })) },
     layer: layers,
     config: {
       font: FONT_FAMILY,

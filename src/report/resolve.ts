@@ -9,7 +9,7 @@ import { PipelineError } from '../errors.js';
 import type { PipelinePlan, StagePlan } from '../engine/index.js';
 import { refsOf, type LoadedPipeline } from '../engine/index.js';
 import type { Store } from '../store/index.js';
-import type { CellFormat, CellValue, ColumnSpec, MetricRef, PlotSpec, ReportPipeline, ReportSpec, ReportStage, SeriesRef, TableSpec } from './spec.js';
+import { joinSentences, type CellFormat, type CellValue, type ColumnSpec, type MetricRef, type PlotSpec, type ReportPipeline, type ReportSpec, type ReportStage, type SeriesRef, type TableSpec } from './spec.js';
 
 /** A cell after lookup: one value, or the aggregate of replicates. */
 export type ResolvedCell =
@@ -29,7 +29,10 @@ export interface ResolvedColumn extends ColumnSpec {
 export interface ResolvedTable {
   name: string;
   title: string | undefined;
+  /** The spec's caption, with its replicate note when some cell aggregates replicates. */
   caption: string | undefined;
+  /** The most replicates any cell aggregates (1: a single run). */
+  replicates: number;
   columns: ResolvedColumn[];
   rows: Array<Record<string, ResolvedCell>>;
 }
@@ -51,6 +54,8 @@ export interface ResolvedPlot {
 
 export interface ResolvedReport {
   pipeline: string;
+  /** The stage ids whose results the tables and figures read, in first-use order. */
+  stages: string[];
   tables: ResolvedTable[];
   plots: ResolvedPlot[];
 }
@@ -141,7 +146,7 @@ export async function resolveReport(replicates: readonly ReplicatePlan[], store:
   const tables = (spec.tables ?? []).map((t) => resolveTable(t, lookup));
   const plots: ResolvedPlot[] = [];
   for (const p of spec.plots ?? []) plots.push(await resolvePlot(p, lookup, store));
-  return { pipeline: first.plan.pipeline.definition.name, tables, plots };
+  return { pipeline: first.plan.pipeline.definition.name, stages: ids, tables, plots };
 }
 
 export function valueAt(obj: unknown, path: string): unknown {
@@ -195,7 +200,14 @@ function resolveTable(t: TableSpec, plan: Lookup): ResolvedTable {
       aggregated: cells.some((x) => x.kind === 'number' && x.n > 1),
     };
   });
-  return { name: t.name, title: t.title, caption: t.caption, columns, rows };
+  const replicates = Math.max(1, ...rows.flatMap((r) => Object.values(r).map(replicatesOf)));
+  // The note on replicates ('mean [min, max]') only where a cell is an aggregate: one run has no range.
+  const caption = replicates > 1 && t.replicateNote ? joinSentences(t.caption, t.replicateNote) : t.caption;
+  return { name: t.name, title: t.title, caption, columns, rows, replicates };
+}
+
+function replicatesOf(c: ResolvedCell): number {
+  return c.kind === 'number' || c.kind === 'boolean' ? c.n : 1;
 }
 
 function num(v: number | MetricRef, plan: Lookup): ResolvedCell {

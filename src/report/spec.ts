@@ -94,6 +94,12 @@ export interface TableSpec {
   rows: Array<Record<string, CellValue>>;
   /** A sentence printed under the table (Markdown, HTML) or as its caption (LaTeX). */
   caption?: string;
+  /**
+   * A sentence added to the caption only when some cell aggregates more than one replicate (e.g.
+   * 'Over replicates: mean [min, max].'): whether there are replicates is known only once the
+   * cells are resolved (`--replicates` loads the pipeline several times), not from the graph.
+   */
+  replicateNote?: string;
 }
 
 export interface AxisSpec {
@@ -108,6 +114,16 @@ export interface AxisSpec {
   format?: string;
   /** Explicit domain. */
   domain?: [number, number];
+  /**
+   * Integer ticks only (an iteration, a level): never a tick at 0.5. Default: true when every
+   * value on the axis is an integer (linear axes only).
+   */
+  integer?: boolean;
+  /**
+   * Where the ticks are: explicit values, or 'data' for the values the points take on this axis
+   * (e.g. the densities of the pruning levels, as the papers' figures). Default: vega's ticks.
+   */
+  ticks?: number[] | 'data';
 }
 
 /** A point of a line plot: x and y, each a literal or a metric (aggregated over replicates). */
@@ -140,6 +156,11 @@ export interface PlotSpec {
   band?: boolean;
   /** Dots on the data points (default: true for point series, false for curves). */
   points?: boolean;
+  /**
+   * Shift series that lie on top of each other (most of their points equal) by a few pixels
+   * apart, so that none hides another (default true). Every series has its own marker shape too.
+   */
+  dodge?: boolean;
   /** Horizontal reference line (e.g. the 2% stability threshold). */
   rule?: { y: number; label?: string };
   width?: number;
@@ -177,6 +198,18 @@ export function metric(stages: StageList, path: string): MetricRef {
 /** A curve from a JSON output of one stage instance (or averaged over replicates). */
 export function series(stages: StageList, output: string, fields: { x: string; y: string; scaleX?: number; scaleY?: number }): SeriesRef {
   return { kind: 'series', stages: idsOf(stages), output, ...fields };
+}
+
+/**
+ * Sentences joined into one paragraph: each ends with a full stop (unless it has its own
+ * punctuation) and the next starts after one space. Empty parts are left out.
+ */
+export function joinSentences(...parts: ReadonlyArray<string | undefined | null | false>): string {
+  return parts
+    .map((s) => (typeof s === 'string' ? s.trim() : ''))
+    .filter((s) => s !== '')
+    .map((s) => (/[.!?:]$/.test(s) ? s : `${s}.`))
+    .join(' ');
 }
 
 /** Groups items by a key, keeping the order of first appearance. */

@@ -5,7 +5,7 @@
  * A cell aggregated over replicates prints as `mean [min, max]` (Markdown, HTML, LaTeX); CSV gives
  * such a column three fields, `key`, `key_min`, `key_max`; JSON gives every number unrounded.
  */
-import type { CellFormat } from './spec.js';
+import { joinSentences, type CellFormat } from './spec.js';
 import type { ResolvedCell, ResolvedColumn, ResolvedTable } from './resolve.js';
 
 export const TABLE_FORMATS = ['md', 'csv', 'latex', 'json'] as const;
@@ -124,7 +124,8 @@ export function latexEscape(s: string): string {
 /** A `table` float with a booktabs `tabular` (needs `\usepackage{booktabs}`). */
 export function tableToLatex(t: ResolvedTable): string {
   const lines = ['\\begin{table}[t]', '\\centering'];
-  if (t.title) lines.push(`\\caption{${latexEscape(t.title)}${t.caption ? ` ${latexEscape(t.caption)}` : ''}}`);
+  // The title and the caption are two sentences of one \caption: the title gets its full stop.
+  if (t.title || t.caption) lines.push(`\\caption{${latexEscape(joinSentences(t.title, t.caption))}}`);
   lines.push(`\\label{tab:${t.name}}`);
   lines.push(`\\begin{tabular}{${t.columns.map((c) => (c.align === 'right' ? 'r' : 'l')).join('')}}`);
   lines.push('\\toprule');

@@ -48,7 +48,8 @@ export const report = defineReport((pl) => {
           { key: 'stable', label: 'Stable', format: 'yesno' },
         ],
         rows: byDensity.map(([d, list]) => ({ remaining: d, acc: metric(list, 'testAccuracy'), es: metric(list, 'earlyStop'), stable: metric(list, 'stable') })),
-        caption: 'Mean [min, max] over 3 seeds.',
+        caption: 'Densities as given to the stage.',
+        replicateNote: 'Mean [min, max] over the seeds.',
       },
       {
         name: 'seed0',

@@ -21,7 +21,19 @@ const EXPECTED_MD = `### Accuracy by density
 | 50.0 | 86.00 [85.00, 87.00] | 700 [600, 800] | 2/3 |
 | 25.0 | 83.50 [82.50, 84.50] | 950 [850, 1050] | 2/3 |
 
-Mean [min, max] over 3 seeds.
+Densities as given to the stage. Mean [min, max] over the seeds.
+`;
+
+/** The same table from one seed: no ranges, and no sentence about replicates. */
+const EXPECTED_MD_ONE_SEED = `### Accuracy by density
+
+| Weights remaining % | Test acc. % | Early stop | Stable |
+| ---: | ---: | ---: | ---: |
+| 100.0 | 90.00 | 100 | yes |
+| 50.0 | 85.00 | 600 | yes |
+| 25.0 | 82.50 | 850 | yes |
+
+Densities as given to the stage.
 `;
 
 const EXPECTED_CSV = `remaining,acc,acc_min,acc_max,es,es_min,es_max,stable
@@ -90,6 +102,16 @@ describe('tables, plots and reports from the cache', () => {
     assert.equal(r.stdout, EXPECTED_MD);
   });
 
+  test("table: the caption's replicate note only when a cell aggregates replicates (not for one seed)", () => {
+    const r = project.cli(['table', 'pipeline.ts', '--table', 'accuracy', '--set', 'seeds=[0]']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, EXPECTED_MD_ONE_SEED);
+    const json = JSON.parse(project.cli(['table', 'pipeline.ts', '-t', 'accuracy', '-f', 'json', '--set', 'seeds=[0]']).stdout) as Array<{ caption: string }>;
+    assert.equal(json[0]!.caption, 'Densities as given to the stage.');
+    const three = JSON.parse(project.cli(['table', 'pipeline.ts', '-t', 'accuracy', '-f', 'json']).stdout) as Array<{ caption: string }>;
+    assert.equal(three[0]!.caption, 'Densities as given to the stage. Mean [min, max] over the seeds.');
+  });
+
   test('table: exact CSV (aggregated columns get _min and _max)', () => {
     const r = project.cli(['table', 'pipeline.ts', '-t', 'accuracy', '--format', 'csv']);
     assert.equal(r.code, 0, r.stderr);
@@ -110,6 +132,8 @@ describe('tables, plots and reports from the cache', () => {
     const tex = project.cli(['table', 'pipeline.ts', '-t', 'accuracy', '--format', 'latex']).stdout;
     assert.match(tex, /\\begin\{tabular\}\{rrrr\}\n\\toprule\nWeights remaining \\% & Test acc\. \\% & Early stop & Stable \\\\\n\\midrule\n100\.0 & 91\.00\\,\{\\scriptsize\[90\.00, 92\.00\]\} & /);
     assert.match(tex, /\\bottomrule\n\\end\{tabular\}/);
+    // Title and caption are two sentences of one caption (the title used to run into the caption).
+    assert.match(tex, /\\caption\{Accuracy by density\. Densities as given to the stage\. Mean \[min, max\] over the seeds\.\}/);
   });
 
   test('table: a missing result is named by stage id with the command that computes it; exit 2; --run computes it', () => {
@@ -171,6 +195,23 @@ describe('tables, plots and reports from the cache', () => {
     assert.equal(bad.code, 2);
   });
 
+  test('report: the HTML has the hyperparameter table (varying params highlighted and listed per instance) and full-width figures', () => {
+    const file = project.path('report-static.html');
+    const r = project.cli(['report', 'pipeline.ts', '-o', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const html = readFileSync(file, 'utf8');
+    assert.match(html, /<h2 id="hyperparameters">Hyperparameters<\/h2>/);
+    assert.match(html, /<table class="params" id="hyperparameters-table">\n<thead><tr><th scope="col">parameter<\/th><th scope="col" data-stage="train"><code>train<\/code> <span class="range">\(9\)<\/span><\/th><\/tr><\/thead>/);
+    assert.match(html, /<tr class="varies" data-param="density"><td><code>density<\/code><\/td><td class="varies" title="varies between instances">1, 0\.5, 0\.25<\/td><\/tr>/);
+    assert.match(html, /<tr class="varies" data-param="seed"><td><code>seed<\/code><\/td><td class="varies" title="varies between instances">0, 1, 2<\/td><\/tr>/);
+    assert.match(html, /<table class="params params-varying" data-stage="train">/);
+    assert.match(html, /<tr><td><code>seed:2\/d25<\/code><\/td><td>0\.25<\/td><td>2<\/td><\/tr>/);
+    // Figures scale to the content column (the SVG's own width attribute is its 1x size, about half of it).
+    assert.match(html, /figure svg \{ display: block; width: 100%; height: auto; \}/);
+    assert.doesNotMatch(html, /figure svg \{ max-width: 100%/);
+    assert.ok(html.indexOf('id="hyperparameters"') > html.indexOf('id="figures"') && html.indexOf('id="hyperparameters"') < html.indexOf('id="dag"'));
+  });
+
   test('report: the HTML file opens in headless Chromium without console errors and shows the table', { skip: existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium (apt-get install -y chromium)', timeout: 90_000 }, async () => {
     const file = project.path('report.html');
     const r = project.cli(['report', 'pipeline.ts', '-o', file, '-t', 'accuracy']);
@@ -202,6 +243,12 @@ describe('tables, plots and reports from the cache', () => {
       const figures = await page.$$eval('figure svg', (svgs) => svgs.map((s) => s.getBoundingClientRect().width));
       assert.equal(figures.length, 2);
       assert.ok(figures.every((w) => w > 100), 'figures are laid out');
+      // Full width of the content column (the heading's width), not the SVG's own (about half of it).
+      const column = await page.$eval('h1', (h) => h.getBoundingClientRect().width);
+      assert.ok(figures.every((w) => Math.abs(w - column) <= 1), `figures ${figures.join(', ')} px wide in a ${column} px column`);
+      const varying = await page.$$eval('#hyperparameters-table tr.varies td.varies', (tds) => tds.map((td) => [td.textContent, getComputedStyle(td).backgroundColor]));
+      assert.deepEqual(varying.map(([t]) => t), ['1, 0.5, 0.25', '0, 1, 2']);
+      assert.ok(varying.every(([, bg]) => bg !== 'rgba(0, 0, 0, 0)'), 'the params that vary are highlighted');
       const states = await page.$$eval('svg.dag g.dag-node', (nodes) => nodes.map((n) => n.getAttribute('data-state')));
       assert.ok(states.length >= 9);
       assert.ok(states.every((s) => s === 'up-to-date' || s === 'cached'));
