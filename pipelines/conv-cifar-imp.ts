@@ -7,12 +7,13 @@
  *   npx pipeline run pipelines/conv-cifar-imp.ts                       # smoke: Conv-2, tiny subsets
  *   npx pipeline run pipelines/conv-cifar-imp.ts --set profile=paper   # the three networks, 20 levels
  *
- * Data: `--set dataDir=...` holding cifar10/cifar-10-batches-bin/ (or the .tar.gz); default
- * $PIPELINE_DATA_DIR, else ../shared/data, else the loader's download folder.
+ * Data: `--data-dir <folder>` holding cifar10/cifar-10-batches-bin/ (or the .tar.gz); else
+ * $PIPELINE_DATA_DIR, else ../shared/data, else the loader's download folder. The files' digests,
+ * not where they are, enter the stage keys.
  */
 import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
-import { datasetInputs, defaultDataDir, imp, trainDenseRun } from '../src/lth/index.js';
+import { datasetInputs, imp, trainDenseRun } from '../src/lth/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -45,11 +46,11 @@ const PROFILES = {
 };
 
 export default definePipeline(
-  { name: 'conv-cifar-imp', params: { profile: 'smoke', dataDir: defaultDataDir(ROOT), seed: 0 } },
+  { name: 'conv-cifar-imp', params: { profile: 'smoke', seed: 0 } },
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
-    const data = datasetInputs(p, 'cifar10', cfg.dataDir, { required: cfg.dataDir !== defaultDataDir(ROOT) });
+    const data = datasetInputs(p, 'cifar10', ROOT);
     for (const model of prof.models) {
       const net = NETWORKS[model];
       p.scope(model, () => {

@@ -7,12 +7,12 @@
  *   npx pipeline run pipelines/lenet-mnist-imp.ts --set profile=paper  # 50K iterations, 18 levels (1.9%)
  *   npx pipeline show pipelines/lenet-mnist-imp.ts                     # the summary table's numbers
  *
- * Data: `--set dataDir=...` (default $PIPELINE_DATA_DIR, else ../shared/data, else the loader's
- * download folder); the MNIST files' digests are part of every stage key.
+ * Data: `--data-dir <folder>` (else $PIPELINE_DATA_DIR, else ../shared/data, else the loader's
+ * download folder); the MNIST files' digests, not where they are, are part of every stage key.
  */
 import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
-import { datasetInputs, defaultDataDir, imp, trainDenseRun } from '../src/lth/index.js';
+import { datasetInputs, imp, trainDenseRun } from '../src/lth/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -25,11 +25,11 @@ const PROFILES = {
 } as const;
 
 export default definePipeline(
-  { name: 'lenet-mnist-imp', params: { profile: 'smoke', dataDir: defaultDataDir(ROOT), seed: 0 } },
+  { name: 'lenet-mnist-imp', params: { profile: 'smoke', seed: 0 } },
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
-    const data = datasetInputs(p, 'mnist', cfg.dataDir, { required: cfg.dataDir !== defaultDataDir(ROOT) });
+    const data = datasetInputs(p, 'mnist', ROOT);
     const dense = trainDenseRun(
       p,
       {

@@ -15,7 +15,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
-import { datasetInputs, defaultDataDir, imp, prune, trainDenseRun } from '../src/lth/index.js';
+import { datasetInputs, imp, prune, trainDenseRun } from '../src/lth/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -48,12 +48,12 @@ const PROFILES = {
 };
 
 export default definePipeline(
-  { name: 'resnet18-late-reset', params: { profile: 'smoke', dataDir: defaultDataDir(ROOT), seed: 0, ks: [] as number[] } },
+  { name: 'resnet18-late-reset', params: { profile: 'smoke', seed: 0, ks: [] as number[] } },
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
     const ks = cfg.ks.length > 0 ? cfg.ks : prof.ks;
-    const data = datasetInputs(p, 'cifar10', cfg.dataDir, { required: cfg.dataDir !== defaultDataDir(ROOT) });
+    const data = datasetInputs(p, 'cifar10', ROOT);
     const dense = trainDenseRun(
       p,
       { model: 'resnet20', dataset: 'cifar10', optimizer: 'momentum', momentum: 0.9, initSeed: cfg.seed, dataSeed: cfg.seed, checkpoints: prof.checkpoints, ...prof.train },

@@ -9,6 +9,7 @@ export type PipelineErrorCode =
   // user errors: nothing was changed, exit code 2
   | 'PIPELINE_LOAD' // the pipeline file does not exist, does not compile, or throws while loading
   | 'PIPELINE_INVALID' // the file exports no pipeline, or the builder misuses the API
+  | 'PIPELINE_TYPE' // the pipeline file (or a project module it imports) does not type-check
   | 'CYCLE' // the stage graph has a cycle
   | 'DUPLICATE_ID' // two stage instances share an id
   | 'PARAM_INVALID' // unknown, ill-typed or out-of-range parameter (stage params or --set)
@@ -31,6 +32,7 @@ export type PipelineErrorCode =
 export const USER_ERROR_CODES: ReadonlySet<PipelineErrorCode> = new Set<PipelineErrorCode>([
   'PIPELINE_LOAD',
   'PIPELINE_INVALID',
+  'PIPELINE_TYPE',
   'CYCLE',
   'DUPLICATE_ID',
   'PARAM_INVALID',

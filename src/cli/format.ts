@@ -47,3 +47,8 @@ export function textTable(head: string[], rows: string[][]): string {
   table.push(...rows);
   return table.toString().split('\n').map((l) => l.trimEnd()).join('\n');
 }
+
+/** `--json`: one JSON document on stdout. */
+export function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

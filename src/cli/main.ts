@@ -1,4 +1,6 @@
 /** The `pipeline` command line. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
@@ -22,6 +24,11 @@ const commands = {
   setup: () => import('./commands/setup.js'),
 };
 
+/** The engine's version, from its package.json. */
+function engineVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
@@ -31,13 +38,21 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 const cacheOption = () => new Option('--cache <dir>', 'cache directory (default: $PIPELINE_CACHE or <project>/cache)');
 const lockOption = () => new Option('--lock <file>', 'lock file (default: $PIPELINE_LOCK or <project>/dvc-like.lock)');
+const dataDirOption = () => new Option('--data-dir <folder>', 'where datasets are (sets PIPELINE_DATA_DIR; default: ../shared/data beside the project, else the loader\'s folder)');
 const setOption = () => new Option('-s, --set <key=value>', 'override a pipeline param, or <stage id>.<param> (repeatable)').argParser(collect).default([]);
 
 export function buildProgram(done: (code: number) => void): Command {
   const program = new Command('pipeline')
     .description('Run, inspect and maintain lth-pipeline experiment DAGs')
+    .version(engineVersion(), '-V, --version', 'the engine\'s version')
     .showHelpAfterError()
     .exitOverride();
+  // --data-dir is an environment setting, not a param: the pipeline's build function and every
+  // stage process (children inherit the environment) find the data through it.
+  program.hook('preAction', (_program, action) => {
+    const dir = action.opts<{ dataDir?: string }>().dataDir;
+    if (dir !== undefined) process.env.PIPELINE_DATA_DIR = resolve(dir);
+  });
   const wrap =
     <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
     async (...args: A): Promise<void> => {
@@ -48,14 +63,17 @@ export function buildProgram(done: (code: number) => void): Command {
     .command('run <pipeline>')
     .description('run the stages whose results are not in the cache')
     .addOption(setOption())
+    .addOption(dataDirOption())
     .option('-j, --jobs <n>', 'stages run at once', positiveInt, 1)
     .option('-f, --force <stage>', 'execute this stage id (or name, or glob) even if cached (repeatable)', collect, [])
     .option('-k, --keep-going', 'after a failure, go on with the stages that do not depend on it', false)
     .option('-n, --dry-run', 'show what would run and why, run nothing', false)
     .option('--inline', 'run every stage inside this process (debugging)', false)
+    .option('--no-typecheck', 'run without type-checking the pipeline file first')
     .option('--remote <dir>', 'a shared store to read results from and write them to (default: $PIPELINE_REMOTE)')
     .option('--queue <redis-url>', 'send stages to `pipeline worker`s through this Redis (default: $PIPELINE_QUEUE; needs --remote)')
     .option('-v, --verbose', 'print the stages\' output', false)
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .addOption(cacheOption())
     .addOption(lockOption())
     .action(wrap(async (file: string, o) => (await commands.run()).runCommand(file, o)));
@@ -64,6 +82,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .command('status <pipeline>')
     .description('list the stages that are stale, and why')
     .addOption(setOption())
+    .addOption(dataDirOption())
     .option('--json', 'machine-readable output', false)
     .addOption(cacheOption())
     .addOption(lockOption())
@@ -73,13 +92,16 @@ export function buildProgram(done: (code: number) => void): Command {
     .command('dag <pipeline>')
     .description('print the stage graph (text tree, or --mermaid)')
     .addOption(setOption())
+    .addOption(dataDirOption())
     .option('--mermaid', 'Mermaid flowchart', false)
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .action(wrap(async (file: string, o) => (await commands.dag()).dagCommand(file, o)));
 
   program
     .command('show <pipeline>')
     .description('experiments table: one row per stage instance with the params that vary, metrics, state, when and where computed')
     .addOption(setOption())
+    .addOption(dataDirOption())
     .option('--json', 'machine-readable output', false)
     .option('--md', 'Markdown table', false)
     .option('--csv', 'CSV', false)
@@ -95,6 +117,7 @@ export function buildProgram(done: (code: number) => void): Command {
   const reportSourceOptions = (c: Command): Command =>
     c
       .addOption(setOption())
+      .addOption(dataDirOption())
       .option('--replicates <key=v1,v2,...>', 'load the pipeline once per value (e.g. seed=0,1,2) and aggregate: mean [min, max]')
       .option('--run', 'compute missing results first (as `pipeline run`) instead of failing', false)
       .option('-j, --jobs <n>', 'with --run: stages run at once', positiveInt, 1)
@@ -106,6 +129,7 @@ export function buildProgram(done: (code: number) => void): Command {
       .command('table <pipeline>')
       .description('the tables the pipeline declares, from the cache: Markdown, CSV, LaTeX (booktabs) or JSON')
       .option('-f, --format <format>', 'md, csv, latex or json', 'md')
+      .option('--json', 'the same as --format json', false)
       .option('-t, --table <name>', 'only this table (repeatable)', collect, [])
       .option('-o, --output <file>', 'write to a file instead of stdout'),
   ).action(wrap(async (file: string, o) => (await commands.table()).tableCommand(file, o)));
@@ -117,7 +141,8 @@ export function buildProgram(done: (code: number) => void): Command {
       .option('-o, --out <dir>', 'output folder (default: <project>/reports/<pipeline>)')
       .option('-p, --plot <name>', 'only this figure (repeatable)', collect, [])
       .option('-f, --format <list>', 'comma-separated: svg, png, vl (the Vega-Lite spec)', 'svg,png')
-      .option('--png-width <px>', 'width of the PNG images in pixels (default: twice the SVG size)', positiveInt),
+      .option('--png-width <px>', 'width of the PNG images in pixels (default: twice the SVG size)', positiveInt)
+      .option('--json', 'list the written files as JSON', false),
   ).action(wrap(async (file: string, o) => (await commands.plot()).plotCommand(file, o)));
 
   reportSourceOptions(
@@ -127,7 +152,8 @@ export function buildProgram(done: (code: number) => void): Command {
       .option('-o, --output <file>', 'HTML file (default: <project>/reports/<pipeline>/report.html)')
       .option('-t, --table <name>', 'only this table (repeatable)', collect, [])
       .option('-p, --plot <name>', 'only this figure (repeatable)', collect, [])
-      .option('--title <text>', 'page title'),
+      .option('--title <text>', 'page title')
+      .option('--json', 'the written file as JSON', false),
   ).action(wrap(async (file: string, o) => (await commands.report()).reportCommand(file, o)));
 
   program
@@ -146,6 +172,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--queue <redis-url>', 'the Redis of the queue (default: $PIPELINE_QUEUE)')
     .option('--remote <dir>', 'the shared store (default: $PIPELINE_REMOTE)')
     .option('-c, --concurrency <n>', 'stages at once', positiveInt, 1)
+    .addOption(dataDirOption())
     .addOption(cacheOption())
     .action(wrap(async (o) => (await commands.worker()).workerCommand(o)));
 
@@ -156,12 +183,14 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--gpu', 'the CUDA build: the tensorflow wheel and its nvidia-* CUDA wheels (a CUDA 12 machine)', false)
     .option('--tf-version <version>', 'TensorFlow release to build against (default: 2.21.0)')
     .option('--remove', 'remove the native build (the WASM backend is used again)', false)
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .action(wrap(async (_target: string, o) => (await commands.setup()).setupCommand(o)));
 
   program
     .command('gc')
     .description('remove cached results that neither the lock file nor recent runs reference')
     .option('-n, --dry-run', 'list what would be removed', false)
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .option('--keep-last <n>', 'run records kept per stage instance besides the lock file\'s', (v) => Number(v), 5)
     .addOption(cacheOption())
     .addOption(lockOption())
@@ -170,6 +199,7 @@ export function buildProgram(done: (code: number) => void): Command {
   program
     .command('verify')
     .description('re-hash every cached object; quarantine corrupt ones')
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .addOption(cacheOption())
     .addOption(lockOption())
     .action(wrap(async (o) => (await commands.verify()).verifyCommand(o)));

@@ -13,6 +13,8 @@ export interface CallSite {
 }
 
 const ENGINE_DIR = dirname(fileURLToPath(import.meta.url)) + sep;
+/** The engine's whole source (src/): helpers such as `imp()` that add stages for the user. */
+const LIBRARY_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
 const FRAME = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/;
 
 /** The first stack frame outside the engine (and outside node internals). */
@@ -25,22 +27,27 @@ export function callerSite(): CallSite | undefined {
  * (and source-maps) them on first access, which is what costs: building a 10,000-stage graph asks
  * for a site per stage and needs one only for an error message.
  */
-export function lazyCallerSite(): () => CallSite | undefined {
+export function lazyCallerSite(opts: { userCode?: boolean } = {}): () => CallSite | undefined {
   const err = new Error();
   let site: CallSite | undefined | null = null;
-  return () => (site === null ? (site = siteOf(err)) : site);
+  return () => (site === null ? (site = siteOf(err, opts.userCode ?? false)) : site);
 }
 
-function siteOf(err: Error): CallSite | undefined {
-  const stack = err.stack?.split('\n').slice(1) ?? [];
-  for (const frame of stack) {
+/**
+ * `userCode`: the first frame outside the whole engine source, so that a stage instance that a
+ * library helper (`imp()` in src/lth) adds is reported at the pipeline file's line that called the
+ * helper; else (or when every frame is in the engine) the first frame outside src/engine.
+ */
+function siteOf(err: Error, userCode = false): CallSite | undefined {
+  const frames: CallSite[] = [];
+  for (const frame of err.stack?.split('\n').slice(1) ?? []) {
     const m = FRAME.exec(frame.trim());
     if (!m) continue;
     const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
     if (file.startsWith(ENGINE_DIR) || file.includes(`${sep}node_modules${sep}`)) continue;
-    return { file, line: Number(m[2]), column: Number(m[3]) };
+    frames.push({ file, line: Number(m[2]), column: Number(m[3]) });
   }
-  return undefined;
+  return (userCode ? frames.find((f) => !f.file.startsWith(LIBRARY_DIR)) : undefined) ?? frames[0];
 }
 
 export function formatSite(site: CallSite | undefined, cwd = process.cwd()): string | undefined {

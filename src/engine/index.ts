@@ -13,3 +13,4 @@ export { validateParams, parseSetValue } from './params.js';
 // loading a pipeline - in every stage's process too - does not load a Redis client.
 export type { Dispatcher, QueueJob, WorkerOptions } from './queue.js';
 export { computeStage, type ComputeSpec, type BoundInput } from './compute.js';
+export { typecheckPipeline } from './typecheck.js';

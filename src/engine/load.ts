@@ -20,6 +20,8 @@ export interface LoadedPipeline {
   readonly nodes: ReadonlyMap<string, StageNode>;
   /** Stage instances in a topological order (inputs before their consumers). */
   readonly order: readonly StageNode[];
+  /** What the build function noted for the user (`p.note`). */
+  readonly notes: readonly string[];
 }
 
 export function refsOf(node: StageNode): Array<{ input: string; ref: ArtifactRef }> {
@@ -113,14 +115,16 @@ export async function loadPipeline(file: string, sets: readonly string[] = []): 
   const unused = overrides.find((o) => !o.used);
   if (unused) throw unknownSet(`${unused.stageId}.${unused.param}`, definition, [...builder.nodes.keys()]);
   const order = checkGraph(builder.nodes);
-  return { file: abs, definition, params, nodes: builder.nodes, order };
+  return { file: abs, definition, params, nodes: builder.nodes, order, notes: builder.notes };
 }
 
 function unknownSet(key: string, def: PipelineDefinition, stageIds?: string[]): PipelineError {
   const names = Object.keys(def.params);
+  // Where data lives is not a param (no machine's path in a key or the lock file): say where it went.
+  const folder = /dir$/i.test(key.split('=')[0]!) ? '; a folder on this machine is not a param: data is found through --data-dir <folder> or PIPELINE_DATA_DIR' : '';
   return new PipelineError('PARAM_INVALID', `--set ${key}: no pipeline param and no stage instance of that name`, {
     where: formatSite(def.site),
-    hint: `pipeline params: ${names.join(', ') || '(none)'}; a stage param is set as <stage id>.<param>${stageIds?.length ? ` (stage ids: ${stageIds.slice(0, 8).join(', ')}${stageIds.length > 8 ? ', ...' : ''})` : ''}`,
+    hint: `pipeline params: ${names.join(', ') || '(none)'}; a stage param is set as <stage id>.<param>${stageIds?.length ? ` (stage ids: ${stageIds.slice(0, 8).join(', ')}${stageIds.length > 8 ? ', ...' : ''})` : ''}${folder}`,
   });
 }
 

@@ -33,7 +33,13 @@ export interface StageNode {
   readonly site: CallSite | undefined;
 }
 
-export type StageArgs<P extends ParamsSchema, I extends string> = z.input<P> & { [K in I]: InputBinding };
+/**
+ * A stage without params has the input type of an empty zod object, an index signature of
+ * `never` that would make every input binding `never` too: it takes no params instead.
+ */
+type ParamsInput<P extends ParamsSchema> = string extends keyof z.input<P> ? {} : z.input<P>;
+
+export type StageArgs<P extends ParamsSchema, I extends string> = ParamsInput<P> & { [K in I]: InputBinding };
 
 export interface StageOptions {
   /** The instance id (default: the stage name), prefixed by the enclosing scopes. */
@@ -50,6 +56,8 @@ export interface PipelineBuilder {
   scope<T>(name: string, body: () => T): T;
   /** Calls `body` once per point of the grid's cartesian product, each in a scope `k:v,k2:v2`. */
   sweep<G extends Record<string, readonly unknown[]>>(grid: G, body: (point: { [K in keyof G]: G[K][number] }) => void): void;
+  /** Something the user should know about the pipeline as built (shown by `status` and `run`). */
+  note(message: string): void;
 }
 
 export type PipelineParams = Record<string, unknown>;
@@ -92,6 +100,7 @@ export interface StageOverride {
 /** Collects stage instances while the user's build function runs. */
 export class GraphBuilder implements PipelineBuilder {
   readonly nodes = new Map<string, StageNode>();
+  readonly notes: string[] = [];
   private readonly scopes: string[] = [];
 
   constructor(
@@ -100,7 +109,7 @@ export class GraphBuilder implements PipelineBuilder {
   ) {}
 
   stage<P extends ParamsSchema, I extends string, O extends string>(def: StageDefinition<P, I, O>, args: StageArgs<P, I>, opts: StageOptions = {}): StageHandle<O> {
-    const site = lazyCallerSite();
+    const site = lazyCallerSite({ userCode: true });
     const where = (): string | undefined => formatSite(site());
     if (!def || (def as { kind?: unknown }).kind !== 'stage') {
       throw new PipelineError('PIPELINE_INVALID', 'p.stage() takes a stage made with defineStage() as its first argument', { where: where() });
@@ -158,7 +167,7 @@ export class GraphBuilder implements PipelineBuilder {
       id,
       stage: def.name,
       out: (name) => {
-        const outSite = lazyCallerSite();
+        const outSite = lazyCallerSite({ userCode: true });
         if (!outputs.includes(name) && name !== METRICS_OUTPUT) {
           throw new PipelineError('INPUT_MISSING', `stage '${id}' (${def.name}) has no output '${name}'`, {
             where: formatSite(outSite()),
@@ -172,11 +181,11 @@ export class GraphBuilder implements PipelineBuilder {
 
   file(path: string): ArtifactRef {
     const abs = isAbsolute(path) ? path : resolve(dirname(this.pipelineFile), path);
-    return lazyRef({ kind: 'file', path: abs }, lazyCallerSite());
+    return lazyRef({ kind: 'file', path: abs }, lazyCallerSite({ userCode: true }));
   }
 
   ref(stageId: string, output: string): ArtifactRef {
-    return lazyRef({ kind: 'output', stageId, output }, lazyCallerSite());
+    return lazyRef({ kind: 'output', stageId, output }, lazyCallerSite({ userCode: true }));
   }
 
   scope<T>(name: string, body: () => T): T {
@@ -186,6 +195,10 @@ export class GraphBuilder implements PipelineBuilder {
     } finally {
       this.scopes.pop();
     }
+  }
+
+  note(message: string): void {
+    if (!this.notes.includes(message)) this.notes.push(message);
   }
 
   sweep<G extends Record<string, readonly unknown[]>>(grid: G, body: (point: { [K in keyof G]: G[K][number] }) => void): void {

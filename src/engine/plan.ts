@@ -35,6 +35,10 @@ export interface StagePlan {
 export interface PipelinePlan {
   readonly pipeline: LoadedPipeline;
   readonly stages: ReadonlyMap<string, StagePlan>;
+  /** Pipeline-level params that differ from the lock file's, in words (`param 'ks' changed: [] -> [0,3]`). */
+  readonly paramChanges: readonly string[];
+  /** Stage instances the lock file records that the pipeline no longer has (their results stay in the run cache). */
+  readonly removed: readonly string[];
 }
 
 /** Digests of one stage's inputs, given how to find an upstream output's digest. */
@@ -107,7 +111,7 @@ export async function planPipeline(pipeline: LoadedPipeline, store: Store, finge
     let reasons: string[];
     if (record) {
       state = lockEntry?.key === key ? 'up-to-date' : 'cached';
-      reasons = state === 'cached' ? [`restored from the run cache (${whyChanged(node, fingerprint, inputs, lockEntry, stages).join('; ') || 'not in the lock file'})`] : [];
+      reasons = state === 'cached' ? [restoredBecause(record, lockEntry ? whyChanged(node, fingerprint, inputs, lockEntry, stages) : [])] : [];
     } else {
       state = 'stale';
       reasons = [...drift, ...whyChanged(node, fingerprint, inputs, lockEntry, stages)];
@@ -116,7 +120,26 @@ export async function planPipeline(pipeline: LoadedPipeline, store: Store, finge
     stages.set(node.id, { node, fingerprint, inputs, key, record, lock: lockEntry, state, reasons });
   }
   await fingerprinter.save();
-  return { pipeline, stages };
+  const paramChanges = lock ? diffValues(lock.params, pipeline.params).map((d) => `pipeline ${d}`) : [];
+  const removed = lock ? Object.keys(lock.stages).filter((id) => !pipeline.nodes.has(id)) : [];
+  return { pipeline, stages, paramChanges, removed };
+}
+
+/** Why a cached result is taken instead of what the lock file records, plainly. */
+function restoredBecause(record: RunRecord, changes: string[]): string {
+  const when = `computed ${record.startedAt.slice(0, 16).replace('T', ' ')} UTC on ${record.host}`;
+  return changes.length > 0 ? `restored from the run cache (${changes.join('; ')}): ${when}` : `restored from the run cache, not in the lock file: ${when}`;
+}
+
+/** `param 'k' changed: a -> b`, `is new`, `was removed`, for every key of either side. */
+function diffValues(before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (!(k in after)) out.push(`param '${k}' was removed`);
+    else if (!(k in before)) out.push(`param '${k}' is new (${show(after[k])})`);
+    else if (!deepEqual(before[k], after[k])) out.push(`param '${k}' changed: ${show(before[k])} -> ${show(after[k])}`);
+  }
+  return out;
 }
 
 /** What differs from the lock file's record of this stage instance, in words. */
@@ -125,13 +148,7 @@ function whyChanged(node: StageNode, fingerprint: string, inputs: InputDigests |
   if (!lock) return ['never run'];
   if (lock.stage !== node.def.name) reasons.push(`now an instance of stage '${node.def.name}' (was '${lock.stage}')`);
   if (lock.code !== fingerprint) reasons.push(`the code of '${node.def.name}' changed`);
-  const before = lock.params;
-  const after = node.params.effective;
-  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (!(k in after)) reasons.push(`param '${k}' was removed`);
-    else if (!(k in before)) reasons.push(`param '${k}' is new (${show(after[k])})`);
-    else if (!deepEqual(before[k], after[k])) reasons.push(`param '${k}' changed: ${show(before[k])} -> ${show(after[k])}`);
-  }
+  reasons.push(...diffValues(lock.params, node.params.effective));
   for (const { input, ref } of refsOf(node)) {
     const was = lock.inputs[input];
     const now = inputs?.[input];
@@ -142,6 +159,13 @@ function whyChanged(node: StageNode, fingerprint: string, inputs: InputDigests |
       }
     } else if (!deepEqual(was, now)) {
       reasons.push(`input '${input}' changed (${ref.kind === 'output' ? `from '${ref.stageId}'` : ref.path})`);
+    }
+  }
+  // An input list that lost or gained every file (a dataset found on one machine, not on this one).
+  for (const [input, was] of Object.entries(lock.inputs)) {
+    const now = inputs?.[input];
+    if (Array.isArray(was) && Array.isArray(now) && (was.length === 0) !== (now.length === 0)) {
+      reasons.push(`input '${input}' had ${was.length} file(s), now ${now.length}`);
     }
   }
   return [...new Set(reasons)];

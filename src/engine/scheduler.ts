@@ -56,6 +56,8 @@ export interface RunSummary {
   failed: Array<{ id: string; error: PipelineError }>;
   skipped: string[];
   interrupted: boolean;
+  /** The stages that were running when the run was interrupted (stopped, nothing of them kept). */
+  stopped: string[];
 }
 
 class Skipped extends Error {}
@@ -169,7 +171,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   if (opts.signal?.aborted) controller.abort();
   let stopping = false;
 
-  const summary: RunSummary = { ran: [], cached: [], failed: [], skipped: [], interrupted: false };
+  const summary: RunSummary = { ran: [], cached: [], failed: [], skipped: [], interrupted: false, stopped: [] };
   const byKey = new Map<string, Promise<{ record: RunRecord; outcome: StageOutcome }>>();
   const results = new Map<string, Promise<RunRecord>>();
 
@@ -286,13 +288,14 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     p.catch((e: unknown) => {
       if (e instanceof Skipped) {
         summary.skipped.push(node.id);
-        reporter.skipped?.(node.id, e.message || 'stopped before it started');
+        // After Ctrl-C, what did not start is one number in the summary, not a line per stage.
+        if (!opts.signal?.aborted) reporter.skipped?.(node.id, e.message || 'stopped before it started');
         return;
       }
       const err = isPipelineError(e) ? e : new PipelineError('STAGE_FAILED', (e as Error)?.message ?? String(e), { where: `stage ${node.id}`, cause: e });
       if (err.code === 'INTERRUPTED') {
         summary.interrupted = true;
-        summary.skipped.push(node.id);
+        summary.stopped.push(node.id);
         return;
       }
       summary.failed.push({ id: node.id, error: err });

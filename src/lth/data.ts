@@ -7,19 +7,10 @@ import { join, resolve } from 'node:path';
 import type { ArtifactRef, PipelineBuilder } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { CIFAR_ALL_FILES, CIFAR_ARCHIVE, CIFAR_FOLDER } from '../nn/data/cifar.js';
+import { defaultDataDir as loaderDataDir } from '../nn/data/locate.js';
 import { DATASET_SUBDIR, IDX_FILE_NAMES } from '../nn/data/sources.js';
 
 export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10' | 'synthetic';
-
-/**
- * The default data folder of a project: `$PIPELINE_DATA_DIR`, else `<project root>/../shared/data`
- * when it exists (the team's shared mirror), else '' (the loader's own lookup and download).
- */
-export function defaultDataDir(projectRoot: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.PIPELINE_DATA_DIR) return resolve(env.PIPELINE_DATA_DIR);
-  const shared = resolve(projectRoot, '..', 'shared', 'data');
-  return existsSync(shared) ? shared : '';
-}
 
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
 
@@ -49,18 +40,36 @@ export function findDatasetFiles(dataset: DatasetName, dataDir: string): string[
   return [];
 }
 
+/** The team's shared mirror beside a project: `<project root>/../shared/data`. */
+export function sharedDataDir(projectRoot: string): string {
+  return resolve(projectRoot, '..', 'shared', 'data');
+}
+
 /**
- * The dataset files as pipeline artifacts. When they are not under dataDir: [] (the loader then
- * looks in its own places and downloads), unless `required` - a folder the user named must hold
- * them, and saying so while the pipeline is built beats a download attempt in the middle of a run.
+ * The dataset files as pipeline artifacts (their content digests enter the keys; where they are
+ * does not, so lock files travel between machines). Looked for in `$PIPELINE_DATA_DIR` (which
+ * `--data-dir` sets; a folder the user named must hold the dataset: saying so while the pipeline
+ * is built beats a download in the middle of a run), else in the team's mirror
+ * `<project root>/../shared/data`, else in the loader's default folder. Not found: [] and a note
+ * (the stages then look again when they run, and download unless PIPELINE_OFFLINE=1).
  */
-export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, dataDir: string, opts: { required?: boolean } = {}): ArtifactRef[] {
-  const files = findDatasetFiles(dataset, dataDir);
-  if (files.length === 0 && opts.required && dataDir !== '' && dataset !== 'synthetic') {
-    const expected = dataset === 'cifar10' ? `${CIFAR_ARCHIVE} or ${CIFAR_FOLDER}/` : Object.values(IDX_FILE_NAMES).join(', ');
-    throw new PipelineError('DATASET_MISSING', `no ${dataset} files under ${dataDir || '(empty dataDir)'}`, {
-      hint: `put ${expected} in ${join(resolve(dataDir), DATASET_SUBDIR[dataset])}, or pass --set dataDir=<folder> that holds them, or --set dataDir= (empty) to use the loader's default folders and download`,
-    });
+export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, projectRoot: string, env: NodeJS.ProcessEnv = process.env): ArtifactRef[] {
+  if (dataset === 'synthetic') return [];
+  const expected = dataset === 'cifar10' ? `${CIFAR_ARCHIVE} or ${CIFAR_FOLDER}/` : Object.values(IDX_FILE_NAMES).join(', ');
+  if (env.PIPELINE_DATA_DIR) {
+    const files = findDatasetFiles(dataset, env.PIPELINE_DATA_DIR);
+    if (files.length === 0) {
+      throw new PipelineError('DATASET_MISSING', `no ${dataset} files in PIPELINE_DATA_DIR (${resolve(env.PIPELINE_DATA_DIR)})`, {
+        hint: `put ${expected} in ${join(resolve(env.PIPELINE_DATA_DIR), DATASET_SUBDIR[dataset])}, or point --data-dir (PIPELINE_DATA_DIR) at a folder that holds them, or leave it unset for the default folders and a download`,
+      });
+    }
+    return files.map((f) => p.file(f));
   }
-  return files.map((f) => p.file(f));
+  const dirs = [sharedDataDir(projectRoot), loaderDataDir(env)];
+  for (const dir of dirs) {
+    const files = findDatasetFiles(dataset, dir);
+    if (files.length > 0) return files.map((f) => p.file(f));
+  }
+  p.note(`no ${dataset} files in ${dirs.join(' or ')}: the stages that read them look again when they run and download them (unless PIPELINE_OFFLINE=1); --data-dir <folder> points at a copy`);
+  return [];
 }

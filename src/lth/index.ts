@@ -13,7 +13,7 @@ export { evaluateStability } from './evaluate-stability.js';
 export { maskStatsStage, maskStats, type MaskLevelStats } from './mask-stats.js';
 export { impSummary } from './summary.js';
 export { imp, trainDenseRun, weightsAt, trainConfigOf, type DenseRun, type DenseConfig, type ImpOptions, type ImpResult, type ImpLevel, type PruneOptions } from './imp.js';
-export { defaultDataDir, findDatasetFiles, datasetInputs, type DatasetName } from './data.js';
+export { findDatasetFiles, datasetInputs, sharedDataDir, type DatasetName } from './data.js';
 export { trainConfigSchema, trainConfigShape, dataOptionsSchema, loadData, trainOptionsOf, readCheckpoint, writeCheckpoint, readMask, writeMask, type TrainConfig, type TrainConfigInput } from './config.js';
 export * from './masks.js';
 export { snipScores, synflowScores, snipPrune, synflowPrune } from './saliency.js';

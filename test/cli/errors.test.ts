@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { API, TestProject } from '../helpers/project.js';
+import { API, REPO, TestProject } from '../helpers/project.js';
 import { TOY_HELPERS, toyPipeline } from '../helpers/toy-pipeline.js';
 
+const LTH = join(REPO, 'src', 'lth', 'index.ts');
 const header = `import { defineStage, definePipeline, z } from ${JSON.stringify(API)};
 const s = defineStage({
   name: 's',
@@ -114,8 +115,29 @@ describe('user errors: message with file and line, exit code 2, nothing changed'
       source: `${header}export default definePipeline({ name: 'syn' }, (p) => {
   p.stage(root, {}) +;
 });\n`,
-      message: /loading the pipeline failed: .*Unexpected ";"/,
+      // Found by the type check before the file is loaded.
+      message: /syntax\.ts:12: Expression expected/,
       where: /syntax\.ts:12/,
+    },
+    {
+      name: 'a type error in the pipeline file',
+      file: 'typeerror.ts',
+      source: `${header}export default definePipeline({ name: 'te' }, (p) => {
+  const n: number = 'oops';
+  p.stage(root, {}, { id: String(n) });
+});\n`,
+      message: /typeerror\.ts:12: 1 type error in the pipeline:\n  typeerror\.ts:12: Type 'string' is not assignable to type 'number'/,
+      where: /typeerror\.ts:12:/,
+    },
+    {
+      name: 'a misspelt param of a stage that a library helper adds (the pipeline file\'s line, not the helper\'s)',
+      file: 'helper.ts',
+      source: `${header}import { trainDenseRun } from ${JSON.stringify(LTH)};
+export default definePipeline({ name: 'hlp' }, (p) => {
+  trainDenseRun(p, { model: 'lenet300100', dataset: 'synthetic', batchsize: 4 } as never, []);
+});\n`,
+      message: /unknown param 'batchsize'/,
+      where: /helper\.ts:13:/,
     },
     {
       name: 'a file that exports no pipeline',

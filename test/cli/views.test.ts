@@ -2,7 +2,11 @@
 // changed param default (defaults are not part of the key).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestProject } from '../helpers/project.js';
+import { fixturePipeline } from '../report/fixture.js';
 import { TOY_HELPERS, toyPipeline } from '../helpers/toy-pipeline.js';
 
 describe('views of a pipeline', () => {
@@ -52,5 +56,44 @@ describe('views of a pipeline', () => {
     project.clearExecutions();
     assert.equal(project.cli(['run', 'pipeline.ts']).code, 0);
     assert.deepEqual(project.executions().sort(), ['b', 'c', 'e']);
+  });
+});
+
+// Issue #10, test 6: --json on every command gives one JSON document on stdout.
+describe('--json on every command', () => {
+  const project = new TestProject({ 'pipeline.ts': toyPipeline(), 'helpers.ts': TOY_HELPERS, 'fixture.ts': fixturePipeline() });
+  after(() => project.remove());
+  const json = (args: string[], env: Record<string, string> = {}): unknown => {
+    const r = project.cli(args, env);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    try {
+      return JSON.parse(r.stdout) as unknown;
+    } catch {
+      throw new Error(`${args.join(' ')}: stdout is not one JSON document:\n${r.stdout}`);
+    }
+  };
+
+  test('run, status, dag, show, table, plot, report, diff, gc, verify and setup', () => {
+    const run = json(['run', 'pipeline.ts', '--json']) as { ran: string[]; cached: string[] };
+    assert.deepEqual(run.ran.sort(), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual((json(['run', 'pipeline.ts', '--json']) as { cached: string[] }).cached.length, 5);
+    const status = json(['status', 'pipeline.ts', '--set', 'seed=7', '--json']) as { paramChanges: string[]; counts: Record<string, number> };
+    assert.deepEqual(status.paramChanges, ["pipeline param 'seed' changed: 1 -> 7"]);
+    assert.equal(status.counts.stale, 5);
+    assert.equal((json(['run', 'pipeline.ts', '--dry-run', '--json']) as { dryRun: boolean }).dryRun, true);
+    assert.equal((json(['dag', 'pipeline.ts', '--json']) as { edges: unknown[] }).edges.length, 5);
+    assert.equal((json(['show', 'pipeline.ts', '--json']) as unknown[]).length, 5);
+    json(['run', 'fixture.ts', '--json']);
+    assert.ok(Array.isArray(json(['table', 'fixture.ts', '--json'])));
+    assert.ok((json(['plot', 'fixture.ts', '--json', '--format', 'vl']) as { files: string[] }).files.length > 0);
+    assert.match((json(['report', 'fixture.ts', '--json']) as { file: string }).file, /report\.html$/);
+    assert.equal((json(['gc', '--dry-run', '--json']) as { dryRun: boolean }).dryRun, true);
+    assert.deepEqual((json(['verify', '--json']) as { corrupt: unknown[] }).corrupt, []);
+    const native = mkdtempSync(join(tmpdir(), 'lth-native-none-'));
+    try {
+      assert.equal((json(['setup', 'native', '--remove', '--json'], { LTH_NATIVE_DIR: join(native, 'absent') }) as { removed: boolean }).removed, false);
+    } finally {
+      rmSync(native, { recursive: true, force: true });
+    }
   });
 });

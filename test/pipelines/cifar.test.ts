@@ -16,7 +16,7 @@ describe('pipelines/resnet18-late-reset.ts (smoke)', () => {
   after(() => runner.remove());
 
   test('runs: one trunk, one level-1 mask, rewind/retrain/stability per k', () => {
-    const r = runner.run('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`]);
+    const r = runner.run('resnet18-late-reset.ts', ['--data-dir', dataDir]);
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(r.executed, [
       'L1-mask',
@@ -36,17 +36,27 @@ describe('pipelines/resnet18-late-reset.ts (smoke)', () => {
   });
 
   test('a second run executes nothing', () => {
-    const r = runner.run('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`]);
+    const r = runner.run('resnet18-late-reset.ts', ['--data-dir', dataDir]);
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(r.executed, []);
   });
 
   test('another rewind iteration (not stored: replayed) reruns only its own branch', () => {
-    const r = runner.run('resnet18-late-reset.ts', ['--set', `dataDir=${dataDir}`, '--set', 'ks=[0,3]']);
+    const r = runner.run('resnet18-late-reset.ts', ['--data-dir', dataDir, '--set', 'ks=[0,3]']);
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(r.executed, ['k3/L1/retrain', 'k3/L1/rewind', 'k3/L1/stability', 'k3/replay-k3', 'k3/summary']);
     assert.match(r.out, /\[cached\] train-dense/);
     assert.match(r.out, /\[cached\] L1-mask/);
+  });
+
+  test('status, back at the default ks, names the changed pipeline param, the instances that left, and what the run cache restores', () => {
+    const r = runner.status('resnet18-late-reset.ts', ['--data-dir', dataDir]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /pipeline param 'ks' changed: \[0,3\] -> \[\] \(since the lock file\)/);
+    assert.match(r.out, /5 instance\(s\) of the lock file are no longer in the pipeline: k3\//);
+    // The k4 branch ran first, then left the lock file: restored, and said so plainly.
+    assert.match(r.out, /in cache +k4\/L1\/retrain\n +restored from the run cache, not in the lock file: computed \d{4}-\d\d-\d\d \d\d:\d\d UTC on /);
+    assert.match(r.out, /: 0 stale, 4 in the run cache, \d+ up to date/);
   });
 });
 
@@ -59,10 +69,10 @@ describe('pipelines/conv-cifar-imp.ts (smoke)', () => {
   after(() => runner.remove());
 
   test('runs Conv-2 for 2 levels with the reinit baseline; a second run executes nothing', () => {
-    const r = runner.run('conv-cifar-imp.ts', ['--set', `dataDir=${dataDir}`]);
+    const r = runner.run('conv-cifar-imp.ts', ['--data-dir', dataDir]);
     assert.equal(r.code, 0, r.out);
     assert.equal(r.executed.length, 13, r.executed.join(' '));
-    const again = runner.run('conv-cifar-imp.ts', ['--set', `dataDir=${dataDir}`]);
+    const again = runner.run('conv-cifar-imp.ts', ['--data-dir', dataDir]);
     assert.equal(again.code, 0, again.out);
     assert.deepEqual(again.executed, []);
     const summary = doneMetrics(r.out, 'conv2/summary') as { finalDensity: number };

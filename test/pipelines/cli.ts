@@ -32,6 +32,16 @@ export class PipelineRunner {
     return { code: r.status ?? -1, out, executed };
   }
 
+  /** `pipeline status` with this runner's cache and lock file: its exit code and output. */
+  status(pipeline: string, args: string[] = [], env: Record<string, string> = {}): { code: number; out: string } {
+    const r = spawnSync(process.execPath, [CLI, 'status', join(REPO, 'pipelines', pipeline), '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    return { code: r.status ?? -1, out: `${r.stdout}\n${r.stderr}` };
+  }
+
   show(pipeline: string, args: string[] = []): Array<{ id: string; state: string; backend: string | null; metrics?: Record<string, unknown> }> {
     const r = spawnSync(process.execPath, [CLI, 'show', join(REPO, 'pipelines', pipeline), '--json', '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
       cwd: REPO,

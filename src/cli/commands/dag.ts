@@ -1,13 +1,19 @@
 /** `pipeline dag`: the graph as an indented text tree, or as Mermaid for docs and notebooks. */
 import { loadPipeline, refsOf, type LoadedPipeline, type StageNode } from '../../engine/index.js';
+import { writeJson } from '../format.js';
 
 export interface DagOptions {
   set: string[];
   mermaid: boolean;
+  json: boolean;
 }
 
 export async function dagCommand(file: string, opts: DagOptions): Promise<number> {
   const pipeline = await loadPipeline(file, opts.set);
+  if (opts.json) {
+    writeJson({ pipeline: pipeline.definition.name, stages: pipeline.order.map((n) => ({ id: n.id, stage: n.def.name })), edges: edges(pipeline) });
+    return 0;
+  }
   process.stdout.write(`${opts.mermaid ? toMermaid(pipeline) : toTextTree(pipeline)}\n`);
   return 0;
 }

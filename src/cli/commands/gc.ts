@@ -1,11 +1,12 @@
 /** `pipeline gc`: drop cache entries and objects that neither the lock file nor recent runs use. */
 import { collectGarbage, readLock } from '../../store/index.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, writeJson } from '../format.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 
 export interface GcCommandOptions extends WorkspaceOptions {
   dryRun: boolean;
   keepLast: number;
+  json: boolean;
 }
 
 export async function gcCommand(opts: GcCommandOptions): Promise<number> {
@@ -13,6 +14,10 @@ export async function gcCommand(opts: GcCommandOptions): Promise<number> {
   const lock = await readLock(ws.lockPath, ws.store.layout);
   const report = await collectGarbage(ws.store, [lock], { dryRun: opts.dryRun, keepLast: opts.keepLast });
   const bytes = report.removedObjects.reduce((a, o) => a + o.size, 0);
+  if (opts.json) {
+    writeJson({ dryRun: opts.dryRun, removedObjects: report.removedObjects, removedBytes: bytes, removedRuns: report.removedRuns, keptObjects: report.keptObjects, keptRuns: report.keptRuns });
+    return 0;
+  }
   const verb = opts.dryRun ? 'would remove' : 'removed';
   if (opts.dryRun) for (const o of report.removedObjects) process.stdout.write(`${o.digest}  ${formatBytes(o.size)}\n`);
   process.stdout.write(

@@ -8,6 +8,7 @@ import { PipelineError } from '../../errors.js';
 import { renderPng, renderSvg, toVegaLite } from '../../report/plots.js';
 import { prepareReport, type ReportCommonOptions } from './table.js';
 import { openWorkspace } from '../workspace.js';
+import { writeJson } from '../format.js';
 
 export const PLOT_FORMATS = ['svg', 'png', 'vl'] as const;
 
@@ -16,6 +17,7 @@ export interface PlotOptions extends ReportCommonOptions {
   plot: string[];
   format: string;
   pngWidth?: number;
+  json: boolean;
 }
 
 export async function plotCommand(file: string, opts: PlotOptions): Promise<number> {
@@ -28,6 +30,7 @@ export async function plotCommand(file: string, opts: PlotOptions): Promise<numb
   if (plots.length === 0) throw new PipelineError('USAGE', `pipeline '${report.pipeline.definition.name}' declares no plots`);
   const outDir = resolve(opts.out ?? join(openWorkspace(opts, file).root, 'reports', report.pipeline.definition.name));
   await mkdir(outDir, { recursive: true });
+  const written: string[] = [];
   for (const plot of plots) {
     const vl = toVegaLite(plot);
     const base = join(outDir, plot.spec.name);
@@ -37,7 +40,9 @@ export async function plotCommand(file: string, opts: PlotOptions): Promise<numb
       if (formats.includes('svg')) await writeFile(`${base}.svg`, svg);
       if (formats.includes('png')) await writeFile(`${base}.png`, renderPng(svg, opts.pngWidth ? { width: opts.pngWidth } : {}));
     }
-    process.stdout.write(`${relative(process.cwd(), base) || base}.{${formats.join(',')}}\n`);
+    written.push(...formats.map((f) => `${base}.${f === 'vl' ? 'vl.json' : f}`));
+    if (!opts.json) process.stdout.write(`${relative(process.cwd(), base) || base}.{${formats.join(',')}}\n`);
   }
+  if (opts.json) writeJson({ pipeline: report.pipeline.definition.name, files: written });
   return 0;
 }

@@ -9,12 +9,14 @@ import { reportHtml } from '../../report/html.js';
 import { renderSvg, toVegaLite } from '../../report/plots.js';
 import { prepareReport, type ReportCommonOptions } from './table.js';
 import { openWorkspace } from '../workspace.js';
+import { writeJson } from '../format.js';
 
 export interface ReportOptions extends ReportCommonOptions {
   output?: string;
   title?: string;
   table: string[];
   plot: string[];
+  json: boolean;
 }
 
 export async function reportCommand(file: string, opts: ReportOptions): Promise<number> {
@@ -27,6 +29,7 @@ export async function reportCommand(file: string, opts: ReportOptions): Promise<
   const target = resolve(opts.output ?? join(openWorkspace(opts, file).root, 'reports', name, 'report.html'));
   await mkdir(dirname(target), { recursive: true });
   await writeFile(target, html);
-  process.stdout.write(`${relative(process.cwd(), target) || target}\n`);
+  if (opts.json) writeJson({ pipeline: name, file: target, tables: report.resolved.tables.length, plots: report.resolved.plots.length });
+  else process.stdout.write(`${relative(process.cwd(), target) || target}\n`);
   return 0;
 }

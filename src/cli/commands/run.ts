@@ -1,10 +1,11 @@
 /** `pipeline run`: bring every stage up to date, computing only what the cache does not have. */
 import { PipelineError } from '../../errors.js';
-import { loadPipeline, runPipeline } from '../../engine/index.js';
+import { loadPipeline, runPipeline, typecheckPipeline } from '../../engine/index.js';
 import { openRemote } from '../../store/index.js';
 import { createReporter } from '../reporter.js';
 import { openWorkspace, planInWorkspace, type WorkspaceOptions } from '../workspace.js';
-import { printPlan } from './status.js';
+import { writeJson } from '../format.js';
+import { planJson, printPlan } from './status.js';
 
 export interface RunCommandOptions extends WorkspaceOptions {
   remote?: string;
@@ -16,14 +17,30 @@ export interface RunCommandOptions extends WorkspaceOptions {
   dryRun: boolean;
   inline: boolean;
   verbose: boolean;
+  /** false with --no-typecheck. */
+  typecheck: boolean;
+  /** One JSON summary on stdout (the progress stays on stderr). */
+  json: boolean;
 }
 
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
   if (opts.dryRun) {
-    printPlan((await planInWorkspace(file, opts)).plan, { dryRun: true });
+    const { plan } = await planInWorkspace(file, opts);
+    if (opts.json) writeJson({ dryRun: true, ...planJson(plan) });
+    else printPlan(plan, { dryRun: true });
     return 0;
   }
   const ws = openWorkspace(opts, file);
+  if (opts.typecheck) {
+    // On a terminal, a transient line while the (uncached) check runs; nothing in logs.
+    let shown = false;
+    const say = process.stderr.isTTY ? (line: string) => ((shown = true), process.stderr.write(`${line}...`)) : undefined;
+    try {
+      await typecheckPipeline(file, ws.store.layout.metaPath('typecheck.json'), ws.store.fileDigests, say);
+    } finally {
+      if (shown) process.stderr.write('\r\x1b[K');
+    }
+  }
   const pipeline = await loadPipeline(file, opts.set);
   await ws.store.sweepDeadWorkDirs();
   const remoteLocation = opts.remote ?? process.env.PIPELINE_REMOTE;
@@ -71,8 +88,14 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   const parts = [`${summary.ran.length} ran`, `${summary.cached.length} from cache`];
   if (summary.failed.length) parts.push(`${summary.failed.length} failed`);
+  if (summary.stopped.length) parts.push(`${summary.stopped.length} stopped`);
   if (summary.skipped.length) parts.push(`${summary.skipped.length} not run`);
   process.stderr.write(`${pipeline.definition.name}: ${parts.join(', ')} in ${secs}s\n`);
+  if (opts.json) {
+    const { ran, cached, skipped, stopped, interrupted } = summary;
+    const failed = summary.failed.map(({ id, error }) => ({ id, code: error.code, message: error.message }));
+    writeJson({ pipeline: pipeline.definition.name, seconds: Number(secs), ran, cached, failed, stopped, notStarted: skipped, interrupted });
+  }
   for (const { id, error } of summary.failed) {
     process.stderr.write(`\nstage '${id}' failed: ${error.format()}\n`);
     const tail = reporter.tail(id);
@@ -80,7 +103,11 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     const cause = error.cause;
     if (opts.verbose && typeof cause === 'string') process.stderr.write(`${cause}\n`);
   }
-  if (summary.interrupted) throw new PipelineError('INTERRUPTED', 'interrupted: finished stages are cached; run again to continue');
+  if (summary.interrupted) {
+    const stopped = summary.stopped.length > 0 ? `stopped ${summary.stopped.join(', ')} while running; ` : '';
+    const notStarted = summary.skipped.length > 0 ? `${summary.skipped.length} stage(s) did not start; ` : '';
+    throw new PipelineError('INTERRUPTED', `interrupted: ${stopped}${notStarted}finished stages are cached; run again to continue`);
+  }
   if (summary.failed.length > 0) {
     const userError = summary.failed.find((f) => f.error.isUserError);
     if (userError && summary.failed.length === 1) throw userError.error;

@@ -1,17 +1,21 @@
 /** `pipeline setup native`: build (or remove) the native TensorFlow backend; see src/nn/native/setup.ts. */
 import { removeNative, setupNative } from '../../nn/native/setup.js';
 import { nativeDir } from '../../nn/native/layout.js';
+import { writeJson } from '../format.js';
 
 export interface SetupCommandOptions {
   gpu: boolean;
   tfVersion?: string;
   remove: boolean;
+  json: boolean;
 }
 
 export async function setupCommand(o: SetupCommandOptions): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   if (o.remove) {
-    out((await removeNative()) ? `removed the native backend (${nativeDir()}); the WASM backend is used` : 'no native backend was built: nothing to remove');
+    const removed = await removeNative();
+    if (o.json) writeJson({ removed, dir: nativeDir() });
+    else out(removed ? `removed the native backend (${nativeDir()}); the WASM backend is used` : 'no native backend was built: nothing to remove');
     return 0;
   }
   const started = Date.now();
@@ -22,6 +26,7 @@ export async function setupCommand(o: SetupCommandOptions): Promise<number> {
     gpu: o.gpu,
     ...(o.tfVersion !== undefined ? { tfVersion: o.tfVersion } : {}),
     onStep: (i, n, what) => {
+      if (o.json) return;
       if (last) out(`      ${last}: ${seconds(stepStarted)}`);
       stepStarted = Date.now();
       last = what.split(' ')[0]!;
@@ -29,6 +34,10 @@ export async function setupCommand(o: SetupCommandOptions): Promise<number> {
     },
   });
   const m = r.manifest;
+  if (o.json) {
+    writeJson({ built: r.built, dir: r.dir, seconds: (Date.now() - started) / 1000, manifest: m });
+    return 0;
+  }
   if (!r.built) {
     out(`the native backend is already built: TensorFlow ${m.tensorflow} (${m.variant}) from ${m.wheel.name}, in ${r.dir}`);
     return 0;

@@ -9,18 +9,40 @@ export interface StatusOptions extends WorkspaceOptions {
 
 export async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
   const { plan } = await planInWorkspace(file, opts);
-  if (opts.json) {
-    const rows = [...plan.stages.values()].map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons }));
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-  } else printPlan(plan, { dryRun: false });
+  if (opts.json) process.stdout.write(`${JSON.stringify(planJson(plan), null, 2)}\n`);
+  else printPlan(plan, { dryRun: false });
   return 0;
+}
+
+/** Everything `status` says, as data. */
+export function planJson(plan: PipelinePlan): Record<string, unknown> {
+  const stages = [...plan.stages.values()];
+  return {
+    pipeline: plan.pipeline.definition.name,
+    counts: Object.fromEntries((['stale', 'cached', 'up-to-date'] as const).map((st) => [st, stages.filter((s) => s.state === st).length])),
+    notes: plan.pipeline.notes,
+    paramChanges: plan.paramChanges,
+    removed: plan.removed,
+    stages: stages.map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons })),
+  };
+}
+
+/** What holds for the whole pipeline: its notes, changed params, instances gone since the lock file. */
+function pipelineLines(plan: PipelinePlan): string[] {
+  const out = plan.pipeline.notes.map((n) => `note: ${n}`);
+  out.push(...plan.paramChanges.map((c) => `${c} (since the lock file)`));
+  if (plan.removed.length > 0) {
+    const shown = plan.removed.slice(0, 6).join(', ');
+    out.push(`${plan.removed.length} instance(s) of the lock file are no longer in the pipeline: ${shown}${plan.removed.length > 6 ? ', ...' : ''} (their results stay in the run cache; a run drops them from the lock file)`);
+  }
+  return out;
 }
 
 export function printPlan(plan: PipelinePlan, opts: { dryRun: boolean }): void {
   const stages = [...plan.stages.values()];
   const stale = stages.filter((s) => s.state === 'stale');
   const cached = stages.filter((s) => s.state === 'cached');
-  const out: string[] = [];
+  const out: string[] = pipelineLines(plan);
   const label = opts.dryRun ? { stale: 'would run', cached: 'would restore' } : { stale: 'stale', cached: 'in cache' };
   for (const s of stages) {
     if (s.state === 'up-to-date') continue;

@@ -22,7 +22,7 @@ export interface ReportCommonOptions extends WorkspaceOptions {
 export async function prepareReport(file: string, opts: ReportCommonOptions, select: ReportSelection = {}): Promise<LoadedReport | number> {
   if (opts.run) {
     for (const sets of replicateSets(opts.set, opts.replicates)) {
-      const code = await runCommand(file, { ...opts, set: sets, jobs: opts.jobs, force: [], keepGoing: false, dryRun: false, inline: false, verbose: false });
+      const code = await runCommand(file, { ...opts, set: sets, jobs: opts.jobs, force: [], keepGoing: false, dryRun: false, inline: false, verbose: false, typecheck: true, json: false });
       if (code !== 0) return code;
     }
   }
@@ -33,12 +33,14 @@ export async function prepareReport(file: string, opts: ReportCommonOptions, sel
 
 export interface TableOptions extends ReportCommonOptions {
   format: string;
+  /** --json: the same as --format json. */
+  json: boolean;
   table: string[];
   output?: string;
 }
 
 export async function tableCommand(file: string, opts: TableOptions): Promise<number> {
-  const format = opts.format as TableFormat;
+  const format = (opts.json ? 'json' : opts.format) as TableFormat;
   if (!TABLE_FORMATS.includes(format)) throw new PipelineError('USAGE', `--format ${opts.format}: expected one of ${TABLE_FORMATS.join(', ')}`);
   const report = await prepareReport(file, opts, { tables: opts.table, plots: null });
   if (typeof report === 'number') return report;
