@@ -64,7 +64,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .description('run the stages whose results are not in the cache')
     .addOption(setOption())
     .addOption(dataDirOption())
-    .option('-j, --jobs <n>', 'stages run at once', positiveInt, 1)
+    .option('-j, --jobs <n>', 'stages run at once (default: as many as the cores and the stages\' declared cpu allow)', positiveInt)
     .option('-f, --force <stage>', 'execute this stage id (or name, or glob) even if cached (repeatable)', collect, [])
     .option('-k, --keep-going', 'after a failure, go on with the stages that do not depend on it', false)
     .option('-n, --dry-run', 'show what would run and why, run nothing', false)
@@ -110,6 +110,7 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--sort-by <column>', 'sort rows by a column: id, stage, state, duration, when, host, a param or a metric')
     .option('--sort-order <order>', 'asc or desc', 'asc')
     .option('--stage <name>', 'only instances of this stage definition (repeatable)', collect, [])
+    .option('--all', 'one wide table of every stage kind and every metric (default: a table per stage kind, scalar metrics)', false)
     .addOption(cacheOption())
     .addOption(lockOption())
     .action(wrap(async (file: string, o) => (await commands.show()).showCommand(file, o)));
@@ -120,7 +121,7 @@ export function buildProgram(done: (code: number) => void): Command {
       .addOption(dataDirOption())
       .option('--replicates <key=v1,v2,...>', 'load the pipeline once per value (e.g. seed=0,1,2) and aggregate: mean [min, max]')
       .option('--run', 'compute missing results first (as `pipeline run`) instead of failing', false)
-      .option('-j, --jobs <n>', 'with --run: stages run at once', positiveInt, 1)
+      .option('-j, --jobs <n>', 'with --run: stages run at once (default: as the cores allow)', positiveInt)
       .addOption(cacheOption())
       .addOption(lockOption());
 

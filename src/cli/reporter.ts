@@ -18,9 +18,22 @@ export interface Reporter extends RunReporter {
 
 const TAIL_LINES = 30;
 
-/** Keeps the last lines of every stage's output. */
+/** Keeps the last lines of every stage's output, and counts the stages that are over. */
 abstract class BaseReporter {
   private readonly tails = new Map<string, string[]>();
+  private finished = 0;
+
+  constructor(private readonly total: number | undefined) {}
+
+  /** ` (7/18)`: one more stage over, out of the pipeline's (nothing when the total is unknown). */
+  protected count(): string {
+    this.finished++;
+    return this.total ? ` (${this.finished}/${this.total})` : '';
+  }
+
+  protected overall(): string {
+    return this.total ? `${this.finished}/${this.total} stages` : '';
+  }
 
   protected keep(id: string, message: string): void {
     const t = this.tails.get(id) ?? [];
@@ -34,11 +47,22 @@ abstract class BaseReporter {
   }
 }
 
-export async function createReporter(stream: NodeJS.WriteStream = process.stderr, opts: { verbose?: boolean } = {}): Promise<Reporter> {
-  if (!stream.isTTY) return new LogReporter(stream, opts.verbose ?? false);
+export async function createReporter(stream: NodeJS.WriteStream = process.stderr, opts: { verbose?: boolean; total?: number } = {}): Promise<Reporter> {
+  if (!stream.isTTY) return new LogReporter(stream, opts.verbose ?? false, opts.total);
   // Only a terminal needs the live display (and its dependencies).
   const { createLogUpdate } = await import('log-update');
-  return new TtyReporter(stream, opts.verbose ?? false, createLogUpdate(stream));
+  return new TtyReporter(stream, opts.verbose ?? false, createLogUpdate(stream), opts.total);
+}
+
+/**
+ * ` eta 1m05s` from a stage's progress so far (training stages report the fraction of their
+ * iterations, so this is their it/s extrapolated); nothing until there is enough to go on.
+ */
+export function etaOf(startedMs: number, p: StageProgress, now = Date.now()): string {
+  const f = p.fraction;
+  const elapsed = now - startedMs;
+  if (f === undefined || f < 0.02 || f >= 1 || elapsed < 2000) return '';
+  return ` eta ${formatDuration((elapsed * (1 - f)) / f)}`;
 }
 
 interface Running {
@@ -55,20 +79,21 @@ class TtyReporter extends BaseReporter implements Reporter {
     private readonly stream: NodeJS.WriteStream,
     private readonly verbose: boolean,
     private readonly update: ReturnType<typeof import('log-update').createLogUpdate>,
+    total: number | undefined,
   ) {
-    super();
+    super(total);
     this.timer = setInterval(() => this.render(), 100);
     this.timer.unref();
   }
 
   private render(): void {
     this.frame++;
-    const lines: string[] = [];
+    const lines: string[] = this.running.size > 0 && this.overall() ? [this.overall()] : [];
     const width = this.stream.columns ?? 100;
     for (const [id, r] of this.running) {
       const spin = SPINNER[this.frame % SPINNER.length];
       const pct = r.progress.fraction !== undefined ? `${String(Math.floor(r.progress.fraction * 100)).padStart(3)}% ` : '';
-      const line = `${spin} ${id}  ${pct}${r.progress.message ?? ''}  ${formatDuration(Date.now() - r.started)}`;
+      const line = `${spin} ${id}  ${pct}${r.progress.message ?? ''}  ${formatDuration(Date.now() - r.started)}${etaOf(r.started, r.progress)}`;
       lines.push(line.length > width ? `${line.slice(0, width - 1)}…` : line);
     }
     this.update(lines.join('\n'));
@@ -98,15 +123,16 @@ class TtyReporter extends BaseReporter implements Reporter {
   done(id: string, info: { outcome: string; durationMs: number; metrics: Record<string, unknown> }): void {
     this.running.delete(id);
     const m = formatMetrics(info.metrics as never);
-    this.print(info.outcome === 'ran' ? `✓ ${id}  ${formatDuration(info.durationMs)}${m ? `  ${m}` : ''}` : `· ${id}  ${info.outcome}`);
+    const n = this.count();
+    this.print(info.outcome === 'ran' ? `✓ ${id}  ${formatDuration(info.durationMs)}${m ? `  ${m}` : ''}${n}` : `· ${id}  ${info.outcome}${n}`);
   }
   failed(id: string, error: Error): void {
     this.running.delete(id);
-    this.print(`✗ ${id}  ${error.message.split('\n')[0]}`);
+    this.print(`✗ ${id}  ${error.message.split('\n')[0]}${this.count()}`);
   }
   skipped(id: string, reason: string): void {
     this.running.delete(id);
-    this.print(`- ${id}  skipped: ${reason}`);
+    this.print(`- ${id}  skipped: ${reason}${this.count()}`);
   }
   close(): void {
     clearInterval(this.timer);
@@ -122,8 +148,9 @@ class LogReporter extends BaseReporter implements Reporter {
   constructor(
     private readonly stream: NodeJS.WriteStream,
     private readonly verbose: boolean,
+    total: number | undefined,
   ) {
-    super();
+    super(total);
   }
 
   private line(s: string): void {
@@ -138,7 +165,7 @@ class LogReporter extends BaseReporter implements Reporter {
     if (now - (this.lastProgress.get(id) ?? this.started.get(id) ?? 0) < LOG_PROGRESS_EVERY_MS) return;
     this.lastProgress.set(id, now);
     const pct = p.fraction !== undefined ? `${Math.floor(p.fraction * 100)}% ` : '';
-    this.line(`[progress] ${id} ${pct}${p.message ?? ''}`);
+    this.line(`[progress] ${id} ${pct}${p.message ?? ''}${etaOf(this.started.get(id) ?? now, p, now)}`);
   }
   log(id: string, message: string): void {
     this.keep(id, message);
@@ -149,13 +176,14 @@ class LogReporter extends BaseReporter implements Reporter {
   }
   done(id: string, info: { outcome: string; durationMs: number; metrics: Record<string, unknown> }): void {
     const m = formatMetrics(info.metrics as never);
-    this.line(info.outcome === 'ran' ? `[done]   ${id} ${formatDuration(info.durationMs)}${m ? ` ${m}` : ''}` : `[${info.outcome}] ${id}`);
+    const n = this.count();
+    this.line(info.outcome === 'ran' ? `[done]   ${id} ${formatDuration(info.durationMs)}${m ? ` ${m}` : ''}${n}` : `[${info.outcome}] ${id}${n}`);
   }
   failed(id: string, error: Error): void {
-    this.line(`[failed] ${id}: ${error.message.split('\n')[0]}`);
+    this.line(`[failed] ${id}: ${error.message.split('\n')[0]}${this.count()}`);
   }
   skipped(id: string, reason: string): void {
-    this.line(`[skip]   ${id}: ${reason}`);
+    this.line(`[skip]   ${id}: ${reason}${this.count()}`);
   }
   close(): void {}
 }

@@ -2,7 +2,7 @@ export { defineStage, lookupStage, outputsOf, METRICS_OUTPUT } from './stage.js'
 export type { StageDefinition, StageSpec, StageContext, StageProgress, StageResources, Isolation, Metrics, JsonValue } from './stage.js';
 export { definePipeline, isPipelineDefinition, GraphBuilder } from './pipeline.js';
 export type { PipelineDefinition, PipelineBuilder, PipelineSpec, StageHandle, StageNode, ArtifactRef, InputBinding, StageOptions } from './pipeline.js';
-export { loadPipeline, importPipeline, checkGraph, refsOf, parseSetArgs, type LoadedPipeline } from './load.js';
+export { loadPipeline, buildPipeline, importPipeline, checkGraph, refsOf, parseSetArgs, type LoadedPipeline } from './load.js';
 export { planPipeline, type PipelinePlan, type StagePlan, type StageState } from './plan.js';
 export { runPipeline, matchesForce, type RunOptions, type RunReporter, type RunSummary, type StageOutcome } from './scheduler.js';
 export { Fingerprinter } from './fingerprint.js';

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { PipelineError, isPipelineError } from '../errors.js';
 import { formatSite } from './callsite.js';
 import { getAtPath, parseSetValue, schemaAt, setAtPath } from './params.js';
-import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type StageNode, type StageOverride } from './pipeline.js';
+import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type PipelineParams, type StageNode, type StageOverride } from './pipeline.js';
 
 export interface LoadedPipeline {
   /** Absolute path of the pipeline file. */
@@ -68,7 +68,14 @@ export async function importPipeline(file: string): Promise<PipelineDefinition> 
 
 export async function loadPipeline(file: string, sets: readonly string[] = []): Promise<LoadedPipeline> {
   const abs = resolve(file);
-  const definition = await importPipeline(abs);
+  return buildPipeline(await importPipeline(abs), abs, sets);
+}
+
+/** Builds a pipeline definition's graph with `--set` overrides (`file`: where relative paths start). */
+export function buildPipeline<C extends PipelineParams>(typed: PipelineDefinition<C>, file: string, sets: readonly string[] = []): LoadedPipeline {
+  // The params' type is the definition's own business: --set values are checked against its defaults.
+  const definition = typed as unknown as PipelineDefinition;
+  const abs = resolve(file);
   let params: Record<string, unknown> = structuredClone(definition.params);
   const overrides: StageOverride[] = [];
   for (const s of parseSetArgs(sets)) {

@@ -97,16 +97,38 @@ export function defaultDrift(node: StageNode, record: RunRecord): string[] {
   return out;
 }
 
+/** A stage instance as far as its inputs are known: its key, and the run cache's usable result. */
+export interface ResolvedInstance {
+  readonly inputs: InputDigests | undefined;
+  readonly key: string | undefined;
+  /** The cached result, unless made under other default param values (then `drift` says which). */
+  readonly record: RunRecord | undefined;
+  readonly drift: readonly string[];
+}
+
+/**
+ * The one path from a stage instance to its key and cached result, for planning (`status`, `show`,
+ * `--dry-run`) and for running alike.
+ */
+export async function resolveInstance(
+  node: StageNode,
+  fingerprint: string,
+  store: Store,
+  outputDigest: (ref: Extract<ArtifactRef, { kind: 'output' }>) => string | undefined,
+): Promise<ResolvedInstance> {
+  const inputs = await resolveInputs(node, store, outputDigest);
+  const key = inputs ? keyOf(node, fingerprint, inputs) : undefined;
+  const found = key ? await store.runs.getComplete(key) : undefined;
+  const drift = found ? defaultDrift(node, found) : [];
+  return { inputs, key, record: drift.length > 0 ? undefined : found, drift };
+}
+
 export async function planPipeline(pipeline: LoadedPipeline, store: Store, fingerprinter: Fingerprinter, lock: LockPipeline | undefined): Promise<PipelinePlan> {
   const stages = new Map<string, StagePlan>();
   for (const node of pipeline.order) {
     const fingerprint = await fingerprinter.fingerprint(node.def);
-    const inputs = await resolveInputs(node, store, (ref) => stages.get(ref.stageId)?.record?.outputs[ref.output]?.digest);
-    const key = inputs ? keyOf(node, fingerprint, inputs) : undefined;
-    let record = key ? await store.runs.getComplete(key) : undefined;
+    const { inputs, key, record, drift } = await resolveInstance(node, fingerprint, store, (ref) => stages.get(ref.stageId)?.record?.outputs[ref.output]?.digest);
     const lockEntry = lock?.stages[node.id];
-    const drift = record ? defaultDrift(node, record) : [];
-    if (drift.length > 0) record = undefined;
     let state: StageState;
     let reasons: string[];
     if (record) {

@@ -13,7 +13,7 @@ import { computeStage, type BoundInput } from './compute.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
-import { defaultDrift, keyOf, resolveInputs } from './plan.js';
+import { defaultDrift, resolveInputs, resolveInstance } from './plan.js';
 import type { StageNode } from './pipeline.js';
 import type { Dispatcher } from './queue.js';
 import { CpuPool } from './resources.js';
@@ -161,9 +161,12 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   });
   const lockWriter = new LockWriter(() => writeLockSection(lockPath, store.layout, pipeline.definition.name, section()));
 
-  const jobs = Math.max(1, opts.jobs ?? 1);
+  const cpuCount = opts.cpus ?? availableParallelism();
+  // By default as many stages as there are cores: each declares the cores it keeps busy
+  // (resources.cpu) and the pool below starts it only when they are free.
+  const jobs = Math.max(1, opts.jobs ?? cpuCount);
   const queue = new PQueue({ concurrency: jobs });
-  const cpus = new CpuPool(opts.cpus ?? availableParallelism());
+  const cpus = new CpuPool(cpuCount);
   const controller = new AbortController();
   const signal = controller.signal;
   const onOuterAbort = (): void => controller.abort();
@@ -175,12 +178,11 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   const byKey = new Map<string, Promise<{ record: RunRecord; outcome: StageOutcome }>>();
   const results = new Map<string, Promise<RunRecord>>();
 
-  const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
+  const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean, cached: RunRecord | undefined): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
     // A record made with other default param values is not this key's result (see defaultDrift).
     const usable = (rec: RunRecord | undefined): RunRecord | undefined => (rec && defaultDrift(node, rec).length === 0 ? rec : undefined);
     const cachedRecord = async (): Promise<RunRecord | undefined> => (forced ? undefined : usable(await store.runs.getComplete(key)));
-    const hit = await cachedRecord();
-    if (hit) return { record: hit, outcome: 'cached' };
+    if (cached && !forced) return { record: cached, outcome: 'cached' };
     const pulled = forced || !opts.remote ? undefined : usable(await pullRun(opts.remote, key, store));
     if (pulled) return { record: pulled, outcome: 'pulled' };
     return queue.add(async () => {
@@ -258,13 +260,14 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
       }
     }
     if (stopping || signal.aborted) throw new Skipped();
-    const inputs = (await resolveInputs(node, store, (ref) => upstream.get(ref.stageId)?.outputs[ref.output]?.digest))!;
-    const key = keyOf(node, fingerprints.get(node)!, inputs);
+    const instance = await resolveInstance(node, fingerprints.get(node)!, store, (ref) => upstream.get(ref.stageId)?.outputs[ref.output]?.digest);
+    const inputs = instance.inputs!;
+    const key = instance.key!;
     const forced = matchesForce(node, force);
     let shared = forced ? undefined : byKey.get(key);
     let sharedWithEarlier = true;
     if (!shared) {
-      shared = execute(node, key, inputs, forced);
+      shared = execute(node, key, inputs, forced, instance.record);
       byKey.set(key, shared);
       sharedWithEarlier = false;
     }

@@ -85,6 +85,8 @@ export interface ExperimentOptions {
   sortOrder?: 'asc' | 'desc';
   /** Keep only instances of these stage definitions. */
   stages?: readonly string[];
+  /** Only metrics whose values are numbers, strings or booleans (no lists or JSON rows). */
+  scalarMetrics?: boolean;
 }
 
 export function filterAndSort(rows: ExperimentRow[], opts: ExperimentOptions): ExperimentRow[] {
@@ -133,7 +135,8 @@ export function experimentTable(rows: ExperimentRow[], opts: ExperimentOptions):
   const allParams = scalarPaths(pmaps);
   const params = opts.allParams && !opts.onlyChanged ? allParams : allParams.filter((p) => varies(pmaps, p));
   const constants = allParams.filter((p) => !params.includes(p)).map((p): [string, string] => [p, JSON.stringify(pmaps.find((m) => m.has(p))!.get(p))]);
-  const metrics = scalarPaths(mmaps).filter((p) => !opts.onlyChanged || varies(mmaps, p));
+  const isScalar = (p: string) => mmaps.every((m) => !m.has(p) || typeof m.get(p) !== 'object' || m.get(p) === null);
+  const metrics = scalarPaths(mmaps).filter((p) => (!opts.onlyChanged || varies(mmaps, p)) && (!opts.scalarMetrics || isScalar(p)));
   const clash = new Set([...params, ...metrics].filter((n) => params.includes(n) && metrics.includes(n)).concat([...params, ...metrics].filter((n) => n in FIXED)));
   const head = ['id', 'stage', 'state', ...params.map((p) => (clash.has(p) ? `params.${p}` : p)), ...metrics.map((m) => (clash.has(m) ? `metrics.${m}` : m)), 'duration', 'when', 'host', 'backend'];
   const kinds: ExperimentTable['kinds'] = ['fixed', 'fixed', 'fixed', ...params.map(() => 'param' as const), ...metrics.map(() => 'metric' as const), 'fixed', 'fixed', 'fixed', 'fixed'];

@@ -40,6 +40,17 @@ describe('views of a pipeline', () => {
     assert.deepEqual(rows.find((r) => r.id === 'c')?.metrics, { z: 68, mode: 'fast' });
   });
 
+  test('show prints one table per stage kind (its scalar metrics, no stage column); --all one wide table', () => {
+    const r = project.cli(['show', 'pipeline.ts']);
+    assert.equal(r.code, 0, r.stderr);
+    const titles = r.stdout.split('\n').filter((l) => /^[\w-]+ \(\d+\)$/.test(l));
+    assert.ok(titles.length >= 2, r.stdout);
+    assert.ok(r.stdout.split('\n').filter((l) => l.startsWith('id ')).every((l) => !/\bstage\b/.test(l)), 'no stage column');
+    const all = project.cli(['show', 'pipeline.ts', '--all']);
+    assert.equal(all.stdout.split('\n').filter((l) => l.startsWith('id ')).length, 1);
+    assert.match(all.stdout, /^id +stage +state/);
+  });
+
   test('run --dry-run says what would run and runs nothing', () => {
     project.clearExecutions();
     const r = project.cli(['run', 'pipeline.ts', '--dry-run', '--set', 'seed=5']);

@@ -11,7 +11,8 @@ export interface RunCommandOptions extends WorkspaceOptions {
   remote?: string;
   queue?: string;
   set: string[];
-  jobs: number;
+  /** Default: as many as the cores and the stages' declared cpu allow. */
+  jobs?: number;
   force: string[];
   keepGoing: boolean;
   dryRun: boolean;
@@ -65,12 +66,12 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const reporter = await createReporter(process.stderr, { verbose: opts.verbose });
+  const reporter = await createReporter(process.stderr, { verbose: opts.verbose, total: pipeline.order.length });
   const started = Date.now();
   let summary;
   try {
     summary = await runPipeline(pipeline, ws.store, ws.fingerprinter, ws.lockPath, {
-      jobs: opts.jobs,
+      ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
       force: opts.force,
       keepGoing: opts.keepGoing,
       inline: opts.inline,

@@ -2,10 +2,12 @@
  * `pipeline show`: the experiments table: one row per stage instance (a sweep point is a row), with
  * the params that vary, the metrics, the state, and when and where it was computed. Like
  * `dvc exp show`: `--only-changed` keeps only the param and metric columns whose values differ,
- * `--sort-by`, and `--md` / `--csv` / `--json` output.
+ * `--sort-by`, and `--md` / `--csv` / `--json` output. By default one table per stage kind with
+ * its scalar metrics (one table of every kind's columns was ~600 columns for the LeNet pipeline);
+ * `--all` gives that one wide table.
  */
 import { PipelineError } from '../../errors.js';
-import { experimentRows, experimentsToCsv, experimentsToMarkdown, experimentTable, filterAndSort, formatCell } from '../../report/experiments.js';
+import { experimentRows, experimentsToCsv, experimentsToMarkdown, experimentTable, filterAndSort, formatCell, type ExperimentTable } from '../../report/experiments.js';
 import { textTable } from '../format.js';
 import { planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 
@@ -19,6 +21,7 @@ export interface ShowOptions extends WorkspaceOptions {
   sortBy?: string;
   sortOrder?: string;
   stage?: string[];
+  all?: boolean;
 }
 
 export async function showCommand(file: string, opts: ShowOptions): Promise<number> {
@@ -32,13 +35,27 @@ export async function showCommand(file: string, opts: ShowOptions): Promise<numb
     process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;
   }
-  const table = experimentTable(rows, xo);
-  if (opts.md) process.stdout.write(experimentsToMarkdown(table));
-  else if (opts.csv) process.stdout.write(experimentsToCsv(table));
-  else {
+  // CSV is for other tools: one table, as --all.
+  const wide = opts.all || opts.csv;
+  const groups = wide ? [rows] : [...new Set(rows.map((r) => r.stage))].map((kind) => rows.filter((r) => r.stage === kind));
+  const parts = groups.map((group) => {
+    const table = experimentTable(group, { ...xo, scalarMetrics: !wide });
+    if (!wide) dropColumn(table, 'stage');
+    if (opts.md) return experimentsToMarkdown(table);
+    if (opts.csv) return experimentsToCsv(table);
     const text = textTable(table.head, table.rows.map((r) => r.map((v, i) => formatCell(v, table.head[i]!))));
     const constants = table.constants.length && !opts.onlyChanged ? `\nsame in every row: ${table.constants.map(([k, v]) => `${k}=${v}`).join(' ')}` : '';
-    process.stdout.write(`${text}${constants}\n`);
-  }
+    return `${text}${constants}\n`;
+  });
+  const titled = (text: string, i: number): string => (wide ? text : `${opts.md ? '### ' : ''}${groups[i]![0]!.stage} (${groups[i]!.length})\n${opts.md ? '\n' : ''}${text}`);
+  process.stdout.write(parts.map(titled).join(opts.csv ? '' : '\n'));
   return 0;
+}
+
+function dropColumn(table: ExperimentTable, name: string): void {
+  const i = table.head.indexOf(name);
+  if (i < 0) return;
+  table.head.splice(i, 1);
+  table.kinds.splice(i, 1);
+  for (const r of table.rows) r.splice(i, 1);
 }

@@ -15,7 +15,7 @@ export interface ReportCommonOptions extends WorkspaceOptions {
   set: string[];
   replicates?: string;
   run: boolean;
-  jobs: number;
+  jobs?: number;
 }
 
 /** Loads and resolves the report; with `--run`, first runs the pipeline (every replicate). */

@@ -4,7 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { PipelineError } from '../../errors.js';
+import { isPipelineError, PipelineError } from '../../errors.js';
 import { hashInts, permutation } from '../rng.js';
 import type { BatchOptions, Split, TrainingData } from '../train-data.js';
 import { type Augmentation, CIFAR_AUGMENTATION, type ImageSet, type Normalization, makeBatch } from './batch.js';
@@ -19,7 +19,7 @@ import {
   readCifarArchive,
   readCifarFolder,
 } from './cifar.js';
-import { downloadFile } from './download.js';
+import { downloadFile, DownloadFailed } from './download.js';
 import { readIdxFile } from './idx.js';
 import { candidateDirs, downloadDir, isOffline } from './locate.js';
 import {
@@ -235,7 +235,7 @@ function missingError(dataset: FileDatasetName, looked: string[], files: readonl
     {
       where: join(target, files[0]!.name),
       hint:
-        `set PIPELINE_DATA_DIR to a folder holding ${names} (directly or in its ${dataset === 'cifar10' ? 'cifar10' : dataset}/ folder), ` +
+        `set PIPELINE_DATA_DIR (pipeline --data-dir) to a folder holding ${names} (directly or in its ${dataset === 'cifar10' ? 'cifar10' : dataset}/ folder), ` +
         `or run with network (download allowed, PIPELINE_OFFLINE unset) to download ${files.map((f) => f.urls[0]).join(' ')} into ${target}`,
     },
   );
@@ -247,15 +247,23 @@ function downloadBlocked(opts: LoadDatasetOptions): string | undefined {
   return undefined;
 }
 
-async function downloadAll(dataset: FileDatasetName, target: string, opts: LoadDatasetOptions): Promise<void> {
+/** Downloads the files; when no server can be reached at all, the not-found error (where it looked, what to set). */
+async function downloadAll(dataset: FileDatasetName, target: string, opts: LoadDatasetOptions, looked: string[]): Promise<void> {
   for (const f of OFFICIAL_FILES[dataset]) {
-    await downloadFile(f.urls, join(target, f.name), {
-      checksum: preferredChecksum(f)!,
-      size: f.size,
-      label: `${dataset} ${f.name}`,
-      ...(opts.log ? { log: opts.log } : {}),
-      ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
-    });
+    try {
+      await downloadFile(f.urls, join(target, f.name), {
+        checksum: preferredChecksum(f)!,
+        size: f.size,
+        label: `${dataset} ${f.name}`,
+        ...(opts.log ? { log: opts.log } : {}),
+        ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
+      });
+    } catch (e) {
+      if (isPipelineError(e) && e.cause instanceof DownloadFailed && e.cause.offline) {
+        throw missingError(dataset, looked, OFFICIAL_FILES[dataset], target, `Downloading failed: ${e.message.split('\n').slice(1).map((l) => l.trim()).join('; ')} (set PIPELINE_OFFLINE=1 to say so up front).`);
+      }
+      throw e;
+    }
   }
 }
 
@@ -294,7 +302,7 @@ async function loadIdxDataset(dataset: 'mnist' | 'fashion-mnist', opts: LoadData
   if (!files) {
     const blocked = downloadBlocked(opts);
     if (blocked) throw missingError(dataset, looked, OFFICIAL_FILES[dataset], target, blocked);
-    await downloadAll(dataset, target, opts);
+    await downloadAll(dataset, target, opts, looked);
     files = (await idxFilesIn(target)).files!;
     source = target;
   } else {
@@ -360,7 +368,7 @@ async function loadCifar(opts: LoadDatasetOptions): Promise<{ train: ImageSet; t
     const target = downloadDir('cifar10', opts.path);
     const blocked = downloadBlocked(opts);
     if (blocked) throw missingError('cifar10', looked, OFFICIAL_FILES.cifar10, target, blocked);
-    await downloadAll('cifar10', target, opts);
+    await downloadAll('cifar10', target, opts, looked);
     source = join(target, CIFAR_ARCHIVE);
     raw = await readCifarArchive(source);
   }

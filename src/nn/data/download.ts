@@ -99,6 +99,28 @@ class Progress {
   }
 }
 
+/**
+ * The request never reached a server (no network, a name that does not resolve, a refused
+ * connection): retrying or resuming cannot help, and offline machines would wait a minute for
+ * nothing, so the download stops at once.
+ */
+/** Whether every URL failed to connect (the machine is offline, as far as it can tell). */
+export class DownloadFailed extends Error {
+  constructor(readonly offline: boolean) {
+    super(offline ? 'no server could be reached' : 'the download failed');
+  }
+}
+
+export class ConnectError extends Error {
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
+    const c = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    super(`could not connect to ${new URL(url).host} (${c?.code ?? c?.message ?? (cause as Error)?.message ?? String(cause)})`);
+  }
+}
+
 class HttpStatusError extends Error {
   constructor(
     readonly status: number,
@@ -119,7 +141,9 @@ async function fetchInto(url: string, part: string, opts: DownloadOptions, label
     offset = 0;
   }
   if (opts.size !== undefined && offset === opts.size) return; // complete already: verify it
-  const res = await fetch(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {} });
+  const res = await fetch(url, { headers: offset > 0 ? { Range: `bytes=${offset}-` } : {} }).catch((e: unknown) => {
+    throw new ConnectError(url, e);
+  });
   if (res.status === 416 && offset > 0) {
     await res.body?.cancel();
     return; // nothing more to get: the checksum decides
@@ -189,6 +213,7 @@ export async function downloadFile(urls: string | readonly string[], dest: strin
           await fetchInto(url, part, opts, label);
         } catch (e) {
           failures.push(`${url}: ${(e as Error).message}`);
+          if (e instanceof ConnectError) break; // no server answered: the next URL, without waiting
           if (e instanceof HttpStatusError && e.status >= 400 && e.status < 500) break; // try the next URL
           if (attempt < retries) {
             log(`download of ${label} interrupted (${(e as Error).message}); resuming`);
@@ -219,6 +244,7 @@ export async function downloadFile(urls: string | readonly string[], dest: strin
     }
     throw new PipelineError('DATASET_MISSING', `could not download ${label}:\n  ${failures.join('\n  ')}`, {
       where: dest,
+      cause: new DownloadFailed(failures.length > 0 && failures.every((f) => f.includes(': could not connect to '))),
       hint: `check the network, or download ${list[0]} by hand into ${dirname(dest)} (or into the folder PIPELINE_DATA_DIR names)`,
     });
   } finally {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isPipelineError } from '../../../src/errors.js';
-import { downloadFile } from '../../../src/nn/data/download.js';
+import { DownloadFailed, downloadFile } from '../../../src/nn/data/download.js';
 import { tempDir } from './helpers.js';
 
 const content = Buffer.from(Array.from({ length: 256 * 1024 }, (_, i) => (i * 131 + (i >> 9)) & 0xff));
@@ -148,4 +148,23 @@ test('verification is cached by path, size and mtime', async () => {
   // a new mtime invalidates the entry and the mismatch is found
   utimesSync(file, t, new Date(t.getTime() + 5000));
   await assert.rejects(verifyFile(file, sum), (e: unknown) => isPipelineError(e, 'DATASET_CORRUPT') && e.where === file);
+});
+
+// Offline (nothing listens, or no name resolves): one attempt per URL, no retries, no "resuming"
+// of a download that never started; the error says every URL failed to connect.
+test('a connection that cannot be made stops at once, without retrying or "resuming"', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const lines: string[] = [];
+  const dest = join(tempDir(), 'file.bin');
+  const urls = [`http://127.0.0.1:${port}/a.bin`, `http://127.0.0.1:${port}/b.bin`];
+  await assert.rejects(downloadFile(urls, dest, { checksum: { algorithm: 'sha256', digest: sha256 }, ...quiet, retryDelayMs: 60_000, log: (l) => lines.push(l) }), (e: unknown) => {
+    assert.ok(isPipelineError(e) && e.code === 'DATASET_MISSING');
+    assert.match(e.message, /a\.bin: could not connect to 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    assert.ok(e.cause instanceof DownloadFailed && e.cause.offline, 'marked as offline');
+    return true;
+  });
+  assert.deepEqual(lines, urls.map((u) => `downloading file.bin: ${u}`), 'one attempt per URL, nothing resumed');
 });
