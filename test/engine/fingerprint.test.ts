@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Fingerprinter } from '../../src/engine/index.js';
-import type { StageDefinition } from '../../src/engine/stage.js';
+import type { StageDefinition } from '../../src/engine/definition/stage.js';
 import * as lth from '../../src/lth/index.js';
 import { FileDigestCache } from '../../src/store/index.js';
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { isPipelineError } from '../../src/errors.js';
-import { canonicalJson } from '../../src/engine/canonical.js';
-import { stageKey } from '../../src/engine/key.js';
-import { parseSetValue, schemaAt, validateParams } from '../../src/engine/params.js';
+import { canonicalJson } from '../../src/engine/definition/canonical.js';
+import { stageKey } from '../../src/engine/host/key.js';
+import { parseSetValue, schemaAt, validateParams } from '../../src/engine/definition/params.js';
 
 const schema = z.object({
   rate: z.number().min(0).max(1).default(0.2),

@@ -2,8 +2,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executeStageJob } from '../../src/engine/execute.js';
-import { outputsOf, type StageDefinition } from '../../src/engine/stage.js';
+import { executeStageJob } from '../../src/engine/runner/execute.js';
+import { outputsOf, type StageDefinition } from '../../src/engine/definition/stage.js';
 
 export interface StageRun {
   outDir: string;

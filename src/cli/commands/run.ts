@@ -52,7 +52,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     });
   }
   const remote = remoteLocation ? openRemote(remoteLocation) : undefined;
-  const dispatcher = queueUrl && remote ? (await import('../../engine/queue.js')).createDispatcher(queueUrl, remote, ws.root) : undefined;
+  const dispatcher = queueUrl && remote ? (await import('../../engine/host/queue.js')).createDispatcher(queueUrl, remote, ws.root) : undefined;
 
   const controller = new AbortController();
   let interrupts = 0;

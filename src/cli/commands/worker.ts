@@ -1,6 +1,6 @@
 /** `pipeline worker`: runs stages that `pipeline run --queue` coordinators put on the queue. */
 import { PipelineError } from '../../errors.js';
-import { runWorker } from '../../engine/queue.js';
+import { runWorker } from '../../engine/runner/queue-worker.js';
 import { openRemote } from '../../store/index.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 

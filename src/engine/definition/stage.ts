@@ -4,8 +4,8 @@
  * stages, and it writes its outputs as files that become immutable artifacts.
  */
 import { z } from 'zod';
-import { PipelineError } from '../errors.js';
-import type { JsonValue } from '../store/index.js';
+import { PipelineError } from '../../errors.js';
+import type { JsonValue } from '../../store/index.js';
 import { callerSite, formatSite, type CallSite } from './callsite.js';
 import type { ParamsSchema } from './params.js';
 

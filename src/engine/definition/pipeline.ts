@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve, dirname } from 'node:path';
 import type { z } from 'zod';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 import { callerSite, formatSite, lazyCallerSite, type CallSite } from './callsite.js';
 import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
 import { METRICS_OUTPUT, outputsOf, type StageDefinition } from './stage.js';

@@ -6,18 +6,19 @@
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import PQueue from 'p-queue';
-import { PipelineError, isPipelineError } from '../errors.js';
-import { pullRun, pushRun, readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RemoteStore, type RunRecord, type Store } from '../store/index.js';
-import { deepEqual } from './canonical.js';
-import { computeStage, type BoundInput } from './compute.js';
+import { PipelineError, isPipelineError } from '../../errors.js';
+import { pullRun, pushRun, readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RemoteStore, type RunRecord, type Store } from '../../store/index.js';
+import { deepEqual } from '../definition/canonical.js';
+import { computeStage } from '../runner/compute.js';
+import type { BoundInput, StageTask } from '../protocol.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
 import { defaultDrift, resolveInputs, resolveInstance } from './plan.js';
-import type { StageNode } from './pipeline.js';
+import type { StageNode } from '../definition/pipeline.js';
 import type { Dispatcher } from './queue.js';
 import { CpuPool } from './resources.js';
-import { METRICS_OUTPUT, type StageProgress } from './stage.js';
+import { METRICS_OUTPUT, type StageProgress } from '../definition/stage.js';
 
 /** ran: computed by this run (here, or by a queue worker); cached: from the local run cache;
  * reused: computed meanwhile by another process or instance; pulled: from the remote store. */
@@ -219,9 +220,11 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     );
 
   /** What computing a key needs, as plain data (it also travels to queue workers). */
-  const specOf = (node: StageNode, key: string, inputs: InputDigests) => ({
+  const taskOf = (node: StageNode, key: string, inputs: InputDigests): StageTask => ({
     id: node.id,
     key,
+    stage: node.def.name,
+    moduleFile: node.def.site.file,
     params: node.params.effective,
     bindings: bindingsOf(node, inputs),
     outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
@@ -231,16 +234,16 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
 
   const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     reporter.start?.(node.id, { key });
-    return computeStage(store, { ...specOf(node, key, inputs), def: node.def, inline: opts.inline ?? false }, hooksOf(node));
+    return computeStage(store, { ...taskOf(node, key, inputs), def: node.def, inline: opts.inline ?? false }, hooksOf(node));
   };
 
   /** Queue mode: the inputs go to the remote store, a worker computes, the result comes back. */
   const dispatch = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     const remote = opts.remote!;
-    const spec = specOf(node, key, inputs);
-    for (const b of Object.values(spec.bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
+    const task = taskOf(node, key, inputs);
+    for (const b of Object.values(task.bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
     reporter.start?.(node.id, { key });
-    await opts.dispatcher!.dispatch({ ...spec, stage: node.def.name, moduleFile: node.def.site.file }, hooksOf(node));
+    await opts.dispatcher!.dispatch(task, hooksOf(node));
     const record = await pullRun(remote, key, store);
     if (!record) throw new PipelineError('STAGE_FAILED', `a worker reported stage '${node.id}' done, but the remote store lacks its results`, { where: `stage ${node.id}` });
     return record;

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 import { deepEqual } from './canonical.js';
 
 export type ParamsSchema = z.ZodObject;

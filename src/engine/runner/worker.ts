@@ -4,15 +4,9 @@
  * owns the store: the child only reads input objects and writes files into its output folder.
  */
 import { pathToFileURL } from 'node:url';
-import { executeStageJob, type StageJob } from './execute.js';
-import { lookupStage } from './stage.js';
-
-export type ParentMessage = { type: 'run'; job: StageJob };
-export type ChildMessage =
-  | { type: 'progress'; fraction?: number; message?: string }
-  | { type: 'log'; message: string }
-  | { type: 'done'; result: Awaited<ReturnType<typeof executeStageJob>> }
-  | { type: 'error'; message: string; stack?: string; code?: string };
+import { executeStageJob } from './execute.js';
+import type { ChildMessage, ParentMessage } from '../protocol.js';
+import { lookupStage } from '../definition/stage.js';
 
 const controller = new AbortController();
 const send = (m: ChildMessage): void => {

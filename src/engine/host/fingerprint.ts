@@ -15,12 +15,12 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { ts as TS } from 'ts-morph';
-import { PipelineError } from '../errors.js';
-import { digestOfSync, writeFileAtomic, type FileDigestCache } from '../store/index.js';
-import { canonicalJson } from './canonical.js';
-import { formatSite } from './callsite.js';
+import { PipelineError } from '../../errors.js';
+import { digestOfSync, writeFileAtomic, type FileDigestCache } from '../../store/index.js';
+import { canonicalJson } from '../definition/canonical.js';
+import { formatSite } from '../definition/callsite.js';
 import { ModuleGraph, type ModuleInfo, type Package, type Ts } from './fingerprint/modules.js';
-import type { StageDefinition } from './stage.js';
+import type { StageDefinition } from '../definition/stage.js';
 
 /** Bump when the way fingerprints are computed changes. 2: syntax-only name resolution. */
 const FINGERPRINT_FORMAT = 2;
@@ -184,7 +184,7 @@ export class Fingerprinter {
       } else if (ts.isExpressionWithTypeArguments(n)) {
         visit(n.expression, m); // `class A extends B<T>`: B is a value, T a type
       } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) {
-        follow(m, n.arguments[0].text, '*'); // import('./x.js'): what is used of it is not known
+        follow(m, n.arguments[0].text, '*'); // import('../x.js'): what is used of it is not known
       } else if (!isTypeOnly(ts, n)) {
         ts.forEachChild(n, (c) => visit(c, m));
       }
@@ -203,7 +203,7 @@ export class Fingerprinter {
 function parser(): { ts: Ts; graph: ModuleGraph; print: (n: TS.Node, m: ModuleInfo) => string } {
   // Loaded only when a cached fingerprint is stale, and with require: an ESM import of the 9 MB
   // compiler first scans it for its export names (0.25 s more). TypeScript as ts-morph bundles it
-  // (one compiler for the engine: the type check uses it too, src/engine/typecheck.ts).
+  // (one compiler for the engine: the type check uses it too, src/engine/host/typecheck.ts).
   const ts = (createRequire(import.meta.url)('ts-morph') as { ts: Ts }).ts;
   const printer = ts.createPrinter({ removeComments: true });
   // Stages share most of their closure: printing each declaration once, not once per stage, cut

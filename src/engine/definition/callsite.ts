@@ -12,9 +12,9 @@ export interface CallSite {
   column: number;
 }
 
-const ENGINE_DIR = dirname(fileURLToPath(import.meta.url)) + sep;
+const ENGINE_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
 /** The engine's whole source (src/): helpers such as `imp()` that add stages for the user. */
-const LIBRARY_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
+const LIBRARY_DIR = dirname(dirname(dirname(fileURLToPath(import.meta.url)))) + sep;
 const FRAME = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/;
 
 /** The first stack frame outside the engine (and outside node internals). */

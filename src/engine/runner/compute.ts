@@ -6,27 +6,14 @@
 import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { PipelineError, isPipelineError } from '../errors.js';
-import type { JsonValue, RunRecord, Store } from '../store/index.js';
-import type { StageHooks, StageJob } from './execute.js';
+import { PipelineError, isPipelineError } from '../../errors.js';
+import type { JsonValue, RunRecord, Store } from '../../store/index.js';
+import type { BoundInput, InputDigests, StageHooks, StageJob, StageTask } from '../protocol.js';
 import { executorFor } from './executors.js';
-import type { InputDigests } from './key.js';
-import { METRICS_OUTPUT, type StageDefinition } from './stage.js';
+import { METRICS_OUTPUT, type StageDefinition } from '../definition/stage.js';
 
-/** One input binding: a stage output (by digest) or an external file (its own path). */
-export type BoundInput = { list: boolean; items: Array<{ digest: string; path?: string }> };
-
-export interface ComputeSpec {
-  id: string;
-  key: string;
-  def: StageDefinition;
-  params: Record<string, unknown>;
-  bindings: Record<string, BoundInput>;
-  /** Declared outputs, without `metrics`. */
-  outputs: readonly string[];
-  codeFingerprint: string;
-  inline: boolean;
-}
+/** A task with its stage definition at hand (already imported), and where to run it. */
+export type ComputeSpec = StageTask & { def: StageDefinition; inline: boolean };
 
 export function inputDigestsOf(bindings: Record<string, BoundInput>): InputDigests {
   return Object.fromEntries(Object.entries(bindings).map(([name, b]) => [name, b.list ? b.items.map((i) => i.digest) : b.items[0]!.digest]));

@@ -7,16 +7,16 @@
 import { fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { PipelineError, type PipelineErrorCode } from '../errors.js';
+import { PipelineError, type PipelineErrorCode } from '../../errors.js';
 import { executeStageJob, type StageHooks, type StageJob, type StageJobResult } from './execute.js';
-import type { StageDefinition } from './stage.js';
-import type { ChildMessage, ParentMessage } from './worker.js';
+import type { StageDefinition } from '../definition/stage.js';
+import type { ChildMessage, ParentMessage } from '../protocol.js';
 
 export type Executor = (def: StageDefinition, job: StageJob, hooks: StageHooks) => Promise<StageJobResult>;
 
 export const inlineExecutor: Executor = executeStageJob;
 
-const WORKER_ENTRY = fileURLToPath(new URL('../../bin/stage-worker.js', import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL('../../../bin/stage-worker.js', import.meta.url));
 /** How long a child gets to stop after SIGTERM before it is killed. */
 const KILL_GRACE_MS = 5_000;
 

@@ -5,36 +5,11 @@
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PipelineError } from '../errors.js';
-import { METRICS_OUTPUT, type JsonValue, type Metrics, type StageContext, type StageDefinition, type StageProgress } from './stage.js';
+import { PipelineError } from '../../errors.js';
+import { METRICS_OUTPUT, type JsonValue, type Metrics, type StageContext, type StageDefinition, type StageProgress } from '../definition/stage.js';
+import type { StageHooks, StageJob, StageJobResult } from '../protocol.js';
 
-/** Everything a stage execution needs, as plain data (it crosses the process boundary). */
-export interface StageJob {
-  id: string;
-  key: string;
-  stage: string;
-  /** The module that defines the stage (a child process imports it). */
-  moduleFile: string;
-  params: Record<string, unknown>;
-  /** Input name -> path(s) of immutable objects. */
-  inputs: Record<string, string | string[]>;
-  /** Declared output names (without `metrics`). */
-  outputs: string[];
-  outDir: string;
-  scratchDir: string;
-}
-
-export interface StageJobResult {
-  hasMetrics: boolean;
-  metrics: Metrics;
-  provenance: Record<string, JsonValue>;
-}
-
-export interface StageHooks {
-  progress(p: StageProgress): void;
-  log(message: string): void;
-  signal: AbortSignal;
-}
+export type { StageHooks, StageJob, StageJobResult };
 
 export function outputFile(outDir: string, name: string): string {
   return join(outDir, name);

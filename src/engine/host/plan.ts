@@ -3,14 +3,14 @@
  * the run cache holds that key, and, when it must run, why - in words, by comparing with what the
  * lock file recorded last time. `status`, `show` and `run --dry-run` are views of this.
  */
-import { PipelineError } from '../errors.js';
-import type { LockPipeline, LockStage, RunRecord, Store } from '../store/index.js';
-import { canonicalJson, deepEqual } from './canonical.js';
-import { formatSite } from './callsite.js';
+import { PipelineError } from '../../errors.js';
+import type { LockPipeline, LockStage, RunRecord, Store } from '../../store/index.js';
+import { canonicalJson, deepEqual } from '../definition/canonical.js';
+import { formatSite } from '../definition/callsite.js';
 import type { Fingerprinter } from './fingerprint.js';
 import { stageKey, type InputDigests } from './key.js';
 import { refsOf, type LoadedPipeline } from './load.js';
-import type { ArtifactRef, StageNode } from './pipeline.js';
+import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
 
 export type StageState =
   /** The lock file records this key and the cache has its results. */

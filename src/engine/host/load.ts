@@ -6,10 +6,10 @@
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PipelineError, isPipelineError } from '../errors.js';
-import { formatSite } from './callsite.js';
-import { getAtPath, parseSetValue, schemaAt, setAtPath } from './params.js';
-import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type PipelineParams, type StageNode, type StageOverride } from './pipeline.js';
+import { PipelineError, isPipelineError } from '../../errors.js';
+import { formatSite } from '../definition/callsite.js';
+import { getAtPath, parseSetValue, schemaAt, setAtPath } from '../definition/params.js';
+import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type PipelineParams, type StageNode, type StageOverride } from '../definition/pipeline.js';
 
 export interface LoadedPipeline {
   /** Absolute path of the pipeline file. */

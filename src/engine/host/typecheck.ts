@@ -16,11 +16,11 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PipelineError } from '../errors.js';
-import { writeFileAtomic, type FileDigestCache } from '../store/index.js';
+import { PipelineError } from '../../errors.js';
+import { writeFileAtomic, type FileDigestCache } from '../../store/index.js';
 
 /** The engine's own source: its type errors are not the user's. */
-const ENGINE_SRC = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
+const ENGINE_SRC = dirname(dirname(dirname(fileURLToPath(import.meta.url)))) + sep;
 const SHOWN = 5;
 
 interface CachedCheck {
@@ -34,7 +34,7 @@ export async function typecheckPipeline(file: string, cacheFile: string, fileDig
   const abs = resolve(file);
   const cache = await readCache(cacheFile);
   // Checked before the compiler loads. The compiler is TypeScript as ts-morph bundles it, as for
-  // the code fingerprints (src/engine/fingerprint.ts): ts-morph's version fixes it.
+  // the code fingerprints (src/engine/host/fingerprint.ts): ts-morph's version fixes it.
   const require = createRequire(import.meta.url);
   const version = `ts-morph ${(require('ts-morph/package.json') as { version: string }).version}`;
   const hit = cache[abs];
