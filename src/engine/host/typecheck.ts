@@ -58,14 +58,13 @@ export async function typecheckPipeline(file: string, cacheFile: string, fileDig
     .flatMap((sf) => [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)])
     .filter((d) => d.category === ts.DiagnosticCategory.Error);
   if (errors.length > 0) {
+    const at = (d: (typeof errors)[number]): string | undefined =>
+      d.file && d.start !== undefined ? `${relative(process.cwd(), resolve(d.file.fileName))}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}` : undefined;
     const lines = errors.slice(0, SHOWN).map((d) => {
       const text = ts.flattenDiagnosticMessageText(d.messageText, ' ');
-      if (!d.file || d.start === undefined) return text;
-      const { line } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${relative(process.cwd(), resolve(d.file.fileName))}:${line + 1}: ${text}`;
+      return at(d) ? `${at(d)}: ${text}` : text;
     });
-    const first = errors[0]!;
-    const where = first.file && first.start !== undefined ? `${relative(process.cwd(), resolve(first.file.fileName))}:${first.file.getLineAndCharacterOfPosition(first.start).line + 1}` : relative(process.cwd(), abs);
+    const where = at(errors[0]!) ?? relative(process.cwd(), abs);
     throw new PipelineError('PIPELINE_TYPE', `${errors.length} type error${errors.length > 1 ? 's' : ''} in the pipeline:\n  ${lines.join('\n  ')}${errors.length > SHOWN ? `\n  ... and ${errors.length - SHOWN} more` : ''}`, {
       where,
       hint: 'fix the types (npx tsc --noEmit shows them all), or pass --no-typecheck to run anyway',
