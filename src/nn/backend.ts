@@ -17,9 +17,6 @@ import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tfcore from '@tensorflow/tfjs-core';
-// @tensorflow/tfjs registers the gradient functions (and the cpu backend) on the shared tfjs-core.
-import '@tensorflow/tfjs';
-import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { PipelineError } from '../errors.js';
 import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
 import { registerNativeKernels } from './kernels/native.js';
@@ -206,6 +203,7 @@ function enableNodeWasmThreads(): void {
 }
 
 async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, 'requested'>> {
+  const tfwasm = await import('@tensorflow/tfjs-backend-wasm');
   active = tfcore;
   // Threads can only be chosen before the backend's first initialisation (one WASM instance).
   const first = !tfcore.findBackend('wasm');
@@ -265,6 +263,11 @@ export async function initBackend(
   opts: { threads?: number } = {},
 ): Promise<BackendInfo> {
   parsePref(pref, 'initBackend');
+  // @tensorflow/tfjs registers the gradient functions (and the cpu backend) on the shared
+  // tfjs-core. Loaded here, not when this module is imported: planning a pipeline imports the
+  // training code but never trains, and the package alone took ~360 of the LTH layer's ~840 ms
+  // of import time (LeNet's warm `status`: 1.0 s).
+  await import('@tensorflow/tfjs');
   let requested = pref;
   if (pref === 'auto' && process.env.LTH_BACKEND) requested = parsePref(process.env.LTH_BACKEND, 'LTH_BACKEND');
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
