@@ -46,6 +46,25 @@ export class FileDigestCache {
     return digest;
   }
 
+  /**
+   * The digests of the files that exist, by path: what a result computed from them (a code
+   * fingerprint, a type check) is cached with.
+   */
+  async digestsOf(paths: Iterable<string>): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const p of paths) {
+      const d = await this.digest(p);
+      if (d) out[p] = d;
+    }
+    return out;
+  }
+
+  /** Whether every file still has the digest recorded (one stat per file when unchanged). */
+  async unchanged(digests: Readonly<Record<string, string>>): Promise<boolean> {
+    for (const [p, d] of Object.entries(digests)) if ((await this.digest(p)) !== d) return false;
+    return true;
+  }
+
   async save(): Promise<void> {
     if (this.dirty && this.entries) await writeFileAtomic(this.file, JSON.stringify(this.entries));
     this.dirty = false;

@@ -73,23 +73,11 @@ export class Fingerprinter {
     const cache = await this.loadCache();
     const cacheKey = `${FINGERPRINT_FORMAT}:${def.site.file}#${def.name}@${def.version}`;
     const hit = cache[cacheKey];
-    if (hit && (await this.stillValid(hit))) return hit.fingerprint;
+    if (hit && (await this.fileDigests.unchanged(hit.files))) return hit.fingerprint;
     const { fingerprint, files } = this.analyse(def);
-    const digests: Record<string, string> = {};
-    for (const f of files) {
-      const d = await this.fileDigests.digest(f);
-      if (d) digests[f] = d;
-    }
-    cache[cacheKey] = { fingerprint, files: digests };
+    cache[cacheKey] = { fingerprint, files: await this.fileDigests.digestsOf(files) };
     this.dirty = true;
     return fingerprint;
-  }
-
-  private async stillValid(entry: CachedFingerprint): Promise<boolean> {
-    for (const [file, digest] of Object.entries(entry.files)) {
-      if ((await this.fileDigests.digest(file)) !== digest) return false;
-    }
-    return true;
   }
 
   async save(): Promise<void> {

@@ -38,7 +38,7 @@ export async function typecheckPipeline(file: string, cacheFile: string, fileDig
   const require = createRequire(import.meta.url);
   const version = `ts-morph ${(require('ts-morph/package.json') as { version: string }).version}`;
   const hit = cache[abs];
-  if (hit && hit.typescript === version && (await unchanged(hit.files, fileDigests))) return;
+  if (hit && hit.typescript === version && (await fileDigests.unchanged(hit.files))) return;
   const morph = require('ts-morph') as typeof import('ts-morph');
   const ts = morph.ts;
 
@@ -70,14 +70,8 @@ export async function typecheckPipeline(file: string, cacheFile: string, fileDig
       hint: 'fix the types (npx tsc --noEmit shows them all), or pass --no-typecheck to run anyway',
     });
   }
-  const files: Record<string, string> = {};
-  for (const sf of program.getSourceFiles()) {
-    const f = resolve(sf.fileName);
-    if (f.includes(`${sep}node_modules${sep}`)) continue;
-    const d = await fileDigests.digest(f);
-    if (d) files[f] = d;
-  }
-  cache[abs] = { typescript: version, files };
+  const read = program.getSourceFiles().map((sf) => resolve(sf.fileName));
+  cache[abs] = { typescript: version, files: await fileDigests.digestsOf(read.filter((f) => !f.includes(`${sep}node_modules${sep}`))) };
   await writeFileAtomic(cacheFile, JSON.stringify(cache));
   await fileDigests.save();
 }
@@ -88,11 +82,6 @@ async function readCache(path: string): Promise<Record<string, CachedCheck>> {
   } catch {
     return {};
   }
-}
-
-async function unchanged(files: Record<string, string>, fileDigests: FileDigestCache): Promise<boolean> {
-  for (const [f, d] of Object.entries(files)) if ((await fileDigests.digest(f)) !== d) return false;
-  return true;
 }
 
 type TS = typeof import('ts-morph').ts;
