@@ -1,6 +1,5 @@
 /** The `pipeline` command line. */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
@@ -22,6 +21,7 @@ const commands = {
   verify: () => import('./commands/verify.js'),
   worker: () => import('./commands/worker.js'),
   setup: () => import('./commands/setup.js'),
+  config: () => import('./commands/config.js'),
 };
 
 /** The engine's version, from its package.json. */
@@ -47,11 +47,13 @@ export function buildProgram(done: (code: number) => void): Command {
     .version(engineVersion(), '-V, --version', 'the engine\'s version')
     .showHelpAfterError()
     .exitOverride();
-  // --data-dir is an environment setting, not a param: the pipeline's build function and every
-  // stage process (children inherit the environment) find the data through it.
-  program.hook('preAction', (_program, action) => {
-    const dir = action.opts<{ dataDir?: string }>().dataDir;
-    if (dir !== undefined) process.env.PIPELINE_DATA_DIR = resolve(dir);
+  // Settings (flags > environment > pipeline.config.local.yaml > pipeline.config.yaml) become the
+  // command's option values here, so that every command reads one resolved value. --data-dir is an
+  // environment setting, not a param: the pipeline's build function and every stage process
+  // (children inherit the environment) find the data through it.
+  program.hook('preAction', async (_program, action) => {
+    const { applySettings } = await import('./config.js');
+    applySettings(action);
   });
   const wrap =
     <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
@@ -186,6 +188,12 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--remove', 'remove the native build (the WASM backend is used again)', false)
     .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .action(wrap(async (_target: string, o) => (await commands.setup()).setupCommand(o)));
+
+  program
+    .command('config [pipeline]')
+    .description('the effective settings (flags > environment > pipeline.config.local.yaml > pipeline.config.yaml) and where each came from')
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
+    .action(wrap(async (file: string | undefined, o) => (await commands.config()).configCommand(file, o)));
 
   program
     .command('gc')

@@ -1,11 +1,11 @@
 /**
- * Where the cache and the lock file are: flags, then environment, then the project root (the
- * nearest folder above the pipeline file that holds package.json, .git or dvc-like.lock).
+ * Where the cache and the lock file are: the settings (flags, environment, config files: the CLI
+ * resolves them into the options before a command runs), else in the project root.
  */
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Fingerprinter, loadPipeline, planPipeline, type LoadedPipeline, type PipelinePlan } from '../engine/index.js';
 import { readLock, Store } from '../store/index.js';
+import { projectRoot } from './config.js';
 
 export interface WorkspaceOptions {
   cache?: string;
@@ -17,16 +17,6 @@ export interface Workspace {
   store: Store;
   lockPath: string;
   fingerprinter: Fingerprinter;
-}
-
-export function projectRoot(start: string): string {
-  let dir = resolve(start);
-  for (;;) {
-    if (['package.json', '.git', 'dvc-like.lock'].some((f) => existsSync(join(dir, f)))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return resolve(start);
-    dir = parent;
-  }
 }
 
 export function openWorkspace(opts: WorkspaceOptions, pipelineFile?: string): Workspace {
