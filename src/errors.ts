@@ -73,7 +73,8 @@ export class PipelineError extends Error {
 
   /** One human-readable block: where, what, and what to do. */
   format(): string {
-    const head = this.where ? `${this.where}: ${this.message}` : this.message;
+    // A message that already starts with the place (`<file>: truncated ...`) is not prefixed twice.
+    const head = this.where && !this.message.startsWith(this.where) ? `${this.where}: ${this.message}` : this.message;
     return this.hint ? `${head}\n  ${this.hint}` : head;
   }
 }

@@ -6,8 +6,9 @@
  * effective value of each and where it came from.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
 import type { Command } from 'commander';
 import { PipelineError } from '../errors.js';
 
@@ -77,6 +78,8 @@ const SECRET_KEYS = /secret|password|access.?key|credential|token/i;
 
 function readConfigFile(file: string): FileValues | undefined {
   if (!existsSync(file)) return undefined;
+  // yaml is loaded only where a config file exists (~60 ms of every command's start otherwise).
+  const { isMap, isScalar, LineCounter, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const lines = new LineCounter();
   const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines, prettyErrors: false });
   const lineOf = (node: YamlNode | null | undefined): number => (node?.range ? lines.linePos(node.range[0]).line : 1);

@@ -22,6 +22,9 @@ const commands = {
   worker: () => import('./commands/worker.js'),
   setup: () => import('./commands/setup.js'),
   config: () => import('./commands/config.js'),
+  get: () => import('./commands/get.js'),
+  push: () => import('./commands/push.js'),
+  pull: () => import('./commands/pull.js'),
 };
 
 /** The engine's version, from its package.json. */
@@ -39,6 +42,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const cacheOption = () => new Option('--cache <dir>', 'cache directory (default: $PIPELINE_CACHE or <project>/cache)');
 const lockOption = () => new Option('--lock <file>', 'lock file (default: $PIPELINE_LOCK or <project>/dvc-like.lock)');
 const dataDirOption = () => new Option('--data-dir <folder>', 'where datasets are (sets PIPELINE_DATA_DIR; default: ../shared/data beside the project, else the loader\'s folder)');
+const queueTimeoutOption = () => new Option('--queue-timeout <duration>', 'how long to wait for a lost Redis before failing (exit 1), e.g. 60, 90s, 5m (default: $PIPELINE_QUEUE_TIMEOUT or 60 s)');
 const setOption = () => new Option('-s, --set <key=value>', 'override a pipeline param, or <stage id>.<param> (repeatable)').argParser(collect).default([]);
 
 export function buildProgram(done: (code: number) => void): Command {
@@ -72,8 +76,9 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('-n, --dry-run', 'show what would run and why, run nothing', false)
     .option('--inline', 'run every stage inside this process (debugging)', false)
     .option('--no-typecheck', 'run without type-checking the pipeline file first')
-    .option('--remote <dir>', 'a shared store to read results from and write them to (default: $PIPELINE_REMOTE)')
+    .option('--remote <location>', 'a shared store to read results from and write them to: a directory or s3://bucket/prefix (default: $PIPELINE_REMOTE)')
     .option('--queue <redis-url>', 'send stages to `pipeline worker`s through this Redis (default: $PIPELINE_QUEUE; needs --remote)')
+    .addOption(queueTimeoutOption())
     .option('-v, --verbose', 'print the stages\' output', false)
     .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .addOption(cacheOption())
@@ -160,6 +165,18 @@ export function buildProgram(done: (code: number) => void): Command {
   ).action(wrap(async (file: string, o) => (await commands.report()).reportCommand(file, o)));
 
   program
+    .command('get <pipeline> <stage-id> [output]')
+    .description('copy a stage\'s output (default: its first) out of the cache, verified; --format torch: a checkpoint or mask as a PyTorch state dict')
+    .requiredOption('-o, --output <path>', 'where to write it')
+    .addOption(new Option('--format <format>', 'raw (the cached bytes) or torch (weight/bias, (out, in[, kh, kw]), torch.nn.utils.prune\'s weight_orig/weight_mask)').choices(['raw', 'torch']).default('raw'))
+    .addOption(setOption())
+    .addOption(dataDirOption())
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
+    .addOption(cacheOption())
+    .addOption(lockOption())
+    .action(wrap(async (file: string, id: string, output: string | undefined, o) => (await commands.get()).getCommand(file, id, output, o)));
+
+  program
     .command('diff [a] [b]')
     .description('params and metrics that differ between two lock files or git revisions (REV, REV:path, or a file; default: HEAD vs the working copy)')
     .option('--lock <file>', 'lock file path used with bare revisions (default: dvc-like.lock)')
@@ -173,11 +190,30 @@ export function buildProgram(done: (code: number) => void): Command {
     .command('worker')
     .description('run stages queued by `pipeline run --queue` (on any machine with a checkout of the project)')
     .option('--queue <redis-url>', 'the Redis of the queue (default: $PIPELINE_QUEUE)')
-    .option('--remote <dir>', 'the shared store (default: $PIPELINE_REMOTE)')
+    .addOption(queueTimeoutOption())
+    .option('--remote <location>', 'the shared store: a directory or s3://bucket/prefix (default: $PIPELINE_REMOTE)')
     .option('-c, --concurrency <n>', 'stages at once', positiveInt, 1)
     .addOption(dataDirOption())
     .addOption(cacheOption())
     .action(wrap(async (o) => (await commands.worker()).workerCommand(o)));
+
+  // dvc push / pull: the lock file's results (and a pipeline's current plan) to and from the remote.
+  for (const [name, what] of [
+    ['push', 'send the results the lock file references (or the pipeline\'s, with its current plan\'s) to the remote store; only what it lacks'],
+    ['pull', 'fetch the results the lock file references (or the pipeline\'s, with its current plan\'s) from the remote store, re-hashed; then tables and runs compute nothing'],
+  ] as const) {
+    program
+      .command(`${name} [pipeline]`)
+      .description(what)
+      .option('--remote <location>', 'the shared store: a directory or s3://bucket/prefix (default: $PIPELINE_REMOTE, then pipeline.config.yaml)')
+      .option('--transfers <n>', 'stage results moved at once', positiveInt, 8)
+      .option('--json', 'machine-readable output (one JSON document on stdout)', false)
+      .addOption(setOption())
+      .addOption(dataDirOption())
+      .addOption(cacheOption())
+      .addOption(lockOption())
+      .action(wrap(async (file: string | undefined, o) => (name === 'push' ? (await commands.push()).pushCommand(file, o) : (await commands.pull()).pullCommand(file, o))));
+  }
 
   program
     .command('setup')

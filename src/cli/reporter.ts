@@ -11,6 +11,8 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 const LOG_PROGRESS_EVERY_MS = 10_000;
 
 export interface Reporter extends RunReporter {
+  /** A warning line that does not disturb the live display (a bad remote entry, a failed push). */
+  warning(id: string | undefined, message: string): void;
   /** The last lines a stage printed (shown when it fails). */
   tail(id: string): readonly string[];
   close(): void;
@@ -134,6 +136,9 @@ class TtyReporter extends BaseReporter implements Reporter {
     this.running.delete(id);
     this.print(`- ${id}  skipped: ${reason}${this.count()}`);
   }
+  warning(id: string | undefined, message: string): void {
+    this.print(`! ${id ? `${id}: ` : ''}warning: ${message}`);
+  }
   close(): void {
     clearInterval(this.timer);
     this.update.clear();
@@ -184,6 +189,9 @@ class LogReporter extends BaseReporter implements Reporter {
   }
   skipped(id: string, reason: string): void {
     this.line(`[skip]   ${id}: ${reason}${this.count()}`);
+  }
+  warning(id: string | undefined, message: string): void {
+    this.line(`[warn]   ${id ? `${id}: ` : ''}${message}`);
   }
   close(): void {}
 }

@@ -1,7 +1,9 @@
 export { defineStage, lookupStage, outputsOf, METRICS_OUTPUT } from './definition/stage.js';
 export type { StageDefinition, StageSpec, StageContext, StageProgress, StageResources, Isolation, Metrics, JsonValue } from './definition/stage.js';
 export { definePipeline, isPipelineDefinition, GraphBuilder } from './definition/pipeline.js';
-export type { PipelineDefinition, PipelineBuilder, PipelineSpec, StageHandle, StageNode, ArtifactRef, InputBinding, StageOptions } from './definition/pipeline.js';
+export { recordNamedCode, namedCodeParam, namedCodeOf, namedCode, type NamedCode } from './definition/named-code.js';
+export { formatSite } from './definition/callsite.js';
+export type { PipelineDefinition, PipelineBuilder, PipelineSpec, StageHandle, StageNode, ArtifactRef, FileCheck, InputBinding, StageOptions } from './definition/pipeline.js';
 export { loadPipeline, buildPipeline, importPipeline, checkGraph, refsOf, parseSetArgs, type LoadedPipeline } from './host/load.js';
 export { planPipeline, type PipelinePlan, type StagePlan, type StageState } from './host/plan.js';
 export { runPipeline, matchesForce, type RunOptions, type RunReporter, type RunSummary, type StageOutcome } from './host/scheduler.js';

@@ -9,18 +9,37 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
 import { initBackend, type BackendInfo } from '../nn/backend.js';
-import { loadDataset, type Dataset } from '../nn/data/index.js';
+import { hasDataset, loadDataset, unknownDatasetMessage, type Dataset } from '../nn/data/index.js';
 import { decodeCheckpoint, decodeMask, encodeCheckpoint, encodeMask } from '../nn/safetensors.js';
-import { MODEL_NAMES, type Model } from '../nn/models/index.js';
-import { OPTIMIZER_TYPES, type OptimizerType } from '../nn/optim.js';
-import { parseDuration } from '../nn/schedule.js';
+import { modelNameProblem, type Model } from '../nn/models/index.js';
+import { OPTIMIZER_TYPES } from '../nn/optimizer-types.js';
+import { DURATION_EXAMPLES, DURATION_PATTERN, parseDuration } from '../nn/schedule.js';
 import type { Checkpoint, TrainOptions } from '../nn/train.js';
+import { datasetParam, modelParam } from './define.js';
 import { writeFileAtomic } from './fsutil.js';
 import type { Mask } from './masks.js';
 
-export const durationSchema = z.union([z.number().int().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(it|ep)\s*$/, 'a duration like 500, "500it" or "2ep"')]);
+export const durationSchema = z.union([z.number().int().nonnegative(), z.string().regex(DURATION_PATTERN, `a duration, ${DURATION_EXAMPLES}`)]);
 
 const positiveInt = z.number().int().positive();
+
+/** A dataset name: built in or registered (src/nn/data/registry.ts); an unknown one is refused with the list of names. */
+export const datasetNameSchema = datasetParam(
+  z.string().superRefine((name, ctx) => {
+    if (!hasDataset(name)) ctx.addIssue({ code: 'custom', message: unknownDatasetMessage(name) });
+  }),
+);
+
+/**
+ * A model name: one a project defined (defineModel), a built-in one, or an open_lth-style
+ * parameterized one (src/nn/models/registry.ts); any other is refused saying why and what exists.
+ */
+export const modelNameSchema = modelParam(
+  z.string().superRefine((name, ctx) => {
+    const problem = modelNameProblem(name);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+);
 
 /** Options of the dataset loader that change the data a stage sees (all enter the key). */
 export const dataOptionsSchema = z.object({
@@ -30,7 +49,7 @@ export const dataOptionsSchema = z.object({
   splitSeed: z.number().int().optional(),
   /** Keep the first N examples of a split after a seeded shuffle (smoke runs). */
   subset: z.object({ train: positiveInt.optional(), validation: positiveInt.optional(), test: positiveInt.optional() }).optional(),
-  /** Data augmentation of training batches (default: on for cifar10, as the loader). */
+  /** Data augmentation of training batches (default: the dataset's own, on for CIFAR-10/100). */
   augment: z.boolean().optional(),
   /** Checksum policy for found files (loader default 'official'). */
   verify: z.enum(['official', 'strict', 'none']).optional(),
@@ -49,15 +68,15 @@ export const dataOptionsSchema = z.object({
 });
 
 export const trainConfigShape = {
-  model: z.enum(MODEL_NAMES),
-  /** Dropout after the hidden FC layers (LeNet / Conv-2/4/6). */
+  model: modelNameSchema,
+  /** Rate of the network's dropout layers (after the hidden FC layers of LeNet / Conv-2/4/6). */
   dropout: z.number().min(0).lt(1).default(0),
-  dataset: z.enum(['mnist', 'fashion-mnist', 'cifar10', 'synthetic']),
+  dataset: datasetNameSchema,
   data: dataOptionsSchema.default({}),
   batchSize: positiveInt,
   /** Total training length of the dense run (a retrained ticket resumes at k and stops here too). */
   iterations: durationSchema,
-  optimizer: z.enum(OPTIMIZER_TYPES as readonly [OptimizerType, ...OptimizerType[]]),
+  optimizer: z.enum(OPTIMIZER_TYPES),
   momentum: z.number().min(0).lt(1).optional(),
   weightDecay: z.number().nonnegative().default(0),
   lr: z.number().positive(),
@@ -75,13 +94,6 @@ export const trainConfigSchema = z.object(trainConfigShape);
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 /** What a pipeline writes (defaults may be left out). */
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
-
-/** The iterations of a training budget given in iterations; undefined for epochs. */
-export function budgetIterations(d: number | string): number | undefined {
-  if (typeof d === 'number') return d;
-  const m = /^\s*(\d+)\s*it\s*$/.exec(d);
-  return m ? Number(m[1]) : undefined;
-}
 
 /**
  * Loads the dataset from the files a stage was given (`p.file()` inputs: their content digests are
@@ -126,7 +138,7 @@ export function trainOptionsOf(
     optimizer: { type: cfg.optimizer, ...(cfg.momentum !== undefined ? { momentum: cfg.momentum } : {}), weightDecay: cfg.weightDecay },
     schedule: { lr: cfg.lr, warmup: cfg.warmup, milestones: cfg.milestones, gamma: cfg.gamma },
     dataSeed: cfg.dataSeed,
-    augment: cfg.data.augment ?? cfg.dataset === 'cifar10',
+    augment: data.augmentation !== undefined, // the loader applied the stage's choice, else the dataset's default
     evalEvery: cfg.evalEvery,
     evalSplit: 'validation',
     evalBatchSize: cfg.evalBatchSize,

@@ -2,8 +2,11 @@
  * The lottery-ticket layer: stages (train-dense, replay-dense, prune, rewind, retrain,
  * evaluate-stability, mask-stats, imp-summary), the pipeline helpers (`trainDenseRun`,
  * `weightsAt`, `imp`, dataset files) and the plain-data science underneath (pruning, SNIP,
- * SynFlow, linear-path instability).
+ * SynFlow, linear-path instability); a project's own networks and datasets (`defineModel`,
+ * `defineDataset`, written with the layer builders `layers`).
  */
+export { defineModel, defineDataset, type DatasetDefinition } from './define.js';
+export { layers, MODEL_NAMES, MODEL_FAMILIES, type ModelDefinition, type Layer, type LayerBuilders, type BuildOptions } from '../nn/models/index.js';
 export { trainDense, trainDenseParams, checkpointIterations, checkpointName, DEFAULT_REWIND_CANDIDATES } from './train-dense.js';
 export { replayDense } from './replay.js';
 export { prune, pruneParams, amountOf } from './prune.js';
@@ -14,7 +17,7 @@ export { maskStatsStage, maskStats, type MaskLevelStats } from './mask-stats.js'
 export { impSummary } from './summary.js';
 export { imp, trainDenseRun, weightsAt, trainConfigOf, type DenseRun, type DenseConfig, type ImpOptions, type ImpResult, type ImpLevel, type PruneOptions } from './imp.js';
 export { findDatasetFiles, datasetInputs, sharedDataDir, type DatasetName } from './data.js';
-export { trainConfigSchema, trainConfigShape, dataOptionsSchema, loadData, trainOptionsOf, readCheckpoint, writeCheckpoint, readMask, writeMask, type TrainConfig, type TrainConfigInput } from './config.js';
+export { trainConfigSchema, trainConfigShape, dataOptionsSchema, modelNameSchema, datasetNameSchema, durationSchema, loadData, trainOptionsOf, readCheckpoint, writeCheckpoint, readMask, writeMask, type TrainConfig, type TrainConfigInput } from './config.js';
 export * from './masks.js';
 export { snipScores, synflowScores, snipPrune, synflowPrune } from './saliency.js';
 export { interpolate, interpolationPoints, instability, linearPath, l2Distance, type PathResult } from './stability.js';

@@ -13,15 +13,15 @@
 import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
-import { createModel, MODEL_NAMES } from '../nn/models/index.js';
-import { dataOptionsSchema, loadStageData, optionalInput, readMask, readModelCheckpoint, stageBackend, writeMask } from './config.js';
+import { createModel } from '../nn/models/index.js';
+import { dataOptionsSchema, datasetNameSchema, loadStageData, modelNameSchema, optionalInput, readMask, readModelCheckpoint, stageBackend, writeMask } from './config.js';
 import { completeMask, densityOf, hammingDistance, layerInfoOf, magnitudePrune, randomMaskLike, randomScores, selectByScores, type PruneAmount } from './masks.js';
 import { snipPrune, synflowPrune } from './saliency.js';
 
 const fraction = z.number().min(0).max(1);
 
 export const pruneParams = z.object({
-  model: z.enum(MODEL_NAMES),
+  model: modelNameSchema,
   method: z.enum(['magnitude', 'random', 'snip', 'synflow']).default('magnitude'),
   scope: z.enum(['layerwise', 'global']).default('layerwise'),
   /** Iterative: fraction of the remaining weights pruned (global; layerwise default for every kind). */
@@ -39,7 +39,7 @@ export const pruneParams = z.object({
   /** SynFlow: pruning rounds. */
   synflowIterations: z.number().int().positive().default(100),
   /** SNIP only: which data. */
-  dataset: z.enum(['mnist', 'fashion-mnist', 'cifar10', 'synthetic']).optional(),
+  dataset: datasetNameSchema.optional(),
   data: dataOptionsSchema.default({}),
   /** Level number, for reports only. */
   level: z.number().int().nonnegative().optional(),

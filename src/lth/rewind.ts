@@ -11,12 +11,12 @@
 import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
-import { createModel, MODEL_NAMES } from '../nn/models/index.js';
-import { readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
+import { createModel } from '../nn/models/index.js';
+import { modelNameSchema, readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
 import { applyMask, completeMask, densityOf, layerInfoOf } from './masks.js';
 
 export const rewindParams = z.object({
-  model: z.enum(MODEL_NAMES),
+  model: modelNameSchema,
   mode: z.enum(['weights', 'reinit', 'lr']).default('weights'),
   /** k: the iteration training resumes at. */
   iteration: z.number().int().nonnegative(),

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
-import { budgetIterations, checkpointMeta, loadStageData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
+import { fixedIterations } from '../nn/schedule.js';
+import { checkpointMeta, loadStageData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
 
 /** Rewind candidates stored when the pipeline gives none (those within the budget). */
 export const DEFAULT_REWIND_CANDIDATES = [0, 100, 200, 500, 1000, 2000, 5000, 10000] as const;
@@ -29,7 +30,7 @@ export function checkpointName(k: number): string {
 
 /** The stored checkpoint iterations of a dense run, sorted, 0 included. */
 export function checkpointIterations(p: { iterations: number | string; checkpoints?: readonly number[] | undefined }): number[] {
-  const budget = budgetIterations(p.iterations);
+  const budget = fixedIterations(p.iterations);
   const wanted = p.checkpoints ?? DEFAULT_REWIND_CANDIDATES.filter((k) => budget === undefined || k <= budget);
   return [...new Set([0, ...wanted])].sort((a, b) => a - b);
 }

@@ -16,14 +16,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import * as tfcore from '@tensorflow/tfjs-core';
+import { core, type Core } from './tfjs-core.js';
 import { PipelineError } from '../errors.js';
-import { registerWasmKernels, simdKernels, useSimdKernels } from './kernels/index.js';
-import { registerNativeKernels } from './kernels/native.js';
-import { loadSimdKernels } from './kernels/simd/index.js';
 import { NATIVE_PACKAGE, nativeDir, opsSourceDigest, packageDir, readManifest, type NativeManifest } from './native/layout.js';
 
-export type TF = typeof tfcore;
+export type TF = Core;
 export type BackendPref = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -43,17 +40,15 @@ export interface BackendInfo {
 const PREFS: readonly BackendPref[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 
-// Silences tfjs' console notices ("install our node backend"); numerics are unaffected.
-tfcore.env().set('PROD', true);
-
-let active: TF = tfcore;
+// tfjs-core until a native backend's namespace replaces it; loaded on first use (./tfjs-core.ts).
+let active: TF | undefined;
 let current: BackendInfo | undefined;
 let currentKey: string | undefined;
 let warned = false;
 
 /** The active TensorFlow.js namespace (the native package's when that backend is active). */
 export function tf(): TF {
-  return active;
+  return active ?? core();
 }
 
 /** The info of the active backend, or undefined before `initBackend`. */
@@ -156,6 +151,8 @@ function loadOps(dir: string, build: NativeManifest): string | undefined {
 async function useNative(load: NativeLoad): Promise<Omit<BackendInfo, 'requested'>> {
   const mod = load.mod!;
   active = mod;
+  // Kernel modules are loaded with the backend that uses them: planning never needs them.
+  const { registerNativeKernels } = await import('./kernels/native.js');
   registerNativeKernels(load.ops !== undefined);
   await mod.setBackend('tensorflow');
   await mod.ready();
@@ -198,12 +195,15 @@ function enableNodeWasmThreads(): void {
   const original = URL.createObjectURL.bind(URL);
   URL.createObjectURL = (obj: Blob | MediaSource) =>
     obj instanceof Blob && obj.type === 'application/javascript' ? workerFile : original(obj as Blob);
-  tfcore.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  core().env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   wasmThreadsEnabled = true;
 }
 
 async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, 'requested'>> {
   const tfwasm = await import('@tensorflow/tfjs-backend-wasm');
+  const { registerWasmKernels, simdKernels, useSimdKernels } = await import('./kernels/index.js');
+  const { loadSimdKernels } = await import('./kernels/simd/index.js');
+  const tfcore = core();
   active = tfcore;
   // Threads can only be chosen before the backend's first initialisation (one WASM instance).
   const first = !tfcore.findBackend('wasm');
@@ -247,6 +247,7 @@ async function useWasm(threads: number | undefined): Promise<Omit<BackendInfo, '
 }
 
 async function useCpu(): Promise<Omit<BackendInfo, 'requested'>> {
+  const tfcore = core();
   active = tfcore;
   await tfcore.setBackend('cpu');
   await tfcore.ready();

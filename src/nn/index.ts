@@ -7,17 +7,24 @@ export { registerWasmKernels, WASM_KERNEL_NAMES } from './kernels/index.js';
 export {
   createModel,
   countParams,
+  registerModel,
+  modelNameProblem,
+  layers,
   MODEL_NAMES,
+  MODEL_FAMILIES,
   type Model,
   type ModelName,
   type ModelOptions,
+  type ModelDefinition,
+  type Layer,
+  type LayerBuilders,
   type LayerKind,
   type ParamSpec,
   type ForwardOptions,
   type ForwardResult,
 } from './models/index.js';
 export { OPTIMIZER_TYPES, validateOptimizer, type OptimizerConfig, type OptimizerType } from './optim.js';
-export { parseDuration, parseBudget, makeSchedule, type Duration, type ScheduleConfig, type LrSchedule } from './schedule.js';
+export { parseDuration, parseBudget, fixedIterations, makeSchedule, DURATION_PATTERN, type Duration, type ScheduleConfig, type LrSchedule } from './schedule.js';
 export { train, evaluate, type TrainOptions, type TrainResult, type Checkpoint, type CurvePoint, type Progress } from './train.js';
 export { syntheticData, trainBatchIndices, type TrainingData, type Split, type Batch, type BatchOptions } from './train-data.js';
 export {

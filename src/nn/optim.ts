@@ -9,14 +9,16 @@
  * State is explicit (`Record<string, Tensor>`, exported as a TensorMap) so that it can be saved in
  * a checkpoint; the step number is the training iteration, supplied by the caller.
  */
-import { getKernel, type Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import { core } from './tfjs-core.js';
 import { PipelineError } from '../errors.js';
 import { tf } from './backend.js';
 import { simdKernels } from './kernels/index.js';
 import { OPTIMIZER_KERNEL, registerOptimizerKernels, type OptimizerUpdateAttrs } from './kernels/optimizer.js';
 
-export type OptimizerType = 'sgd' | 'momentum' | 'nesterov' | 'adam';
-export const OPTIMIZER_TYPES: readonly OptimizerType[] = ['sgd', 'momentum', 'nesterov', 'adam'];
+import { OPTIMIZER_TYPES, type OptimizerType } from './optimizer-types.js';
+
+export { OPTIMIZER_TYPES, type OptimizerType };
 
 export interface OptimizerConfig {
   type: OptimizerType;
@@ -31,7 +33,7 @@ export interface OptimizerConfig {
 }
 
 export function validateOptimizer(cfg: OptimizerConfig): Required<OptimizerConfig> {
-  if (!OPTIMIZER_TYPES.includes(cfg.type)) {
+  if (!(OPTIMIZER_TYPES as readonly string[]).includes(cfg.type)) {
     throw new PipelineError('PARAM_INVALID', `unknown optimizer '${String(cfg.type)}'`, {
       where: 'optimizer',
       hint: `use one of ${OPTIMIZER_TYPES.join(', ')}`,
@@ -112,7 +114,7 @@ export function optimizerStep(
 ): StepResult {
   const t = tf();
   const be = t.getBackend();
-  if (fusedEnabled && (be === 'wasm' || be === 'cpu' || getKernel(OPTIMIZER_KERNEL, be))) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
+  if (fusedEnabled && (be === 'wasm' || be === 'cpu' || core().getKernel(OPTIMIZER_KERNEL, be))) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
   return t.tidy(() => {
     const newParams: Record<string, Tensor> = {};
     const newState: Record<string, Tensor> = {};

@@ -16,12 +16,13 @@ import { PipelineError } from '../errors.js';
 import type { Checkpoint, CurvePoint } from './train.js';
 import { sizeOf, type MaskMap, type TensorMap, type WeightMap } from './tensormap.js';
 
-export type SafeDtype = 'F32' | 'U8' | 'BOOL';
+export type SafeDtype = 'F32' | 'U8' | 'BOOL' | 'I64';
 
 export interface SafeTensor {
   dtype: SafeDtype;
   shape: number[];
-  data: Float32Array | Uint8Array;
+  /** BigInt64Array for I64 (PyTorch's counters, such as batch norm's num_batches_tracked). */
+  data: Float32Array | Uint8Array | BigInt64Array;
 }
 
 export interface SafeFile {
@@ -29,7 +30,7 @@ export interface SafeFile {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<SafeDtype, number> = { F32: 4, U8: 1, BOOL: 1 };
+const BYTES: Record<SafeDtype, number> = { F32: 4, U8: 1, BOOL: 1, I64: 8 };
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 function bad(msg: string, where = 'safetensors'): PipelineError {
@@ -52,7 +53,7 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata:
     const t = tensors[name]!;
     const n = sizeOf(t.shape);
     if (t.data.length !== n) throw new PipelineError('INTERNAL', `tensor '${name}': ${t.data.length} values for shape [${t.shape}]`);
-    if ((t.dtype === 'F32') !== t.data instanceof Float32Array) {
+    if ((t.dtype === 'F32') !== t.data instanceof Float32Array || (t.dtype === 'I64') !== t.data instanceof BigInt64Array) {
       throw new PipelineError('INTERNAL', `tensor '${name}': dtype ${t.dtype} does not match its data`);
     }
     const len = n * BYTES[t.dtype];
@@ -72,6 +73,8 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata:
     if (t.data instanceof Float32Array) {
       if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
       else for (let i = 0; i < t.data.length; i++) dv.setFloat32(pos + 4 * i, t.data[i]!, true);
+    } else if (t.data instanceof BigInt64Array) {
+      for (let i = 0; i < t.data.length; i++) dv.setBigInt64(pos + 8 * i, t.data[i]!, true);
     } else {
       if (t.dtype === 'BOOL') for (let i = 0; i < t.data.length; i++) out[pos + i] = t.data[i] ? 1 : 0;
       else out.set(t.data, pos);
@@ -81,7 +84,7 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata:
   return out;
 }
 
-/** Parse safetensors bytes (F32, U8 and BOOL tensors; others are rejected). */
+/** Parse safetensors bytes (F32, U8, BOOL and I64 tensors; others are rejected). */
 export function decodeSafetensors(bytes: Uint8Array, where = 'safetensors'): SafeFile {
   if (bytes.length < 8) throw bad('file shorter than its 8-byte header length', where);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -109,12 +112,16 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'safetensors'): Saf
     if (en - b !== count * BYTES[dtype] || base + en > bytes.length || b < 0) {
       throw bad(`tensor '${name}' has inconsistent offsets [${b}, ${en}]`, where);
     }
-    const slice = bytes.slice(base + b, base + en);
-    let data: Float32Array | Uint8Array;
+    // A copy of its own (offset 0): `bytes` may be a Node Buffer, whose slice() is a view.
+    const slice = new Uint8Array(bytes.subarray(base + b, base + en));
+    let data: Float32Array | Uint8Array | BigInt64Array;
+    const sdv = new DataView(slice.buffer);
     if (dtype === 'F32') {
       data = new Float32Array(count);
-      const sdv = new DataView(slice.buffer);
       for (let i = 0; i < count; i++) data[i] = sdv.getFloat32(4 * i, true);
+    } else if (dtype === 'I64') {
+      data = new BigInt64Array(count);
+      for (let i = 0; i < count; i++) data[i] = sdv.getBigInt64(8 * i, true);
     } else data = slice;
     tensors[name] = { dtype, shape: [...e.shape], data };
   }
@@ -180,7 +187,7 @@ export function decodeMask(bytes: Uint8Array, where = 'mask'): { mask: Record<st
   const f = decodeSafetensors(bytes, where);
   const mask: Record<string, { shape: number[]; data: Uint8Array }> = {};
   for (const [k, v] of Object.entries(f.tensors)) {
-    if (v.dtype === 'F32') throw bad(`mask tensor '${k}' is F32, expected U8 or BOOL`, where);
+    if (v.dtype !== 'U8' && v.dtype !== 'BOOL') throw bad(`mask tensor '${k}' is ${v.dtype}, expected U8 or BOOL`, where);
     mask[k] = { shape: v.shape, data: v.data as Uint8Array };
   }
   return { mask, metadata: f.metadata };

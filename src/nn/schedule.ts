@@ -7,7 +7,18 @@ import { PipelineError } from '../errors.js';
 /** A duration: a number of iterations, or a string `<n>it` / `<n>ep` (epochs). */
 export type Duration = number | string;
 
-const DURATION_RE = /^\s*(\d+(?:\.\d+)?)\s*(it|ep)\s*$/;
+/** A duration's text: a number of iterations (`500it`) or of epochs (`160ep`, `0.5ep`). The one spelling, for stage params too. */
+export const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(it|ep)\s*$/;
+
+/** Examples for messages. */
+export const DURATION_EXAMPLES = 'e.g. 500, "500it" or "160ep"';
+
+/** The iterations of a duration that does not depend on the dataset (a number, or whole `<n>it`); undefined for epochs. */
+export function fixedIterations(d: Duration): number | undefined {
+  if (typeof d === 'number') return d;
+  const m = DURATION_PATTERN.exec(d);
+  return m && m[2] === 'it' && Number.isInteger(Number(m[1])) ? Number(m[1]) : undefined;
+}
 
 /**
  * Iterations of a duration. `itersPerEpoch` is floor(train size / batch size). Fractional epochs
@@ -19,10 +30,10 @@ export function parseDuration(d: Duration, itersPerEpoch: number, what = 'budget
     if (Number.isInteger(d) && d >= 0) return d;
     throw new PipelineError('PARAM_INVALID', `${what} must be a non-negative integer number of iterations, got ${d}`, {
       where: what,
-      hint: 'write e.g. 500, "500it" or "160ep"',
+      hint: `write ${DURATION_EXAMPLES}`,
     });
   }
-  const m = DURATION_RE.exec(String(d));
+  const m = DURATION_PATTERN.exec(String(d));
   if (!m) {
     throw new PipelineError('PARAM_INVALID', `${what} '${d}' is not a duration`, {
       where: what,

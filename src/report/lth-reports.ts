@@ -9,6 +9,7 @@
  * by running the pipeline with several `--set seed=...` are aggregated by `--replicates seed=0,1,2`.
  */
 import { defineReport, groupBy, joinSentences, metric, series, type ColumnSpec, type CellValue, type PlotSpec, type ReportDefinition, type ReportPipeline, type ReportStage, type TableSpec } from './spec.js';
+import { datasetTitle } from '../nn/data/registry.js';
 
 const REPLICATE_SEGMENT = /^(seed|rep|replicate|trial|run)[:=_-]?\d+$/i;
 
@@ -80,8 +81,6 @@ const remainingLabel = (d: number): string => `${pctLabel(d)} of weights remaini
 /** Printed under a table only when a cell aggregates more than one replicate (`TableSpec.replicateNote`). */
 const REPLICATE_NOTE = 'Over replicates: mean [min, max].';
 
-const DATASET_NAMES: Readonly<Record<string, string>> = { mnist: 'MNIST', 'fashion-mnist': 'Fashion-MNIST', cifar10: 'CIFAR-10' };
-
 /** Whether a stage's numbers are on the test set: evaluate-stability may run on another split (`split: 'validation'`). */
 function evaluatesOnTest(s: ReportStage): boolean {
   return typeof s.params.split !== 'string' || s.params.split === 'test';
@@ -104,7 +103,7 @@ export function testSubsetNote(stages: readonly ReportStage[]): string | undefin
   const subsets = onTest.filter((s) => testSubsetOf(s) !== undefined);
   if (subsets.length === 0) return undefined;
   const sizes = [...new Set(subsets.map((s) => testSubsetOf(s)!))].sort((a, b) => a - b);
-  const datasets = [...new Set(subsets.map((s) => String(s.params.dataset ?? '')))].map((d) => DATASET_NAMES[d] ?? d);
+  const datasets = [...new Set(subsets.map((s) => String(s.params.dataset ?? '')))].map((d) => datasetTitle(d));
   const count = (n: number): string => n.toLocaleString('en-US');
   const which = sizes.length === 1 ? `a ${count(sizes[0]!)}-image subset` : `subsets of ${count(sizes[0]!)} to ${count(sizes[sizes.length - 1]!)} images`;
   const of = datasets.length === 1 && datasets[0] ? `the ${datasets[0]} test set` : 'the test set';

@@ -1,6 +1,6 @@
 export { CacheLayout } from './layout.js';
 export { ObjectStore, type ObjectInfo } from './objects.js';
-export { RunCache, type RunRecord, type JsonValue } from './run-cache.js';
+export { RunCache, hexDigestSchema, jsonValueSchema, type RunRecord, type JsonValue } from './run-cache.js';
 export { Lease, type LeaseOptions } from './lease.js';
 export { readLock, parseLock, serializeLock, writeLockSection, emptyLock, LOCK_SCHEMA_VERSION, type LockDoc, type LockPipeline, type LockStage } from './lockfile.js';
 export { digestOfFile, digestOfSync } from './digest.js';
@@ -8,4 +8,4 @@ export { writeFileAtomic } from './atomic.js';
 export { FileDigestCache } from './file-digests.js';
 export { Store } from './store.js';
 export { collectGarbage, verifyObjects, type GcOptions, type GcReport, type VerifyReport } from './maintenance.js';
-export { DirectoryRemote, openRemote, pullRun, pushRun, type RemoteStore } from './remote.js';
+export { DirectoryRemote, S3Remote, openRemote, pullRun, pushRun, pullRuns, pushRuns, expectationOfLockStage, s3OptionsFromEnv, type OpenRemoteOptions, type RecordExpectation, type RemoteStore, type S3RemoteOptions, type PullReport, type PushReport } from './remote/index.js';

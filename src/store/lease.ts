@@ -8,11 +8,17 @@
  * stale when their heartbeat stops for `staleMs`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PipelineError } from '../errors.js';
+import { abandoned, HEARTBEAT_MS, STALE_MS } from './owner.js';
+
+export { pidAlive } from './owner.js';
+
+/** What a stale lease is renamed to while it is taken over (gone a moment later, unless its remover dies). */
+const GRAVEYARD = /\.lease\.stale\.[0-9a-f]+$/;
 
 export interface LeaseOptions {
   /** How often the owner refreshes the lease's mtime. */
@@ -49,8 +55,8 @@ export class Lease {
 
   /** Tries once; undefined when someone else holds a live lease. */
   static async tryAcquire(path: string, opts: LeaseOptions = {}): Promise<Lease | undefined> {
-    const heartbeatMs = opts.heartbeatMs ?? 5_000;
-    const staleMs = opts.staleMs ?? 60_000;
+    const heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
+    const staleMs = opts.staleMs ?? STALE_MS;
     await mkdir(dirname(path), { recursive: true });
     const owner: Owner = { host: hostname(), pid: process.pid, since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -92,6 +98,37 @@ export class Lease {
     }
   }
 
+  /**
+   * Removes the stale leases in `dir` (`pipeline gc`): an owner dead on this host, or silent for
+   * `staleMs` on another. Each is taken over as `tryAcquire` would, then released, so that a
+   * process racing for the same key sees an ordinary free or held lease. Live leases stay.
+   */
+  static async sweepStale(dir: string, opts: { staleMs?: number; dryRun?: boolean } = {}): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const path = join(dir, name);
+      if (GRAVEYARD.test(name)) {
+        // Left by a process that died between its rename and its rm: nobody reads it again.
+        if (!opts.dryRun) await rm(path, { force: true });
+        removed.push(name);
+      } else if (name.endsWith('.lease') && (await isStale(path, opts.staleMs ?? STALE_MS))) {
+        if (!opts.dryRun) {
+          const taken = await Lease.tryAcquire(path, { ...(opts.staleMs !== undefined ? { staleMs: opts.staleMs } : {}) });
+          if (!taken) continue; // someone took it over first
+          await taken.release();
+        }
+        removed.push(name);
+      }
+    }
+    return removed;
+  }
+
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
@@ -119,15 +156,6 @@ async function describeOwner(path: string): Promise<string> {
   return owner ? `pid ${owner.pid} on ${owner.host} since ${owner.since}` : 'another process';
 }
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function isStale(path: string, staleMs: number): Promise<boolean> {
   let mtimeMs: number;
   try {
@@ -135,11 +163,8 @@ async function isStale(path: string, staleMs: number): Promise<boolean> {
   } catch {
     return true; // vanished: free
   }
+  // No readable owner: being written this very moment, or garbage; abandoned() then goes by age.
   const owner = await readOwner(path);
-  if (owner === undefined) {
-    // Being written this very moment, or garbage: only stale once old.
-    return Date.now() - mtimeMs > staleMs;
-  }
-  if (owner.host === hostname()) return !pidAlive(owner.pid);
-  return Date.now() - mtimeMs > staleMs;
+  const known = owner && typeof owner.host === 'string' && Number.isSafeInteger(owner.pid) ? owner : undefined;
+  return abandoned(known, mtimeMs, staleMs);
 }

@@ -13,7 +13,7 @@ import { writeFileAtomic } from './atomic.js';
 import { digestOfSync } from './digest.js';
 import type { CacheLayout } from './layout.js';
 import { Lease } from './lease.js';
-import type { JsonValue } from './run-cache.js';
+import { hexDigestSchema, jsonValueSchema as jsonValue } from './run-cache.js';
 
 export const LOCK_SCHEMA_VERSION = 1;
 
@@ -22,17 +22,14 @@ export const LOCK_SCHEMA_VERSION = 1;
 const requireLazily = createRequire(import.meta.url);
 const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import('yaml');
 
-const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
-
 const lockStage = z.object({
   stage: z.string(),
-  key: z.string(),
+  // Keys and digests become cache paths: 64 lowercase hex digits, nothing else (invariant 7).
+  key: hexDigestSchema,
   code: z.string(),
   params: z.record(z.string(), jsonValue),
-  inputs: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
-  outputs: z.record(z.string(), z.object({ digest: z.string(), size: z.number() })),
+  inputs: z.record(z.string(), z.union([hexDigestSchema, z.array(hexDigestSchema)])),
+  outputs: z.record(z.string(), z.object({ digest: hexDigestSchema, size: z.number() })),
   metrics: z.record(z.string(), jsonValue).optional(),
 });
 

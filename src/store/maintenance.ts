@@ -15,13 +15,18 @@ export interface GcReport {
   removedRuns: string[];
   keptObjects: number;
   removedObjects: Array<{ digest: string; size: number }>;
+  /** Working folders and temp files that dead processes left (paths relative to the cache). */
   removedTmp: string[];
+  /** Leases whose owner is dead (this host) or silent past the staleness limit (other hosts). */
+  removedLeases: string[];
 }
 
 /**
  * Keeps every run record and object that a lock file references, plus the `keepLast` newest run
  * records of each stage instance (so switching a param back restores without recomputing); drops
- * the rest. Working directories of dead processes go too.
+ * the rest. What dead processes left goes too: working directories, temp files, stale leases (a
+ * process of this host whose pid is dead; of another host sharing the cache, once silent for the
+ * lease staleness limit).
  */
 export async function collectGarbage(store: Store, locks: readonly LockDoc[], opts: GcOptions): Promise<GcReport> {
   const keepKeys = new Set<string>();
@@ -59,8 +64,10 @@ export async function collectGarbage(store: Store, locks: readonly LockDoc[], op
     removedObjects.push({ digest, size: await store.objects.size(digest) });
     if (!opts.dryRun) await store.objects.remove(digest);
   }
-  const removedTmp = opts.dryRun ? [] : await store.sweepDeadWorkDirs();
-  return { keptRuns, removedRuns, keptObjects, removedObjects, removedTmp };
+  const sweep = { dryRun: opts.dryRun };
+  const removedTmp = [...(await store.sweepDeadWorkDirs(sweep)), ...(await store.sweepStrayTempFiles(sweep))];
+  const removedLeases = await store.sweepStaleLeases(sweep);
+  return { keptRuns, removedRuns, keptObjects, removedObjects, removedTmp, removedLeases };
 }
 
 export interface VerifyReport {

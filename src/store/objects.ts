@@ -10,7 +10,7 @@ import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PipelineError } from '../errors.js';
 import { digestOfFile } from './digest.js';
-import type { CacheLayout } from './layout.js';
+import { isHexDigest, type CacheLayout } from './layout.js';
 
 export interface ObjectInfo {
   digest: string;
@@ -39,10 +39,20 @@ export class ObjectStore {
   /**
    * Moves `file` into the store (the file is consumed). When the object already exists, the new
    * copy is dropped: same digest, same bytes.
+   *
+   * With `expected` (bytes that came from elsewhere: a remote store), the file is hashed first and
+   * only taken when it is what was asked for; otherwise it is deleted and STORE_CORRUPT thrown.
+   * Either way nothing already in the store is touched: a bad copy from elsewhere is never a reason
+   * to delete a good local object.
    */
-  async ingest(file: string): Promise<ObjectInfo> {
+  async ingest(file: string, expected?: { digest: string; size?: number; from?: string }): Promise<ObjectInfo> {
     const digest = await digestOfFile(file);
     const { size } = await stat(file);
+    if (expected && (digest !== expected.digest || (expected.size !== undefined && size !== expected.size))) {
+      await rm(file, { force: true });
+      const what = digest !== expected.digest ? `its bytes hash to ${digest.slice(0, 12)}` : `it has ${size} bytes, not ${expected.size}`;
+      throw new PipelineError('STORE_CORRUPT', `object ${expected.digest.slice(0, 12)} is corrupt (${what})`, expected.from ? { where: expected.from } : {});
+    }
     const target = this.path(digest);
     if (await this.has(digest)) {
       await rm(file, { force: true });
@@ -88,8 +98,10 @@ export class ObjectStore {
       return out;
     }
     for (const prefix of prefixes) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
       for (const rest of await readdir(join(this.layout.objectsDir, prefix))) {
-        if (!rest.startsWith('.')) out.push(prefix + rest);
+        // Temp files (dot names) and anything foreign are not objects.
+        if (isHexDigest(prefix + rest)) out.push(prefix + rest);
       }
     }
     return out.sort();

@@ -5,11 +5,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
-import type { CacheLayout } from './layout.js';
+import { isHexDigest, type CacheLayout } from './layout.js';
 import type { ObjectInfo, ObjectStore } from './objects.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+
+export const jsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValueSchema), z.record(z.string(), jsonValueSchema)]),
+);
+
+/** A stage key or object digest (64 lowercase hex digits): what may become a path. */
+export const hexDigestSchema = z.string().refine(isHexDigest, 'not a sha256 in hex (64 lowercase hex digits)');
 
 export interface RunRecord {
   key: string;
@@ -29,6 +37,52 @@ export interface RunRecord {
   provenance: Record<string, JsonValue>;
 }
 
+// A record is parsed from JSON text, so its params, metrics and provenance are JSON values by
+// construction: only that they are objects is checked (a deep check costs ~1 ms per record with
+// training curves in its metrics, on every plan).
+const jsonObject = z.record(z.string(), z.unknown()) as unknown as z.ZodType<Record<string, JsonValue>>;
+
+const runRecordSchema = z.object({
+  key: hexDigestSchema,
+  stage: z.string(),
+  id: z.string(),
+  codeFingerprint: z.string(),
+  params: jsonObject,
+  inputs: z.record(z.string(), z.union([hexDigestSchema, z.array(hexDigestSchema)])),
+  outputs: z.record(z.string(), z.object({ digest: hexDigestSchema, size: z.number().int().nonnegative() })),
+  metrics: jsonObject,
+  startedAt: z.string(),
+  durationMs: z.number(),
+  host: z.string(),
+  provenance: jsonObject,
+});
+
+/**
+ * A run record parsed from JSON (of this cache, another process's or another machine's): its
+ * shape, every key and digest in it, and that it is the record of `key`, the key it was asked
+ * for (a record is stored, and found, under that key only). The record, or what is wrong with it.
+ */
+export function checkRunRecord(value: unknown, key: string): { record: RunRecord } | { problem: string } {
+  const parsed = runRecordSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { problem: `${issue.path.join('.') || 'the record'}: ${issue.message}` };
+  }
+  if (parsed.data.key !== key) return { problem: `it is the record of key ${JSON.stringify(parsed.data.key.slice(0, 16))}..., not of ${key.slice(0, 16)}...` };
+  return { record: parsed.data };
+}
+
+/** `checkRunRecord` of a record file's text. */
+export function parseRunRecord(text: string, key: string): { record: RunRecord } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { problem: `not JSON (${(e as Error).message})` };
+  }
+  return checkRunRecord(value, key);
+}
+
 export class RunCache {
   constructor(
     readonly layout: CacheLayout,
@@ -44,11 +98,8 @@ export class RunCache {
     } catch {
       return undefined;
     }
-    try {
-      return JSON.parse(text) as RunRecord;
-    } catch {
-      return undefined; // a foreign or damaged entry is a miss, never a crash
-    }
+    const checked = parseRunRecord(text, key);
+    return 'record' in checked ? checked.record : undefined; // a foreign or damaged entry is a miss, never a crash
   }
 
   /** A record whose every output object is present: safe to restore from. */
@@ -81,7 +132,7 @@ export class RunCache {
     for (const prefix of prefixes) {
       const dir = join(this.layout.runsDir, prefix);
       for (const name of await readdir(dir)) {
-        if (!name.endsWith('.json') || name.startsWith('.')) continue;
+        if (!name.endsWith('.json') || !isHexDigest(name.slice(0, -5))) continue;
         const record = await this.get(name.slice(0, -5));
         if (record) out.push({ record, mtimeMs: (await stat(join(dir, name))).mtimeMs });
       }

@@ -1,11 +1,19 @@
 /** A local cache directory: objects, run cache, leases and planner caches, opened together. */
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { isTempFileName } from './atomic.js';
 import { FileDigestCache } from './file-digests.js';
 import { CacheLayout } from './layout.js';
-import { Lease, pidAlive, type LeaseOptions } from './lease.js';
+import { Lease, type LeaseOptions } from './lease.js';
 import { ObjectStore } from './objects.js';
+import { abandoned, HEARTBEAT_MS, ownerOfName, ownerTag } from './owner.js';
 import { RunCache } from './run-cache.js';
+
+/** A stage's working folder; `remove` stops its heartbeat and deletes it. */
+export interface WorkDir {
+  readonly path: string;
+  remove(): Promise<void>;
+}
 
 export class Store {
   readonly layout: CacheLayout;
@@ -29,30 +37,80 @@ export class Store {
     return Lease.acquire(this.layout.leasePath(key), opts);
   }
 
-  /** A fresh working directory for a stage, on the store's filesystem so outputs move in by rename. */
-  async makeWorkDir(label: string): Promise<string> {
+  /**
+   * A fresh working directory for a stage, on the store's filesystem so outputs move in by rename.
+   * Its name carries this host and pid (./owner.ts); while it exists its mtime is touched every
+   * few seconds, which is how another host sharing the cache, unable to check our pid, sees that
+   * it is in use (a long training adds nothing to the folder itself for hours).
+   */
+  async makeWorkDir(label: string): Promise<WorkDir> {
     await mkdir(this.layout.tmpDir, { recursive: true });
     const safe = label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40);
-    return mkdtemp(join(this.layout.tmpDir, `${safe}-${process.pid}-`));
+    const path = await mkdtemp(join(this.layout.tmpDir, `${safe}@${ownerTag()}-`));
+    const timer = setInterval(() => {
+      const now = new Date();
+      utimes(path, now, now).catch(() => undefined);
+    }, HEARTBEAT_MS);
+    timer.unref();
+    return {
+      path,
+      remove: async () => {
+        clearInterval(timer);
+        await rm(path, { recursive: true, force: true });
+      },
+    };
   }
 
   /**
-   * Removes working directories left by processes that died (kill -9, power loss): their names
-   * carry the owner's pid. Directories of live processes on this host are left alone.
+   * Removes working directories and temp files in `tmp/` left by processes that died (kill -9,
+   * power loss): those of this host whose pid is dead, and those of other hosts (a shared cache)
+   * untouched for the lease staleness limit. What a live process owns is left alone.
    */
-  async sweepDeadWorkDirs(): Promise<string[]> {
+  async sweepDeadWorkDirs(opts: { dryRun?: boolean; staleMs?: number } = {}): Promise<string[]> {
+    return this.sweep(this.layout.tmpDir, () => true, opts);
+  }
+
+  /**
+   * Removes the temp files (`tempNameBeside`) that dead writers left beside the files they were
+   * writing: in `meta/`, `runs/`, `objects/` and `leases/`. Same rule as `sweepDeadWorkDirs`.
+   */
+  async sweepStrayTempFiles(opts: { dryRun?: boolean; staleMs?: number } = {}): Promise<string[]> {
+    const removed: string[] = [];
+    const dirs = [dirname(this.layout.metaPath('-')), this.layout.leasesDir];
+    for (const sharded of [this.layout.runsDir, this.layout.objectsDir]) {
+      for (const prefix of await readdir(sharded).catch(() => [] as string[])) dirs.push(join(sharded, prefix));
+    }
+    for (const dir of dirs) removed.push(...(await this.sweep(dir, isTempFileName, opts)));
+    return removed;
+  }
+
+  /** Removes stale leases (an owner dead on this host, or silent for the staleness limit elsewhere); returns their paths relative to the cache. */
+  async sweepStaleLeases(opts: { dryRun?: boolean; staleMs?: number } = {}): Promise<string[]> {
+    const names = await Lease.sweepStale(this.layout.leasesDir, opts);
+    return names.map((n) => relative(this.layout.root, join(this.layout.leasesDir, n)));
+  }
+
+  /** Removes the abandoned entries of `dir` that `candidate` accepts; returns their paths relative to the cache. */
+  private async sweep(dir: string, candidate: (name: string) => boolean, opts: { dryRun?: boolean; staleMs?: number }): Promise<string[]> {
     let names: string[];
     try {
-      names = await readdir(this.layout.tmpDir);
+      names = await readdir(dir);
     } catch {
       return [];
     }
     const removed: string[] = [];
     for (const name of names) {
-      const pid = Number(/-(\d+)-[^-]*$/.exec(name)?.[1] ?? /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1]);
-      if (!Number.isInteger(pid) || pid <= 0 || pidAlive(pid)) continue;
-      await rm(join(this.layout.tmpDir, name), { recursive: true, force: true });
-      removed.push(name);
+      if (!candidate(name)) continue;
+      const path = join(dir, name);
+      let mtimeMs: number;
+      try {
+        mtimeMs = (await lstat(path)).mtimeMs;
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (!abandoned(ownerOfName(name), mtimeMs, opts.staleMs)) continue;
+      if (!opts.dryRun) await rm(path, { recursive: true, force: true });
+      removed.push(relative(this.layout.root, path));
     }
     return removed;
   }

@@ -78,12 +78,20 @@ test('checkpoint and mask files', () => {
   assert.throws(() => decodeCheckpoint(mb), (e) => isPipelineError(e, 'STORE_CORRUPT'));
 });
 
-// Cross-check with the reference implementation when Python has it (skipped otherwise).
-const py = spawnSync('python3', ['-c', 'import safetensors, numpy'], { encoding: 'utf8' });
-test('readable by the Python safetensors package', { skip: py.status !== 0 && 'python3 safetensors/numpy not installed' }, () => {
+// Cross-check with the reference implementation (.ci/run installs it with pip for Debian's Python).
+const PY = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import safetensors, numpy'], { encoding: 'utf8' }).status === 0);
+test('readable by the Python safetensors package', { skip: !PY && 'python3 safetensors/numpy not installed' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'st-'));
   const file = join(dir, 'x.safetensors');
   writeFileSync(file, encodeMask({ m: { shape: [3], data: new Uint8Array([1, 0, 1]) } }, { k: 'v' }));
-  const r = spawnSync('python3', ['-c', `from safetensors.numpy import load_file; print(load_file(${JSON.stringify(file)})['m'].tolist())`], { encoding: 'utf8' });
+  const r = spawnSync(PY!, ['-c', `from safetensors.numpy import load_file; print(load_file(${JSON.stringify(file)})['m'].tolist())`], { encoding: 'utf8' });
   assert.equal(r.stdout.trim(), '[1, 0, 1]');
+});
+
+test('decodes from a view into a larger buffer (a Node Buffer read from disk), I64 included', () => {
+  const bytes = encodeSafetensors({ f: { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2.25) }, n: { dtype: 'I64', shape: [], data: BigInt64Array.of(1234567890123n) } });
+  const view = Buffer.concat([Buffer.alloc(5, 7), Buffer.from(bytes)]).subarray(5);
+  const back = decodeSafetensors(view).tensors;
+  assert.deepEqual([...(back.f!.data as Float32Array)], [1.5, -2.25]);
+  assert.equal((back.n!.data as BigInt64Array)[0], 1234567890123n);
 });

@@ -4,7 +4,11 @@
 // summary): train-dense and the level-1 mask are not executed again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeCifarFixture } from './cifar-fixture.js';
+import { parseCifarBatch } from '../../src/nn/data/cifar.js';
+import { compareWithTorch, TORCH_PYTHON } from '../helpers/torch-export.js';
 import { doneMetrics, PipelineRunner } from './cli.js';
 
 describe('pipelines/resnet18-late-reset.ts (smoke)', () => {
@@ -39,6 +43,23 @@ describe('pipelines/resnet18-late-reset.ts (smoke)', () => {
     const r = runner.run('resnet18-late-reset.ts', ['--data-dir', dataDir]);
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(r.executed, []);
+  });
+
+  // Issue #12, test 4: a retrained ResNet-20 (batch norm, projection shortcuts) as a PyTorch state dict.
+  test('get --format torch: the retrained ResNet-20 loads into a torch ResNet-20 and gives our logits', { skip: !TORCH_PYTHON && 'python3 with torch and safetensors is not installed' }, async () => {
+    const out = (name: string) => join(runner.dir, name);
+    const get = (args: string[]) => runner.command('get', 'resnet18-late-reset.ts', ['--data-dir', dataDir, ...args]);
+    for (const args of [['k4/L1/retrain', '--format', 'torch', '-o', out('r20.pt.safetensors')], ['k4/L1/retrain', '-o', out('r20.safetensors')], ['L1-mask', '-o', out('r20-mask.safetensors')]]) {
+      const r = get(args);
+      assert.equal(r.code, 0, r.out);
+    }
+    const batch = parseCifarBatch(readFileSync(join(dataDir, 'cifar10', 'cifar-10-batches-bin', 'test_batch.bin')), 'test_batch.bin');
+    const n = 50;
+    const inputs = { shape: [n, 32, 32, 3], data: Float32Array.from(batch.images.subarray(0, n * 3072), (v) => v / 255 - 0.5) };
+    const check = await compareWithTorch(runner.dir, 'resnet20', out('r20.safetensors'), out('r20.pt.safetensors'), inputs, out('r20-mask.safetensors'));
+    assert.equal(check.masks, 22, 'every conv and the fc layer are masked');
+    assert.ok(check.maxAbsDiff <= 1e-4 * Math.max(1, check.maxAbsLogit), JSON.stringify(check));
+    assert.equal(check.argmaxAgree, 1);
   });
 
   test('another rewind iteration (not stored: replayed) reruns only its own branch', () => {

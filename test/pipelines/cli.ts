@@ -14,6 +14,15 @@ export function doneMetrics(out: string, id: string): Record<string, number | st
   return m;
 }
 
+/** A row of `pipeline show --json`. */
+export interface ShowRow {
+  id: string;
+  state: string;
+  backend: string | null;
+  metrics?: Record<string, unknown>;
+  outputs: Record<string, { digest: string; size: number; path: string }> | null;
+}
+
 export class PipelineRunner {
   readonly dir = mkdtempSync(join(tmpdir(), 'lth-pipe-'));
 
@@ -34,20 +43,25 @@ export class PipelineRunner {
 
   /** `pipeline status` with this runner's cache and lock file: its exit code and output. */
   status(pipeline: string, args: string[] = [], env: Record<string, string> = {}): { code: number; out: string } {
-    const r = spawnSync(process.execPath, [CLI, 'status', join(REPO, 'pipelines', pipeline), '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
+    return this.command('status', pipeline, args, env);
+  }
+
+  /** `pipeline <command> <pipeline> [args...]` with this runner's cache and lock file. */
+  command(command: string, pipeline: string, args: string[] = [], env: Record<string, string> = {}): { code: number; out: string; stdout: string } {
+    const r = spawnSync(process.execPath, [CLI, command, join(REPO, 'pipelines', pipeline), '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
       cwd: REPO,
       encoding: 'utf8',
       env: { ...process.env, ...env },
     });
-    return { code: r.status ?? -1, out: `${r.stdout}\n${r.stderr}` };
+    return { code: r.status ?? -1, out: `${r.stdout}\n${r.stderr}`, stdout: r.stdout };
   }
 
-  show(pipeline: string, args: string[] = []): Array<{ id: string; state: string; backend: string | null; metrics?: Record<string, unknown> }> {
+  show(pipeline: string, args: string[] = []): ShowRow[] {
     const r = spawnSync(process.execPath, [CLI, 'show', join(REPO, 'pipelines', pipeline), '--json', '--cache', join(this.dir, 'cache'), '--lock', join(this.dir, 'dvc-like.lock'), ...args], {
       cwd: REPO,
       encoding: 'utf8',
     });
-    return JSON.parse(r.stdout) as Array<{ id: string; state: string; backend: string | null; metrics?: Record<string, unknown> }>;
+    return JSON.parse(r.stdout) as ShowRow[];
   }
 
   remove(): void {

@@ -8,6 +8,8 @@ import { after, describe, test } from 'node:test';
 import { REPO } from '../helpers/project.js';
 import { nativeDir, readManifest } from '../../src/nn/native/layout.js';
 import { doneMetrics, PipelineRunner } from './cli.js';
+import { compareWithTorch, TORCH_PYTHON } from '../helpers/torch-export.js';
+import { readIdxFile } from '../../src/nn/data/idx.js';
 
 const MNIST = join(REPO, '..', 'shared', 'data');
 
@@ -40,6 +42,40 @@ describe('pipelines/lenet-mnist-imp.ts (smoke)', { skip: !existsSync(join(MNIST,
   });
 
   test('a second run executes nothing', () => secondRunExecutesNothing(runner));
+
+  // Issue #12, test 4: the L3 ticket leaves the cache as a PyTorch state dict that Debian's
+  // PyTorch loads with strict=True and that gives our logits on MNIST test images.
+  test('get --format torch: the retrained L3 ticket loads into torch LeNet-300-100 and gives our logits', { skip: !TORCH_PYTHON && 'python3 with torch and safetensors is not installed' }, async () => {
+    const get = (args: string[]) => runner.command('get', 'lenet-mnist-imp.ts', ['--data-dir', MNIST, ...args]);
+    const out = (name: string) => join(runner.dir, name);
+    let r = get(['L3/retrain', '--format', 'torch', '-o', out('ticket.pt.safetensors'), '--json']);
+    assert.equal(r.code, 0, r.out);
+    const got = JSON.parse(r.stdout) as { output: string; digest: string };
+    assert.equal(got.output, 'final');
+    // show --json gives every output's digest and where the cache holds it.
+    const row = runner.show('lenet-mnist-imp.ts', ['--data-dir', MNIST]).find((x) => x.id === 'L3/retrain');
+    assert.equal(row?.outputs?.final?.digest, got.digest);
+    assert.ok(existsSync(row.outputs.final.path), row.outputs.final.path);
+    assert.equal(get(['L3/retrain', '-o', out('ticket.safetensors')]).code, 0);
+    assert.equal(get(['L3/prune', 'mask', '-o', out('mask.safetensors')]).code, 0);
+    const images = await readIdxFile(join(MNIST, 'mnist', 't10k-images-idx3-ubyte.gz'), 3);
+    const n = 200;
+    const inputs = { shape: [n, 28, 28, 1], data: Float32Array.from(images.data.subarray(0, n * 784), (v) => v / 255) };
+    const check = await compareWithTorch(runner.dir, 'lenet300100', out('ticket.safetensors'), out('ticket.pt.safetensors'), inputs, out('mask.safetensors'));
+    assert.equal(check.masks, 3, 'three masked layers');
+    assert.ok(check.maxAbsDiff <= 1e-4 * Math.max(1, check.maxAbsLogit), JSON.stringify(check));
+    assert.equal(check.argmaxAgree, 1);
+    // Errors: an unknown stage, an unknown output, a stage without a result: exit 2.
+    r = get(['L9/retrain', '-o', out('x')]);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /no stage 'L9\/retrain'/);
+    r = get(['L3/retrain', 'weights', '-o', out('x')]);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /its outputs: final, curve/);
+    r = get(['L3/retrain', '--set', 'seed=7', '-o', out('x')]);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /no result for its current params/);
+  });
 
   // Invariant 6: no machine's path in a key, a param or the lock file. Two copies of the project
   // at different paths (each with its lock file at its root, as a clone has), their data at

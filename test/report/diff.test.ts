@@ -1,13 +1,14 @@
 // `pipeline diff`: params and metrics between two lock files, and between two git revisions of one.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { diffLocks, diffToMarkdown } from '../../src/report/diff.js';
 import { serializeLock, type LockDoc } from '../../src/store/index.js';
 import { TestProject } from '../helpers/project.js';
 
 function lock(lr: number, acc: number, extra = false): LockDoc {
-  const stage = (params: Record<string, number | string>, metrics: Record<string, number>) => ({ stage: 'retrain', key: `k${JSON.stringify(params)}`, code: 'c1', params, inputs: {}, outputs: {}, metrics });
+  const stage = (params: Record<string, number | string>, metrics: Record<string, number>) => ({ stage: 'retrain', key: createHash('sha256').update(JSON.stringify(params)).digest('hex'), code: 'c1', params, inputs: {}, outputs: {}, metrics });
   return {
     schema: 1,
     pipelines: {

@@ -9,7 +9,7 @@ describe('lock file', () => {
   doc.pipelines.a = {
     file: 'a.ts',
     params: {},
-    stages: { s: { stage: 's', key: 'k', code: 'c', params: { rate: 0.2 }, inputs: { x: 'd1', xs: ['d2', 'd3'] }, outputs: { out: { digest: 'd4', size: 3 } }, metrics: { acc: 0.9 } } },
+    stages: { s: { stage: 's', key: 'a'.repeat(64), code: 'c', params: { rate: 0.2 }, inputs: { x: 'd1'.repeat(32), xs: ['d2'.repeat(32), 'd3'.repeat(32)] }, outputs: { out: { digest: 'd4'.repeat(32), size: 3 } }, metrics: { acc: 0.9 } } },
   };
 
   test('round-trips, with pipelines in name order', () => {

@@ -10,6 +10,8 @@ import { planJson, printPlan } from './status.js';
 export interface RunCommandOptions extends WorkspaceOptions {
   remote?: string;
   queue?: string;
+  /** How long a lost Redis is waited for (default: PIPELINE_QUEUE_TIMEOUT, else 60 s). */
+  queueTimeout?: string;
   set: string[];
   /** Default: as many as the cores and the stages' declared cpu allow. */
   jobs?: number;
@@ -51,8 +53,14 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       hint: 'e.g. --remote /shared/lth-cache --queue redis://127.0.0.1:6379 (workers: pipeline worker with the same two options)',
     });
   }
-  const remote = remoteLocation ? openRemote(remoteLocation) : undefined;
-  const dispatcher = queueUrl && remote ? (await import('../../engine/host/queue.js')).createDispatcher(queueUrl, remote, ws.root) : undefined;
+  // A bad remote entry is a warning; once the run's display exists, it goes through it.
+  let warn = (m: string): void => void process.stderr.write(`warning: ${m}\n`);
+  const remote = remoteLocation ? openRemote(remoteLocation, { warn: (m) => warn(m) }) : undefined;
+  const queueing = queueUrl && remote ? await import('../../engine/host/queue.js') : undefined;
+  const dispatcher =
+    queueing && queueUrl && remote
+      ? queueing.createDispatcher(queueUrl, remote, ws.root, { timeoutMs: queueing.queueTimeoutMs(opts.queueTimeout), secret: queueing.queueSecret(), say: (m) => warn(m) })
+      : undefined;
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -67,6 +75,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   process.on('SIGTERM', onSignal);
 
   const reporter = await createReporter(process.stderr, { verbose: opts.verbose, total: pipeline.order.length });
+  warn = (m) => reporter.warning(undefined, m);
   const started = Date.now();
   let summary;
   try {
@@ -82,6 +91,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     });
   } finally {
     await dispatcher?.close();
+    await remote?.close();
     reporter.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -97,13 +107,17 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     const failed = summary.failed.map(({ id, error }) => ({ id, code: error.code, message: error.message }));
     writeJson({ pipeline: pipeline.definition.name, seconds: Number(secs), ran, cached, failed, stopped, notStarted: skipped, interrupted });
   }
+  // Losing Redis fails every stage that waited on it: said once, below, not once per stage.
+  const lostQueue = dispatcher?.lost;
   for (const { id, error } of summary.failed) {
+    if (error === lostQueue) continue;
     process.stderr.write(`\nstage '${id}' failed: ${error.format()}\n`);
     const tail = reporter.tail(id);
     if (tail?.length) process.stderr.write(`  last output of '${id}':\n${tail.map((l) => `    ${l}`).join('\n')}\n`);
     const cause = error.cause;
     if (opts.verbose && typeof cause === 'string') process.stderr.write(`${cause}\n`);
   }
+  if (lostQueue) throw lostQueue;
   if (summary.interrupted) {
     const stopped = summary.stopped.length > 0 ? `stopped ${summary.stopped.join(', ')} while running; ` : '';
     const notStarted = summary.skipped.length > 0 ? `${summary.skipped.length} stage(s) did not start; ` : '';

@@ -8,7 +8,7 @@
  */
 import { PipelineError } from '../../errors.js';
 import { experimentRows, experimentsToCsv, experimentsToMarkdown, experimentTable, filterAndSort, formatCell, type ExperimentTable } from '../../report/experiments.js';
-import { textTable } from '../format.js';
+import { textTable, writeJson } from '../format.js';
 import { planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 
 export interface ShowOptions extends WorkspaceOptions {
@@ -28,11 +28,17 @@ export async function showCommand(file: string, opts: ShowOptions): Promise<numb
   if ([opts.json, opts.md, opts.csv].filter(Boolean).length > 1) throw new PipelineError('USAGE', 'choose one of --json, --md, --csv');
   const sortOrder = opts.sortOrder ?? 'asc';
   if (sortOrder !== 'asc' && sortOrder !== 'desc') throw new PipelineError('USAGE', `--sort-order ${sortOrder}: expected asc or desc`);
-  const { plan } = await planInWorkspace(file, opts);
+  const { ws, plan } = await planInWorkspace(file, opts);
   const xo = { onlyChanged: !!opts.onlyChanged, allParams: !!opts.allParams, sortBy: opts.sortBy, sortOrder, stages: opts.stage ?? [] } as const;
   const rows = filterAndSort(experimentRows(plan), xo);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    // Each result's files: digest, size and where the cache holds them (read-only; `pipeline get` copies one out).
+    const outputsOf = (id: string) => {
+      const sp = plan.stages.get(id);
+      const outputs = sp && sp.state !== 'stale' ? sp.record?.outputs : undefined;
+      return outputs ? Object.fromEntries(Object.entries(outputs).map(([name, o]) => [name, { ...o, path: ws.store.objects.path(o.digest) }])) : null;
+    };
+    writeJson(rows.map((r) => ({ ...r, outputs: outputsOf(r.id) })));
     return 0;
   }
   // CSV is for other tools: one table, as --all.

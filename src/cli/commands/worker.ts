@@ -1,5 +1,6 @@
 /** `pipeline worker`: runs stages that `pipeline run --queue` coordinators put on the queue. */
 import { PipelineError } from '../../errors.js';
+import { queueSecret, queueTimeoutMs, shownUrl } from '../../engine/host/queue.js';
 import { runWorker } from '../../engine/runner/queue-worker.js';
 import { openRemote } from '../../store/index.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
@@ -8,6 +9,8 @@ export interface WorkerCommandOptions extends WorkspaceOptions {
   queue?: string;
   remote?: string;
   concurrency: number;
+  /** How long Redis may be unreachable before the worker gives up (default: PIPELINE_QUEUE_TIMEOUT, else 60 s). */
+  queueTimeout?: string;
 }
 
 export async function workerCommand(opts: WorkerCommandOptions): Promise<number> {
@@ -18,6 +21,8 @@ export async function workerCommand(opts: WorkerCommandOptions): Promise<number>
       hint: 'the same two options as the coordinating `pipeline run`; run it in a checkout of the same project',
     });
   }
+  const timeoutMs = queueTimeoutMs(opts.queueTimeout);
+  const secret = queueSecret();
   const ws = openWorkspace(opts);
   const controller = new AbortController();
   let signals = 0;
@@ -28,9 +33,19 @@ export async function workerCommand(opts: WorkerCommandOptions): Promise<number>
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.stderr.write(`worker: ${queueUrl}, remote ${remoteLocation}, cache ${ws.store.root}, ${opts.concurrency} at a time\n`);
+  const signing = secret ? 'only jobs signed with PIPELINE_QUEUE_SECRET' : 'unsigned jobs (set PIPELINE_QUEUE_SECRET to require signed ones)';
+  process.stderr.write(`worker: ${shownUrl(queueUrl)}, remote ${remoteLocation}, cache ${ws.store.root}, ${opts.concurrency} at a time; runs ${signing} and stage modules of ${ws.root} only\n`);
   await runWorker(
-    { queueUrl, remote: openRemote(remoteLocation), store: ws.store, projectRoot: ws.root, concurrency: opts.concurrency, log: (l) => process.stderr.write(`${l}\n`) },
+    {
+      queueUrl,
+      remote: openRemote(remoteLocation),
+      store: ws.store,
+      projectRoot: ws.root,
+      concurrency: opts.concurrency,
+      secret,
+      queueTimeoutMs: timeoutMs,
+      log: (l) => process.stderr.write(`${l}\n`),
+    },
     controller.signal,
   );
   return 0;

@@ -39,15 +39,37 @@ export function lazyCallerSite(opts: { userCode?: boolean } = {}): () => CallSit
  * helper; else (or when every frame is in the engine) the first frame outside src/engine.
  */
 function siteOf(err: Error, userCode = false): CallSite | undefined {
+  const frames = framesOf(err);
+  return (userCode ? frames.find((f) => !f.file.startsWith(LIBRARY_DIR)) : undefined) ?? frames[0];
+}
+
+/** The stack frames outside the engine and node_modules, innermost first (`callers`: not the `at async` frames of awaiting functions). */
+function framesOf(err: Error, callers = false): CallSite[] {
   const frames: CallSite[] = [];
   for (const frame of err.stack?.split('\n').slice(1) ?? []) {
+    if (/[( ]node:/.test(frame)) continue; // Node's own (node:internal/modules/...)
+    if (callers && /^\s*at async /.test(frame)) continue;
     const m = FRAME.exec(frame.trim());
     if (!m) continue;
     const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
     if (file.startsWith(ENGINE_DIR) || file.includes(`${sep}node_modules${sep}`)) continue;
     frames.push({ file, line: Number(m[2]), column: Number(m[3]) });
   }
-  return (userCode ? frames.find((f) => !f.file.startsWith(LIBRARY_DIR)) : undefined) ?? frames[0];
+  return frames;
+}
+
+/**
+ * Every frame of the caller's stack in project code (outside the whole engine source), innermost
+ * first, read only when asked for: the call that registered something, and the project's calls
+ * that led to it (a helper that calls `defineModel`, and the line that called the helper).
+ */
+export function lazyUserSites(): () => CallSite[] {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 50; // a registration a few helpers deep keeps its outer frames
+  const err = new Error();
+  Error.stackTraceLimit = limit;
+  let sites: CallSite[] | undefined;
+  return () => (sites ??= framesOf(err, true).filter((f) => !f.file.startsWith(LIBRARY_DIR)));
 }
 
 export function formatSite(site: CallSite | undefined, cwd = process.cwd()): string | undefined {

@@ -8,12 +8,24 @@ import type { z } from 'zod';
 import { PipelineError } from '../../errors.js';
 import { callerSite, formatSite, lazyCallerSite, type CallSite } from './callsite.js';
 import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
-import { METRICS_OUTPUT, outputsOf, type StageDefinition } from './stage.js';
+import { METRICS_OUTPUT, OUTPUT_NAME_HINT, outputNamesProblem, outputsOf, type StageDefinition } from './stage.js';
 
 /** An artifact: one output file of a stage instance, or a file outside the pipeline. */
 export type ArtifactRef =
   | { readonly kind: 'output'; readonly stageId: string; readonly output: string; readonly site: CallSite | undefined }
-  | { readonly kind: 'file'; readonly path: string; readonly site: CallSite | undefined };
+  | { readonly kind: 'file'; readonly path: string; readonly site: CallSite | undefined; readonly check?: FileCheck };
+
+/**
+ * A check of an external input file (`p.file(path, { check })`), run while the plan is made,
+ * before anything runs; a file that fails it stops the run with the check's error. It runs once
+ * per (check id, path, content digest): a passed check is remembered in the cache's meta folder.
+ */
+export interface FileCheck {
+  /** Names the check and everything it depends on besides the file (e.g. `dataset-file:v1:idx:10`). */
+  readonly id: string;
+  /** Resolves when the file is usable; else throws a PipelineError (a user error, exit 2). */
+  run(path: string): Promise<void>;
+}
 
 export type InputBinding = ArtifactRef | readonly ArtifactRef[];
 
@@ -48,8 +60,8 @@ export interface StageOptions {
 
 export interface PipelineBuilder {
   stage<P extends ParamsSchema, I extends string, O extends string>(def: StageDefinition<P, I, O>, args: StageArgs<P, I>, opts?: StageOptions): StageHandle<O>;
-  /** A file outside the cache (a dataset, a config): its content digest enters the keys. */
-  file(path: string): ArtifactRef;
+  /** A file outside the cache (a dataset, a config): its content digest enters the keys; `check` vets it before anything runs. */
+  file(path: string, opts?: { check?: FileCheck }): ArtifactRef;
   /** A reference to an output of a stage instance by id, resolved after the whole graph is built. */
   ref(stageId: string, output: string): ArtifactRef;
   /** Runs `body` with every stage id prefixed by `name/`. */
@@ -153,6 +165,15 @@ export class GraphBuilder implements PipelineBuilder {
     } catch (e) {
       throw new PipelineError('PIPELINE_INVALID', `${id}: computing the outputs of '${def.name}' failed: ${(e as Error).message}`, { where: where(), cause: e });
     }
+    // Names that a function of the params derives are checked here, once, before anything runs
+    // (declared lists were checked by defineStage).
+    const outputsProblem = typeof def.outputs === 'function' ? outputNamesProblem(outputs) : undefined;
+    if (outputsProblem) {
+      throw new PipelineError('PARAM_INVALID', `stage '${id}' (${def.name}): ${outputsProblem}, made from its params`, {
+        where: where() ?? `stage ${id}`,
+        hint: `${OUTPUT_NAME_HINT}; fix the param that names it (in the pipeline file or --set ${id}.<param>=...)`,
+      });
+    }
     this.nodes.set(id, {
       id,
       def: def as unknown as StageDefinition,
@@ -179,9 +200,12 @@ export class GraphBuilder implements PipelineBuilder {
     };
   }
 
-  file(path: string): ArtifactRef {
+  file(path: string, opts: { check?: FileCheck } = {}): ArtifactRef {
     const abs = isAbsolute(path) ? path : resolve(dirname(this.pipelineFile), path);
-    return lazyRef({ kind: 'file', path: abs }, lazyCallerSite({ userCode: true }));
+    const ref = lazyRef({ kind: 'file', path: abs }, lazyCallerSite({ userCode: true }));
+    // Not enumerable, as `site`: a ref stays plain data wherever it is serialised.
+    if (opts.check) Object.defineProperty(ref, 'check', { value: opts.check, enumerable: false });
+    return ref;
   }
 
   ref(stageId: string, output: string): ArtifactRef {

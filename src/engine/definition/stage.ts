@@ -87,6 +87,9 @@ export interface StageDefinition<P extends ParamsSchema = ParamsSchema, I extend
   readonly site: CallSite;
 }
 
+/** What a stage name may be (it also names run records and queue jobs). */
+export const STAGE_NAME = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+
 /** Output name under which a stage's returned metrics are stored. */
 export const METRICS_OUTPUT = 'metrics';
 
@@ -97,7 +100,7 @@ export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I ex
 ): StageDefinition<P, I, O> {
   const site = callerSite();
   if (!site) throw new PipelineError('INTERNAL', `defineStage('${spec.name}'): cannot tell which file defines it`);
-  if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(spec.name)) {
+  if (!STAGE_NAME.test(spec.name)) {
     throw new PipelineError('PIPELINE_INVALID', `stage name '${spec.name}' must start with a letter and use only letters, digits, '_', '.', '-'`, { where: formatSite(site) });
   }
   const previous = registry.get(spec.name);
@@ -117,8 +120,9 @@ export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I ex
     });
   }
   const outputs = spec.outputs ?? [];
-  if (Array.isArray(outputs) && outputs.includes(METRICS_OUTPUT as O)) {
-    throw new PipelineError('PIPELINE_INVALID', `stage '${spec.name}': the output name '${METRICS_OUTPUT}' is reserved for returned metrics`, { where: formatSite(site) });
+  if (Array.isArray(outputs)) {
+    const problem = outputNamesProblem(outputs);
+    if (problem) throw new PipelineError('PIPELINE_INVALID', `stage '${spec.name}': ${problem}`, { where: formatSite(site), hint: OUTPUT_NAME_HINT });
   }
   const def: StageDefinition<P, I, O> = {
     kind: 'stage',
@@ -141,7 +145,36 @@ export function lookupStage(name: string): StageDefinition | undefined {
   return registry.get(name);
 }
 
-/** The output names of a stage instance with these params. */
+/** The output names of a stage instance with these params (checked by `outputNamesProblem` where they are made). */
 export function outputsOf(def: StageDefinition, params: unknown): readonly string[] {
   return typeof def.outputs === 'function' ? def.outputs(params as never) : def.outputs;
 }
+
+/**
+ * An output name is a plain file name: it becomes a file in the stage's output folder, and a name
+ * taken from a param (`--set w.name=../../x`) must not become a path out of it. 255 bytes is the
+ * usual file-name limit.
+ */
+export function outputNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string' || name === '') return `output name ${JSON.stringify(name) ?? String(name)} is not a non-empty string`;
+  const shown = JSON.stringify(name);
+  if (name === '.' || name === '..') return `output name ${shown} is not a file name`;
+  if (/[/\\]/.test(name)) return `output name ${shown} contains a path separator`;
+  if (/[\u0000-\u001f\u007f]/.test(name)) return `output name ${shown} contains a control character`;
+  if (Buffer.byteLength(name) > 255) return `output name ${shown.slice(0, 40)}... is longer than 255 bytes`;
+  if (name === METRICS_OUTPUT) return `the output name '${METRICS_OUTPUT}' is reserved for returned metrics`;
+  return undefined;
+}
+
+/** The first problem of a list of output names (each a plain file name, no two alike), if any. */
+export function outputNamesProblem(names: unknown): string | undefined {
+  if (!Array.isArray(names)) return 'the outputs are not a list of names';
+  for (const n of names) {
+    const problem = outputNameProblem(n);
+    if (problem) return problem;
+  }
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  return dup === undefined ? undefined : `output name ${JSON.stringify(dup)} is declared twice`;
+}
+
+export const OUTPUT_NAME_HINT = "output names become file names in the stage's output folder: use a plain name such as 'model.safetensors' (no '/', '\\', '..' or control characters)";

@@ -11,6 +11,10 @@
  * 580 MB, now 3-5 s and 250 MB (1.4-2.3 s and 185 MB warm, both; a busy 2-core machine). Results
  * are cached with the digests of every file they were computed from, so planning an unchanged
  * project costs one stat per file and does not load TypeScript at all.
+ *
+ * A stage instance whose params name registered code (a network of `defineModel`: see
+ * ../definition/named-code.ts) has that code in its fingerprint too: the statements that
+ * registered it, with what they reference, printed and hashed the same way (`ofNode`).
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -18,8 +22,10 @@ import type { ts as TS } from 'ts-morph';
 import { PipelineError } from '../../errors.js';
 import { digestOfSync, writeFileAtomic, type FileDigestCache } from '../../store/index.js';
 import { canonicalJson } from '../definition/canonical.js';
-import { formatSite } from '../definition/callsite.js';
+import { formatSite, type CallSite } from '../definition/callsite.js';
+import { namedCodeOf, type NamedCode } from '../definition/named-code.js';
 import { ModuleGraph, type ModuleInfo, type Package, type Ts } from './fingerprint/modules.js';
+import type { StageNode } from '../definition/pipeline.js';
 import type { StageDefinition } from '../definition/stage.js';
 
 /** Bump when the way fingerprints are computed changes. 2: syntax-only name resolution. */
@@ -36,12 +42,14 @@ export class Fingerprinter {
   private dirty = false;
   private parser: { ts: Ts; graph: ModuleGraph; print: (n: TS.Node, m: ModuleInfo) => string } | undefined;
   private readonly memo = new Map<StageDefinition, Promise<string>>();
+  private readonly namedMemo = new Map<NamedCode, Promise<string>>();
 
   constructor(
     private readonly cacheFile: string,
     private readonly fileDigests: FileDigestCache,
   ) {}
 
+  /** The code fingerprint of a stage definition: its `run` and the project code it reaches. */
   fingerprint(def: StageDefinition): Promise<string> {
     let p = this.memo.get(def);
     if (!p) {
@@ -49,6 +57,44 @@ export class Fingerprinter {
       this.memo.set(def, p);
     }
     return p;
+  }
+
+  /**
+   * The code fingerprint of a stage instance: its definition's, and, when its params name
+   * registered code, that code's too. An instance that names none has its definition's.
+   */
+  async ofNode(node: Pick<StageNode, 'def' | 'params'>): Promise<string> {
+    const stage = await this.fingerprint(node.def);
+    const named = namedCodeOf(node.def.schema, node.params.effective);
+    if (named.length === 0) return stage;
+    const code = await Promise.all(named.map(async (n) => ({ kind: n.kind, name: n.name, code: await this.namedFingerprint(n) })));
+    return digestOfSync(canonicalJson({ format: FINGERPRINT_FORMAT, stage, named: code }));
+  }
+
+  private namedFingerprint(entry: NamedCode): Promise<string> {
+    let p = this.namedMemo.get(entry);
+    if (!p) {
+      p = this.computeNamed(entry);
+      this.namedMemo.set(entry, p);
+    }
+    return p;
+  }
+
+  private async computeNamed(entry: NamedCode): Promise<string> {
+    const sites = entry.sites();
+    if (sites.length === 0) {
+      throw new PipelineError('INTERNAL', `cannot tell which project file registered ${entry.kind} '${entry.name}' for its code fingerprint`, {
+        hint: `register it from a project module (a pipeline file, or a module it imports)`,
+      });
+    }
+    const cache = await this.loadCache();
+    const cacheKey = `${FINGERPRINT_FORMAT}:${entry.kind}:${entry.name}@${sites.map((s) => `${s.file}:${s.line}`).join(',')}`;
+    const hit = cache[cacheKey];
+    if (hit && (await this.fileDigests.unchanged(hit.files))) return hit.fingerprint;
+    const { fingerprint, files } = this.analyseNamed(sites);
+    cache[cacheKey] = { fingerprint, files: await this.fileDigests.digestsOf(files) };
+    this.dirty = true;
+    return fingerprint;
   }
 
   private async loadCache(): Promise<Record<string, CachedFingerprint>> {
@@ -90,17 +136,45 @@ export class Fingerprinter {
     const { ts, graph, print } = (this.parser ??= parser());
     const home = graph.module(def.site.file)!;
     const run = findRun(ts, home.sf, def);
+    const { texts, packages, files } = this.closure([[run, home]], topLevelStatement(run));
+    files.add(def.site.file);
+    const fingerprint = digestOfSync(canonicalJson({ format: FINGERPRINT_FORMAT, version: def.version, run: print(run, home), closure: texts, packages }));
+    return { fingerprint, files };
+  }
 
-    const files = new Set<string>([def.site.file]);
+  /** Registered code: the top-level statements at its sites, and the closure of what they reference. */
+  private analyseNamed(sites: readonly CallSite[]): { fingerprint: string; files: Set<string> } {
+    const { ts, graph } = (this.parser ??= parser());
+    const roots: Array<[TS.Node, ModuleInfo]> = [];
+    for (const site of sites) {
+      const m = graph.module(site.file);
+      const st = m ? statementAt(ts, m.sf, site.line) : undefined;
+      if (!m || !st) {
+        throw new PipelineError('INTERNAL', `cannot find the statement at ${formatSite(site)} for a code fingerprint`, { where: formatSite(site) });
+      }
+      roots.push([st, m]);
+    }
+    const { texts, packages, files } = this.closure(roots, undefined);
+    for (const site of sites) files.add(site.file);
+    return { fingerprint: digestOfSync(canonicalJson({ format: FINGERPRINT_FORMAT, named: texts, packages })), files };
+  }
+
+  /**
+   * The project's top-level declarations that `roots` reference, transitively, printed (sorted),
+   * the packages they reach, and the files involved. A root that is itself a top-level statement
+   * is printed too; `exclude` (the `defineStage` statement around a `run`) is not.
+   */
+  private closure(roots: ReadonlyArray<[TS.Node, ModuleInfo]>, exclude: TS.Node | undefined): { texts: string[]; packages: Record<string, string>; files: Set<string> } {
+    const { ts, graph, print } = (this.parser ??= parser());
+    const files = new Set<string>();
     const packages = new Map<string, string>();
     const texts = new Set<string>(); // a declaration's identity is its printed text
     const included = new Set<TS.Node>();
     const wholeModules = new Set<ModuleInfo>();
-    const runStatement = topLevelStatement(run);
-    const queue: Array<[TS.Node, ModuleInfo]> = [[run, home]];
+    const queue: Array<[TS.Node, ModuleInfo]> = [];
 
     const include = (st: TS.Node, m: ModuleInfo): void => {
-      if (st === runStatement || included.has(st)) return;
+      if (st === exclude || included.has(st)) return;
       included.add(st);
       texts.add(print(st, m));
       queue.push([st, m]);
@@ -177,14 +251,15 @@ export class Fingerprinter {
         ts.forEachChild(n, (c) => visit(c, m));
       }
     };
+    for (const [node, m] of roots) {
+      if (node.parent === m.sf) include(node, m);
+      else queue.push([node, m]);
+    }
     while (queue.length > 0) {
       const [node, m] = queue.pop()!;
       visit(node, m);
     }
-    const fingerprint = digestOfSync(
-      canonicalJson({ format: FINGERPRINT_FORMAT, version: def.version, run: print(run, home), closure: [...texts].sort(), packages: Object.fromEntries([...packages].sort()) }),
-    );
-    return { fingerprint, files };
+    return { texts: [...texts].sort(), packages: Object.fromEntries([...packages].sort()), files };
   }
 }
 
@@ -223,6 +298,12 @@ function isReference(ts: Ts, id: TS.Identifier): boolean {
   if (ts.isQualifiedName(p)) return p.left === id;
   // `a.b`'s b, `{ b: 1 }`, `b = 1` in a class, `const b = ...`, `{ b: c } = ...`, `import.meta`, labels
   return p.name !== id && p.propertyName !== id && p.label !== id;
+}
+
+/** The top-level statement of `sf` that spans `line` (1-based). */
+function statementAt(ts: Ts, sf: TS.SourceFile, line: number): TS.Statement | undefined {
+  const lineOf = (pos: number): number => sf.getLineAndCharacterOfPosition(pos).line + 1;
+  return sf.statements.find((st) => !ts.isImportDeclaration(st) && lineOf(st.getStart(sf)) <= line && lineOf(st.getEnd()) >= line);
 }
 
 function topLevelStatement(node: TS.Node): TS.Node {

@@ -7,7 +7,9 @@ import { PipelineError } from '../../errors.js';
 import type { LockPipeline, LockStage, RunRecord, Store } from '../../store/index.js';
 import { canonicalJson, deepEqual } from '../definition/canonical.js';
 import { formatSite } from '../definition/callsite.js';
+import { namedCodeOf } from '../definition/named-code.js';
 import type { Fingerprinter } from './fingerprint.js';
+import { runFileCheck } from './file-checks.js';
 import { stageKey, type InputDigests } from './key.js';
 import { refsOf, type LoadedPipeline } from './load.js';
 import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
@@ -58,6 +60,7 @@ export async function resolveInputs(
         hint: 'create the file or fix the path given to p.file()',
       });
     }
+    if (ref.check) await runFileCheck(ref.path, d, ref.check, store);
     return d;
   };
   for (const [name, binding] of Object.entries(node.inputs)) {
@@ -126,7 +129,7 @@ export async function resolveInstance(
 export async function planPipeline(pipeline: LoadedPipeline, store: Store, fingerprinter: Fingerprinter, lock: LockPipeline | undefined): Promise<PipelinePlan> {
   const stages = new Map<string, StagePlan>();
   for (const node of pipeline.order) {
-    const fingerprint = await fingerprinter.fingerprint(node.def);
+    const fingerprint = await fingerprinter.ofNode(node);
     const { inputs, key, record, drift } = await resolveInstance(node, fingerprint, store, (ref) => stages.get(ref.stageId)?.record?.outputs[ref.output]?.digest);
     const lockEntry = lock?.stages[node.id];
     let state: StageState;
@@ -169,7 +172,10 @@ function whyChanged(node: StageNode, fingerprint: string, inputs: InputDigests |
   const reasons: string[] = [];
   if (!lock) return ['never run'];
   if (lock.stage !== node.def.name) reasons.push(`now an instance of stage '${node.def.name}' (was '${lock.stage}')`);
-  if (lock.code !== fingerprint) reasons.push(`the code of '${node.def.name}' changed`);
+  if (lock.code !== fingerprint) {
+    const named = namedCodeOf(node.def.schema, node.params.effective).map((n) => `${n.kind} '${n.name}'`);
+    reasons.push(`the code of '${node.def.name}'${named.length > 0 ? ` or of what it uses (${named.join(', ')})` : ''} changed`);
+  }
   reasons.push(...diffValues(lock.params, node.params.effective));
   for (const { input, ref } of refsOf(node)) {
     const was = lock.inputs[input];

@@ -16,8 +16,10 @@ import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
 import { defaultDrift, resolveInputs, resolveInstance } from './plan.js';
 import type { StageNode } from '../definition/pipeline.js';
+import { namedCodeModules, namedCodeOf } from '../definition/named-code.js';
 import type { Dispatcher } from './queue.js';
 import { CpuPool } from './resources.js';
+import { nodeExpectation } from './sync.js';
 import { METRICS_OUTPUT, type StageProgress } from '../definition/stage.js';
 
 /** ran: computed by this run (here, or by a queue worker); cached: from the local run cache;
@@ -32,6 +34,8 @@ export interface RunReporter {
   done?(id: string, info: { outcome: StageOutcome; durationMs: number; key: string; metrics: Record<string, JsonValue> }): void;
   failed?(id: string, error: PipelineError): void;
   skipped?(id: string, reason: string): void;
+  /** Something the user should know that does not fail the stage (a result that could not be pushed). */
+  warning?(id: string | undefined, message: string): void;
 }
 
 export interface RunOptions {
@@ -110,6 +114,12 @@ class LockWriter {
   }
 }
 
+/** The modules a stage's runner imports first: those that register the code its params name. */
+function preloadOf(node: StageNode): { preload?: string[] } {
+  const files = namedCodeModules(namedCodeOf(node.def.schema, node.params.effective));
+  return files.length > 0 ? { preload: files } : {};
+}
+
 export function matchesForce(node: StageNode, patterns: readonly string[]): boolean {
   return patterns.some((p) => {
     if (p === node.id || p === node.def.name) return true;
@@ -147,13 +157,21 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   // Every external file must exist before anything runs (a user error, nothing changed).
   for (const node of pipeline.order) await resolveInputs(node, store, () => undefined);
   const fingerprints = new Map<StageNode, string>();
-  for (const node of pipeline.order) fingerprints.set(node, await fingerprinter.fingerprint(node.def));
+  for (const node of pipeline.order) fingerprints.set(node, await fingerprinter.ofNode(node));
   await fingerprinter.save();
 
+  // The section's params are the ones its stage entries were made with, at every write (after
+  // each stage, and when a run fails or is interrupted). With the params of the previous section,
+  // its entries stay until this run replaces them. With other params, the previous entries were
+  // made under params the section no longer records: only what this run produces or confirms goes
+  // in. Otherwise a failed run would pair its params with the previous run's entries, and
+  // `status` would call the stages it never brought up to date up to date.
   const entries = new Map<string, LockStage>();
-  for (const node of pipeline.order) {
-    const e = previous?.stages[node.id];
-    if (e) entries.set(node.id, e);
+  if (previous && deepEqual(previous.params, pipeline.params)) {
+    for (const node of pipeline.order) {
+      const e = previous.stages[node.id];
+      if (e) entries.set(node.id, e);
+    }
   }
   const section = (): LockPipeline => ({
     file: relative(join(lockPath, '..'), pipeline.file),
@@ -184,7 +202,9 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     const usable = (rec: RunRecord | undefined): RunRecord | undefined => (rec && defaultDrift(node, rec).length === 0 ? rec : undefined);
     const cachedRecord = async (): Promise<RunRecord | undefined> => (forced ? undefined : usable(await store.runs.getComplete(key)));
     if (cached && !forced) return { record: cached, outcome: 'cached' };
-    const pulled = forced || !opts.remote ? undefined : usable(await pullRun(opts.remote, key, store));
+    // A remote record is taken only if it agrees with this stage instance (./sync.ts); a bad one
+    // is reported by the remote once, and the stage is computed here (its push replaces it).
+    const pulled = forced || !opts.remote ? undefined : usable(await pullRun(opts.remote, key, store, nodeExpectation(node, fingerprints.get(node)!, inputs)));
     if (pulled) return { record: pulled, outcome: 'pulled' };
     return queue.add(async () => {
       if (stopping || signal.aborted) throw new Skipped();
@@ -201,7 +221,13 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
         if (stopping || signal.aborted) throw new Skipped();
         if (opts.dispatcher && opts.remote) return { record: await dispatch(node, key, inputs), outcome: 'ran' as const };
         const record = await compute(node, key, inputs);
-        if (opts.remote) await pushRun(opts.remote, record, store.objects);
+        if (opts.remote) {
+          // The result is safe in the local cache: a remote that cannot take it is a warning (a
+          // later `pipeline push` sends it), not a failed stage.
+          await pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
+            reporter.warning?.(node.id, `not pushed to the remote store: ${isPipelineError(e) ? e.message : String((e as Error)?.message ?? e)}`);
+          });
+        }
         return { record, outcome: 'ran' as const };
       } finally {
         await lease.release();
@@ -229,6 +255,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     bindings: bindingsOf(node, inputs),
     outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
     codeFingerprint: fingerprints.get(node)!,
+    ...preloadOf(node),
   });
   const hooksOf = (node: StageNode) => ({ progress: (p: StageProgress) => reporter.progress?.(node.id, p), log: (m: string) => reporter.log?.(node.id, m), signal });
 
@@ -244,8 +271,8 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     for (const b of Object.values(task.bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
     reporter.start?.(node.id, { key });
     await opts.dispatcher!.dispatch(task, hooksOf(node));
-    const record = await pullRun(remote, key, store);
-    if (!record) throw new PipelineError('STAGE_FAILED', `a worker reported stage '${node.id}' done, but the remote store lacks its results`, { where: `stage ${node.id}` });
+    const record = await pullRun(remote, key, store, nodeExpectation(node, fingerprints.get(node)!, inputs));
+    if (!record) throw new PipelineError('STAGE_FAILED', `a worker reported stage '${node.id}' done, but the remote store lacks its results (or holds bad ones: see the warnings)`, { where: `stage ${node.id}` });
     return record;
   };
 

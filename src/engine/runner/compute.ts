@@ -3,7 +3,6 @@
  * through an executor, its outputs moved into the object store, the run record written. Shared by
  * the scheduler (local runs) and queue workers (distributed runs), so both store results alike.
  */
-import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { PipelineError, isPipelineError } from '../../errors.js';
@@ -34,11 +33,12 @@ export async function computeStage(store: Store, spec: ComputeSpec, hooks: Stage
       key: spec.key,
       stage: spec.def.name,
       moduleFile: spec.def.site.file,
+      ...(spec.preload?.length ? { preload: spec.preload } : {}),
       params: spec.params,
       inputs: inputPaths,
       outputs: [...spec.outputs],
-      outDir: join(workDir, 'out'),
-      scratchDir: join(workDir, 'scratch'),
+      outDir: join(workDir.path, 'out'),
+      scratchDir: join(workDir.path, 'scratch'),
     };
     const result = await executorFor(spec.def, spec.inline)(spec.def, job, hooks).catch((e: unknown) => {
       if (isPipelineError(e) && (e.code === 'INTERRUPTED' || e.code === 'STAGE_FAILED')) throw e;
@@ -65,6 +65,6 @@ export async function computeStage(store: Store, spec: ComputeSpec, hooks: Stage
     await store.runs.put(record);
     return record;
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await workDir.remove();
   }
 }

@@ -21,6 +21,8 @@ process.on('SIGINT', () => controller.abort());
 process.once('message', (msg: ParentMessage) => {
   void (async () => {
     try {
+      // First the modules that register what the params name (a network of defineModel), then the stage's.
+      for (const file of msg.job.preload ?? []) await import(pathToFileURL(file).href);
       await import(pathToFileURL(msg.job.moduleFile).href);
       const def = lookupStage(msg.job.stage);
       if (!def) throw new Error(`module ${msg.job.moduleFile} does not define stage '${msg.job.stage}'`);

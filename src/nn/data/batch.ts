@@ -1,19 +1,20 @@
 /**
- * Turning uint8 images into training batches: normalisation to float32 NHWC, seeded stateless
- * data order, and seeded stateless augmentation (pad + random crop, horizontal flip).
+ * Turning stored images (uint8, or float32 for datasets given as arrays) into training batches:
+ * normalisation to float32 NHWC, seeded stateless data order, and seeded stateless augmentation
+ * (pad + random crop, horizontal flip).
  */
 import { PipelineError } from '../../errors.js';
 import { defaultBatchIndices, hashInts } from '../rng.js';
 import type { Batch } from '../train-data.js';
 
-/** Uint8 images, NHWC, with their labels. */
+/** Images, NHWC, with their labels: uint8 pixels (the file formats) or float32 values (arrays). */
 export interface ImageSet {
   /** Number of examples. */
   readonly n: number;
   /** [H, W, C] of one example. */
   readonly shape: readonly [number, number, number];
-  /** `n * H * W * C` bytes, NHWC. */
-  readonly images: Uint8Array;
+  /** `n * H * W * C` values, NHWC. */
+  readonly images: Uint8Array | Float32Array;
   /** `n` class ids. */
   readonly labels: Uint8Array;
 }
@@ -53,10 +54,14 @@ export function augmentationDraw(
   return { dy, dx, flip };
 }
 
-function lookupTable(norm: Normalization, channels: number): Float32Array {
+function checkChannels(norm: Normalization, channels: number): void {
   if (norm.mean.length !== channels || norm.std.length !== channels) {
     throw new PipelineError('PARAM_INVALID', `normalisation has ${norm.mean.length} means and ${norm.std.length} stds for ${channels} channels`);
   }
+}
+
+function lookupTable(norm: Normalization, channels: number): Float32Array {
+  checkChannels(norm, channels);
   const lut = new Float32Array(256 * channels);
   for (let c = 0; c < channels; c++) {
     const m = norm.mean[c]!;
@@ -67,6 +72,16 @@ function lookupTable(norm: Normalization, channels: number): Float32Array {
 }
 
 const lutCache = new WeakMap<Normalization, Float32Array>();
+
+/** The uint8 lookup table of `norm` (cached per normalisation). */
+function lutOf(norm: Normalization, channels: number): Float32Array {
+  let lut = lutCache.get(norm);
+  if (!lut) {
+    lut = lookupTable(norm, channels);
+    lutCache.set(norm, lut);
+  }
+  return lut;
+}
 
 export interface MakeBatchOptions {
   /** Augment with this seed (see {@link augmentationDraw}); omitted: no augmentation. */
@@ -89,16 +104,13 @@ export function makeBatch(
 ): Batch {
   const [H, W, C] = set.shape;
   const size = H * W * C;
-  let lut = lutCache.get(norm);
-  if (!lut) {
-    lut = lookupTable(norm, C);
-    lutCache.set(norm, lut);
-  }
+  const img = set.images;
+  // uint8 pixels go through a lookup table; float32 values are copied, then normalised in place.
+  const lut = img instanceof Uint8Array ? lutOf(norm, C) : (checkChannels(norm, C), undefined);
   const b = indices.length;
   const x = new Float32Array(b * size);
   const y = new Int32Array(b);
   const aug = opts.augmentSeed !== undefined && opts.augmentation ? opts.augmentation : undefined;
-  const img = set.images;
   for (let i = 0; i < b; i++) {
     const k = indices[i]!;
     if (!(Number.isInteger(k) && k >= 0 && k < set.n)) {
@@ -108,7 +120,8 @@ export function makeBatch(
     const src = k * size;
     const dst = i * size;
     if (!aug) {
-      for (let p = 0; p < size; p++) x[dst + p] = lut[(p % C) * 256 + img[src + p]!]!;
+      if (lut) for (let p = 0; p < size; p++) x[dst + p] = lut[(p % C) * 256 + img[src + p]!]!;
+      else x.set(img.subarray(src, src + size), dst);
       continue;
     }
     const { dy, dx, flip } = augmentationDraw(opts.augmentSeed!, i, aug);
@@ -120,8 +133,15 @@ export function makeBatch(
         const o = dst + (r * W + col) * C;
         const inside = sr >= 0 && sr < H && sc >= 0 && sc < W;
         const s = src + (sr * W + sc) * C;
-        for (let c = 0; c < C; c++) x[o + c] = lut[c * 256 + (inside ? img[s + c]! : 0)]!;
+        if (lut) for (let c = 0; c < C; c++) x[o + c] = lut[c * 256 + (inside ? img[s + c]! : 0)]!;
+        else for (let c = 0; c < C; c++) x[o + c] = inside ? img[s + c]! : 0;
       }
+    }
+  }
+  if (!lut) {
+    for (let p = 0; p < x.length; p++) {
+      const c = p % C;
+      x[p] = (x[p]! - norm.mean[c]!) / norm.std[c]!;
     }
   }
   return { x, y };

@@ -1,23 +1,77 @@
 /**
- * CIFAR-10, binary version: each batch file is a sequence of 3073-byte records, one label byte
- * (0-9) then 3072 pixel bytes: the red, green and blue planes of a 32 x 32 image, row-major.
- * Read from the official `cifar-10-binary.tar.gz` (streamed with `tar`, nothing is extracted to
- * disk) or from its extracted `cifar-10-batches-bin/` folder.
+ * CIFAR-10 and CIFAR-100, binary versions: each batch file is a sequence of fixed-size records,
+ * the label byte(s) then 3072 pixel bytes (the red, green and blue planes of a 32 x 32 image,
+ * row-major).
+ * - CIFAR-10: 1 label byte (0-9); `data_batch_1..5.bin` and `test_batch.bin`, in
+ *   `cifar-10-batches-bin/` of `cifar-10-binary.tar.gz`.
+ * - CIFAR-100: a coarse label byte (0-19) then a fine label byte (0-99); the fine labels are the
+ *   classes; `train.bin` and `test.bin`, in `cifar-100-binary/` of `cifar-100-binary.tar.gz`.
+ * Read from the archive (streamed with `tar`, nothing is extracted to disk) or from the extracted
+ * folder (or the batch files directly in a folder).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { list } from 'tar';
 import { PipelineError } from '../../errors.js';
+import type { ImageSet } from './batch.js';
 
 export const CIFAR_SIDE = 32;
 export const CIFAR_PIXELS = CIFAR_SIDE * CIFAR_SIDE * 3;
-export const CIFAR_RECORD = 1 + CIFAR_PIXELS;
-export const CIFAR_CLASSES = 10;
-export const CIFAR_TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
-export const CIFAR_TEST_FILE = 'test_batch.bin';
-export const CIFAR_ALL_FILES = [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE];
-export const CIFAR_ARCHIVE = 'cifar-10-binary.tar.gz';
-export const CIFAR_FOLDER = 'cifar-10-batches-bin';
+
+/** The layout of one CIFAR binary version. */
+export interface CifarLayout {
+  readonly title: string;
+  /** Label bytes before the pixels of each record. */
+  readonly labelBytes: number;
+  /** Which of them is the class (CIFAR-100: 1, the fine label). */
+  readonly classByte: number;
+  /** Classes of the class byte, and the range of every label byte in order (checked). */
+  readonly classes: number;
+  readonly labelRanges: readonly number[];
+  readonly trainFiles: readonly string[];
+  readonly testFile: string;
+  /** The folder inside the archive. */
+  readonly folder: string;
+  readonly archive: string;
+  /** Records in the official training and test files. */
+  readonly officialCounts: { readonly train: number; readonly test: number };
+}
+
+export const CIFAR10: CifarLayout = {
+  title: 'CIFAR-10',
+  labelBytes: 1,
+  classByte: 0,
+  classes: 10,
+  labelRanges: [10],
+  trainFiles: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
+  testFile: 'test_batch.bin',
+  folder: 'cifar-10-batches-bin',
+  archive: 'cifar-10-binary.tar.gz',
+  officialCounts: { train: 50000, test: 10000 },
+};
+
+export const CIFAR100: CifarLayout = {
+  title: 'CIFAR-100',
+  labelBytes: 2,
+  classByte: 1,
+  classes: 100,
+  labelRanges: [20, 100],
+  trainFiles: ['train.bin'],
+  testFile: 'test.bin',
+  folder: 'cifar-100-binary',
+  archive: 'cifar-100-binary.tar.gz',
+  officialCounts: { train: 50000, test: 10000 },
+};
+
+/** Bytes of one record. */
+export function recordSize(layout: CifarLayout): number {
+  return layout.labelBytes + CIFAR_PIXELS;
+}
+/** All batch files of a layout, training files first. */
+export function cifarFiles(layout: CifarLayout): string[] {
+  return [...layout.trainFiles, layout.testFile];
+}
 
 /** Decoded images (NHWC uint8) and labels. */
 export interface RawImages {
@@ -26,40 +80,52 @@ export interface RawImages {
   readonly labels: Uint8Array;
 }
 
-const HINT = 'the file is truncated or not a CIFAR-10 binary batch: delete it and download it again';
+const hint = (layout: CifarLayout) => `the file is truncated or not a ${layout.title} binary batch: delete it and download it again`;
+
+function corrupt(file: string, what: string, layout: CifarLayout): PipelineError {
+  return new PipelineError('DATASET_CORRUPT', `${file}: ${what}`, { where: file, hint: hint(layout) });
+}
+
+function sizeProblem(bytes: number, layout: CifarLayout): string | undefined {
+  const record = recordSize(layout);
+  if (bytes > 0 && bytes % record === 0) return undefined;
+  return `${bytes} bytes is not a whole number of ${record}-byte ${layout.title} records (truncated?)`;
+}
+
+/** The first label byte of the record at `base` out of its range, as a message. */
+function labelProblem(bytes: Uint8Array, base: number, r: number, layout: CifarLayout, classes: number): string | undefined {
+  for (let j = 0; j < layout.labelBytes; j++) {
+    const max = j === layout.classByte ? classes : layout.labelRanges[j]!;
+    const v = bytes[base + j]!;
+    if (v >= max) return `record ${r} has ${layout.labelBytes > 1 ? `label byte ${j} ` : 'label '}${v}, expected 0-${max - 1}`;
+  }
+  return undefined;
+}
 
 /**
- * Decodes CIFAR-10 binary records (planar RGB) into NHWC uint8 images and labels.
+ * Decodes binary records (planar RGB) into NHWC uint8 images and the class labels.
  * @throws PipelineError DATASET_CORRUPT naming `file` if the size is not a whole number of
- *   records or a label is not in 0..9.
+ *   records or a label is out of range (the class label: below `classes`).
  */
-export function parseCifarBatch(bytes: Uint8Array, file: string): RawImages {
-  if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) {
-    throw new PipelineError(
-      'DATASET_CORRUPT',
-      `${file}: ${bytes.length} bytes is not a whole number of ${CIFAR_RECORD}-byte CIFAR-10 records (truncated?)`,
-      { where: file, hint: HINT },
-    );
-  }
-  const n = bytes.length / CIFAR_RECORD;
+export function parseCifarBatch(bytes: Uint8Array, file: string, layout: CifarLayout = CIFAR10, classes = layout.classes): RawImages {
+  const bad = sizeProblem(bytes.length, layout);
+  if (bad) throw corrupt(file, bad, layout);
+  const record = recordSize(layout);
+  const n = bytes.length / record;
   const images = new Uint8Array(n * CIFAR_PIXELS);
   const labels = new Uint8Array(n);
   const plane = CIFAR_SIDE * CIFAR_SIDE;
   for (let r = 0; r < n; r++) {
-    const base = r * CIFAR_RECORD;
-    const label = bytes[base]!;
-    if (label >= CIFAR_CLASSES) {
-      throw new PipelineError('DATASET_CORRUPT', `${file}: record ${r} has label ${label}, expected 0-9`, {
-        where: file,
-        hint: HINT,
-      });
-    }
-    labels[r] = label;
+    const base = r * record;
+    const wrong = labelProblem(bytes, base, r, layout, classes);
+    if (wrong) throw corrupt(file, wrong, layout);
+    labels[r] = bytes[base + layout.classByte]!;
+    const px = base + layout.labelBytes;
     const out = r * CIFAR_PIXELS;
     for (let p = 0; p < plane; p++) {
-      images[out + 3 * p] = bytes[base + 1 + p]!;
-      images[out + 3 * p + 1] = bytes[base + 1 + plane + p]!;
-      images[out + 3 * p + 2] = bytes[base + 1 + 2 * plane + p]!;
+      images[out + 3 * p] = bytes[px + p]!;
+      images[out + 3 * p + 1] = bytes[px + plane + p]!;
+      images[out + 3 * p + 2] = bytes[px + 2 * plane + p]!;
     }
   }
   return { n, images, labels };
@@ -84,32 +150,23 @@ export interface CifarRaw {
   readonly test: RawImages;
 }
 
-/** Reads the six batch files from a folder (e.g. `cifar-10-batches-bin/`). */
-export async function readCifarFolder(dir: string): Promise<CifarRaw> {
+/** Reads the batch files from a folder (e.g. `cifar-10-batches-bin/`). */
+export async function readCifarFolder(dir: string, layout: CifarLayout = CIFAR10, classes = layout.classes): Promise<CifarRaw> {
   const read = async (name: string) => {
     const file = join(dir, name);
-    return parseCifarBatch(await readFile(file), file);
+    return parseCifarBatch(await readFile(file), file, layout, classes);
   };
   const train: RawImages[] = [];
-  for (const f of CIFAR_TRAIN_FILES) train.push(await read(f));
-  return { train: concatImages(train), test: await read(CIFAR_TEST_FILE) };
-}
-
-/** True if `dir` holds all six batch files. */
-export async function hasCifarFolder(dir: string): Promise<boolean> {
-  for (const f of CIFAR_ALL_FILES) {
-    const s = await stat(join(dir, f)).catch(() => undefined);
-    if (!s?.isFile()) return false;
-  }
-  return true;
+  for (const f of layout.trainFiles) train.push(await read(f));
+  return { train: concatImages(train), test: await read(layout.testFile) };
 }
 
 /**
- * Streams the batch files out of a `cifar-10-binary.tar.gz` (entries named
- * `<anything>/data_batch_N.bin` and `<anything>/test_batch.bin`).
+ * Streams the batch files out of an archive (entries named `<anything>/<batch file>`).
  * @throws PipelineError DATASET_CORRUPT if the archive is damaged or lacks a batch.
  */
-export async function readCifarArchive(archive: string): Promise<CifarRaw> {
+export async function readCifarArchive(archive: string, layout: CifarLayout = CIFAR10, classes = layout.classes): Promise<CifarRaw> {
+  const wanted = cifarFiles(layout);
   const found = new Map<string, Uint8Array>();
   const short = new Set<string>();
   try {
@@ -118,7 +175,7 @@ export async function readCifarArchive(archive: string): Promise<CifarRaw> {
       strict: true,
       onReadEntry(entry) {
         const base = entry.path.split('/').pop() ?? '';
-        if (!CIFAR_ALL_FILES.includes(base) || entry.type !== 'File') return;
+        if (!wanted.includes(base) || entry.type !== 'File') return;
         const size = entry.size ?? 0;
         const buf = new Uint8Array(size);
         let at = 0;
@@ -139,28 +196,78 @@ export async function readCifarArchive(archive: string): Promise<CifarRaw> {
       cause: e,
     });
   }
-  const missing = CIFAR_ALL_FILES.filter((f) => !found.has(f) || short.has(f));
+  const missing = wanted.filter((f) => !found.has(f) || short.has(f));
   if (missing.length > 0) {
-    throw new PipelineError(
-      'DATASET_CORRUPT',
-      `${archive}: the archive lacks (or has truncated) ${missing.join(', ')}`,
-      { where: archive, hint: 'the archive is truncated or not cifar-10-binary.tar.gz: delete it and download it again' },
-    );
+    throw new PipelineError('DATASET_CORRUPT', `${archive}: the archive lacks (or has truncated) ${missing.join(', ')}`, {
+      where: archive,
+      hint: `the archive is truncated or not ${layout.archive}: delete it and download it again`,
+    });
   }
-  const parse = (f: string) => parseCifarBatch(found.get(f)!, `${archive}:${f}`);
-  return { train: concatImages(CIFAR_TRAIN_FILES.map(parse)), test: parse(CIFAR_TEST_FILE) };
+  const parse = (f: string) => parseCifarBatch(found.get(f)!, `${archive}:${f}`, layout, classes);
+  return { train: concatImages(layout.trainFiles.map(parse)), test: parse(layout.testFile) };
 }
 
-/** Encodes NHWC uint8 images and labels as CIFAR-10 binary records; for tests and tools. */
-export function encodeCifarBatch(images: Uint8Array, labels: Uint8Array): Uint8Array {
+const isFile = (p: string): boolean => statSync(p, { throwIfNoEntry: false })?.isFile() ?? false;
+
+/**
+ * The files of a CIFAR dataset in `dir`: the batch files of the extracted folder
+ * (`<dir>/<folder>/`, or directly in `dir`), else the archive; undefined when neither is there.
+ */
+export function cifarFilesIn(dir: string, layout: CifarLayout): string[] | undefined {
+  for (const folder of [join(dir, layout.folder), dir]) {
+    const files = cifarFiles(layout).map((f) => join(folder, f));
+    if (files.every(isFile)) return files;
+  }
+  const archive = join(dir, layout.archive);
+  return isFile(archive) ? [archive] : undefined;
+}
+
+/** What {@link cifarFilesIn} looks for, for messages. */
+export function cifarExpected(layout: CifarLayout): string {
+  return `${layout.archive}, ${layout.folder}/ or ${cifarFiles(layout).join(', ')}`;
+}
+
+const asSet = (r: RawImages): ImageSet => ({ n: r.n, shape: [CIFAR_SIDE, CIFAR_SIDE, 3], images: r.images, labels: r.labels });
+
+/** Reads what {@link cifarFilesIn} found (the archive, or the batch files) into training and test splits. */
+export async function readCifarSplits(files: readonly string[], layout: CifarLayout, classes = layout.classes): Promise<{ train: ImageSet; test: ImageSet }> {
+  const raw = files.length === 1 && files[0]!.endsWith('.tar.gz') ? await readCifarArchive(files[0]!, layout, classes) : await readCifarFolder(dirname(files[0]!), layout, classes);
+  return { train: asSet(raw.train), test: asSet(raw.test) };
+}
+
+/**
+ * Checks one file of a CIFAR dataset before a run: a batch file by its size (a whole number of
+ * records) and its label bytes; an archive by reading it through (gzip and tar integrity, every
+ * batch present and whole, sizes and labels).
+ * @throws PipelineError DATASET_CORRUPT naming the file and what is wrong.
+ */
+export async function checkCifarFile(file: string, layout: CifarLayout, classes = layout.classes): Promise<void> {
+  if (basename(file) === layout.archive || file.endsWith('.tar.gz')) {
+    await readCifarArchive(file, layout, classes);
+    return;
+  }
+  const bad = sizeProblem((await stat(file)).size, layout);
+  if (bad) throw corrupt(file, bad, layout);
+  const bytes = await readFile(file);
+  const record = recordSize(layout);
+  for (let r = 0, base = 0; base < bytes.length; r++, base += record) {
+    const wrong = labelProblem(bytes, base, r, layout, classes);
+    if (wrong) throw corrupt(file, wrong, layout);
+  }
+}
+
+/** Encodes NHWC uint8 images and labels as binary records; for tests and tools. CIFAR-100: `coarse` labels go first. */
+export function encodeCifarBatch(images: Uint8Array, labels: Uint8Array, layout: CifarLayout = CIFAR10, coarse?: Uint8Array): Uint8Array {
   const n = labels.length;
-  const out = new Uint8Array(n * CIFAR_RECORD);
+  const record = recordSize(layout);
+  const out = new Uint8Array(n * record);
   const plane = CIFAR_SIDE * CIFAR_SIDE;
   for (let r = 0; r < n; r++) {
-    const base = r * CIFAR_RECORD;
-    out[base] = labels[r]!;
+    const base = r * record;
+    for (let j = 0; j < layout.labelBytes; j++) out[base + j] = j === layout.classByte ? labels[r]! : (coarse?.[r] ?? 0);
+    const px = base + layout.labelBytes;
     for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) out[base + 1 + c * plane + p] = images[r * CIFAR_PIXELS + 3 * p + c]!;
+      for (let c = 0; c < 3; c++) out[px + c * plane + p] = images[r * CIFAR_PIXELS + 3 * p + c]!;
     }
   }
   return out;

@@ -7,7 +7,8 @@
 import { hostname } from 'node:os';
 import { mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import { PipelineError } from '../../errors.js';
 import { type Checksum, hashFile, rememberVerified, verifyFile } from './verify.js';
 
@@ -79,14 +80,16 @@ class Progress {
   private bar: cliProgress.SingleBar | undefined;
   constructor(enabled: boolean, label: string, total: number | undefined, start: number) {
     if (!enabled || !total) return;
-    this.bar = new cliProgress.SingleBar(
+    // Loaded when a download shows progress: planning imports this module and never downloads.
+    const bars = createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
+    this.bar = new bars.SingleBar(
       {
         stream: process.stderr,
         format: `${label} [{bar}] {percentage}% {done}/{all} MB`,
         hideCursor: true,
         clearOnComplete: false,
       },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     );
     this.bar.start(total, start, { done: (start / 1e6).toFixed(1), all: (total / 1e6).toFixed(1) });
   }

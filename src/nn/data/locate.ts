@@ -3,13 +3,20 @@
  * 1. an explicit path given by the caller (`path` option): the folder itself, then `<path>/<dataset>`;
  * 2. `$PIPELINE_DATA_DIR/<dataset>`, then `$PIPELINE_DATA_DIR` itself;
  * 3. the default data dir's `<dataset>` folder: `$XDG_CACHE_HOME/lth-pipeline/data/<dataset>`, or
- *    `~/.cache/lth-pipeline/data/<dataset>` when XDG_CACHE_HOME is not set.
- * `<dataset>` is `mnist`, `fashion-mnist` or `cifar10`. Downloads go to the first of: the explicit
- * path, `$PIPELINE_DATA_DIR/<dataset>`, the default data dir's `<dataset>` folder.
+ *    `~/.cache/lth-pipeline/data/<dataset>` when XDG_CACHE_HOME is not set;
+ * 4. the system's data sets: `/usr/share/datasets/<dataset>`, where Debian's dataset packages
+ *    install them (`apt-get install dataset-fashion-mnist`).
+ * `<dataset>` is `mnist`, `fashion-mnist`, `cifar10` or `cifar100`. Then, when allowed, the files
+ * are downloaded, to the first of: the explicit path, `$PIPELINE_DATA_DIR/<dataset>`, the default
+ * data dir's `<dataset>` folder.
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DATASET_SUBDIR, type FileDatasetName } from './sources.js';
+import type { FileDatasetName } from './registry.js';
+import { DATASET_SUBDIR } from './sources.js';
+
+/** Where Debian's `dataset-*` packages put data sets (`/usr/share/datasets/<name>/`). */
+export const SYSTEM_DATA_DIR = '/usr/share/datasets';
 
 /** The default data dir: `$XDG_CACHE_HOME/lth-pipeline/data`, else `~/.cache/lth-pipeline/data`. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -43,6 +50,7 @@ export function candidateDirs(dataset: FileDatasetName, explicit?: string, env: 
     out.push({ dir: resolve(envDir), why: 'PIPELINE_DATA_DIR' });
   }
   out.push({ dir: join(defaultDataDir(env), sub), why: 'the default data dir' });
+  out.push({ dir: join(SYSTEM_DATA_DIR, sub), why: "the system's data sets" });
   const seen = new Set<string>();
   return out.filter((c) => (seen.has(c.dir) ? false : (seen.add(c.dir), true)));
 }

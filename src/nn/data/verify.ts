@@ -1,14 +1,16 @@
 /**
  * Checksums of data files, with a small verification cache so that a file that was verified once
  * is not hashed again: `.lth-verified.json` beside the data file, keyed by file name and valid
- * while the file's size and mtime are unchanged. When the folder is read-only the cache lives in
- * memory for the process only (hashing MNIST takes a few tens of milliseconds).
+ * while the file's size and mtime are unchanged. When the folder is read-only, or belongs to the
+ * system's package manager (`/usr/share/datasets`), the cache lives in memory for the process only
+ * (hashing MNIST takes a few tens of milliseconds).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { PipelineError } from '../../errors.js';
+import { SYSTEM_DATA_DIR } from './locate.js';
 
 export type HashAlgorithm = 'sha256' | 'md5';
 
@@ -57,6 +59,10 @@ async function readCache(dir: string): Promise<CacheFile> {
   return { version: 1, files: {} };
 }
 
+function isSystemPath(dir: string): boolean {
+  return dir === SYSTEM_DATA_DIR || dir.startsWith(`${SYSTEM_DATA_DIR}${sep}`);
+}
+
 /** Records that `file` (as it is now) has this checksum. Best effort: never throws. */
 export async function rememberVerified(file: string, sum: Checksum): Promise<void> {
   const abs = resolve(file);
@@ -65,6 +71,7 @@ export async function rememberVerified(file: string, sum: Checksum): Promise<voi
     const entry: CacheEntry = { size: s.size, mtimeMs: s.mtimeMs, algorithm: sum.algorithm, digest: sum.digest };
     memory.set(abs, [entry]);
     const dir = dirname(abs);
+    if (isSystemPath(dir)) return; // a package's folder: written by its package manager only
     const cache = await readCache(dir);
     cache.files[basename(abs)] = [entry];
     const tmp = join(dir, `${VERIFY_CACHE_FILE}.${process.pid}.tmp`);

@@ -11,7 +11,8 @@
  *   caller and passed back as s0, s1, ...: here xc = x - mean and rstd = 1 / sqrt(variance + eps).
  * LthBatchNormGrad: inputs dy, x, gamma, s0, s1, ...; attr epsilon. Outputs: dx, dgamma, dbeta.
  */
-import { getKernel, registerKernel, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 import { free, heapOffset, simdKernels, wasmBackend, type WasmBackend } from './wasm-backend.js';
 
 export const BATCH_NORM_KERNEL = 'LthBatchNorm';
@@ -94,7 +95,7 @@ const backward: KernelFunc = ({ inputs, backend }) => {
  */
 export function fusedBatchNormAvailable(backendName: string, shape: readonly number[]): boolean {
   if (backendName === 'wasm') return shape[shape.length - 1]! % 4 === 0 && simdKernels() !== undefined;
-  return getKernel(BATCH_NORM_KERNEL, backendName) !== undefined;
+  return core().getKernel(BATCH_NORM_KERNEL, backendName) !== undefined;
 }
 
 let registered = false;
@@ -103,6 +104,6 @@ let registered = false;
 export function registerBatchNormKernels(): void {
   if (registered) return;
   registered = true;
-  if (!getKernel(BATCH_NORM_KERNEL, 'wasm')) registerKernel({ kernelName: BATCH_NORM_KERNEL, backendName: 'wasm', kernelFunc: forward });
-  if (!getKernel(BATCH_NORM_GRAD_KERNEL, 'wasm')) registerKernel({ kernelName: BATCH_NORM_GRAD_KERNEL, backendName: 'wasm', kernelFunc: backward });
+  if (!core().getKernel(BATCH_NORM_KERNEL, 'wasm')) core().registerKernel({ kernelName: BATCH_NORM_KERNEL, backendName: 'wasm', kernelFunc: forward });
+  if (!core().getKernel(BATCH_NORM_GRAD_KERNEL, 'wasm')) core().registerKernel({ kernelName: BATCH_NORM_GRAD_KERNEL, backendName: 'wasm', kernelFunc: backward });
 }

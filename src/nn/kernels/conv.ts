@@ -9,7 +9,8 @@
  * - Conv2DBackpropInput (a naive loop upstream): a convolution of the stride-dilated dy with the
  *   flipped, transposed filter.
  */
-import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 import type { SimdKernels, Window } from './simd/index.js';
 import { free, heapOffset, kernel, run, simdKernels, transpose, view, wasmBackend, type WasmBackend } from './wasm-backend.js';
 
@@ -73,7 +74,7 @@ interface ConvAttrs {
 /** The geometry of a convolution of an input of `xShape` with a filter of `filterShape`. */
 function convInfo(a: ConvAttrs, xShape: number[], filterShape: number[]): backend_util.Conv2DInfo {
   type Shape4 = [number, number, number, number];
-  return backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode);
+  return core().backend_util.computeConv2DInfo(xShape as Shape4, filterShape as Shape4, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode);
 }
 
 function checkNHWC(dataFormat: unknown, name: string): void {

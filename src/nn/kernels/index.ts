@@ -16,7 +16,8 @@
  *
  * Every kernel here is checked against the CPU backend in test/nn/kernels.test.ts.
  */
-import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 import { conv2D, conv2DBackpropFilter, conv2DBackpropInput } from './conv.js';
 import { cast, identity } from './identity.js';
 import { batchMatMul } from './matmul.js';
@@ -51,14 +52,14 @@ export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   for (const [name, func] of OVERRIDES) {
-    const prev = getKernel(name, BACKEND);
+    const prev = core().getKernel(name, BACKEND);
     const config: KernelConfig = { kernelName: name, backendName: BACKEND, kernelFunc: func };
     if (prev) {
       original.set(name, prev.kernelFunc);
       if (prev.setupFunc) config.setupFunc = prev.setupFunc;
-      unregisterKernel(name, BACKEND);
+      core().unregisterKernel(name, BACKEND);
     }
-    registerKernel(config);
+    core().registerKernel(config);
   }
 }
 
@@ -67,8 +68,8 @@ export function unregisterWasmKernels(): void {
   if (!registered) return;
   registered = false;
   for (const [name] of OVERRIDES) {
-    unregisterKernel(name, BACKEND);
+    core().unregisterKernel(name, BACKEND);
     const prev = original.get(name);
-    if (prev) registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: prev });
+    if (prev) core().registerKernel({ kernelName: name, backendName: BACKEND, kernelFunc: prev });
   }
 }

@@ -28,7 +28,8 @@
  */
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from './batchnorm.js';
 import { OPTIMIZER_KERNEL, optimizerOutputCount, type OptimizerUpdateAttrs } from './optimizer.js';
-import { backend_util, cast, engine, getBackend, getKernel, mul, registerGradient, registerKernel, step, tensor1d, unregisterKernel, type KernelFunc, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 
 const BACKEND = 'tensorflow';
 
@@ -60,10 +61,10 @@ const ASK_SAME = process.env.LTH_NATIVE_SAME !== '0';
  * header), everything else stays as asked.
  */
 function convInfo(xShape: Shape4, filterShape: Shape4, a: ConvAttrs, dilations: number | [number, number] = 1): backend_util.Conv2DInfo {
-  const format = backend_util.convertConv2DDataFormat(a.dataFormat);
-  const info = backend_util.computeConv2DInfo(xShape, filterShape, a.strides, dilations, a.pad, a.dimRoundingMode, false, format);
+  const format = core().backend_util.convertConv2DDataFormat(a.dataFormat);
+  const info = core().backend_util.computeConv2DInfo(xShape, filterShape, a.strides, dilations, a.pad, a.dimRoundingMode, false, format);
   if (info.padInfo.type !== 'EXPLICIT' || !ASK_SAME) return info;
-  const same = backend_util.computeConv2DInfo(xShape, filterShape, a.strides, dilations, 'same', a.dimRoundingMode, false, format);
+  const same = core().backend_util.computeConv2DInfo(xShape, filterShape, a.strides, dilations, 'same', a.dimRoundingMode, false, format);
   const p = info.padInfo;
   const q = same.padInfo;
   return p.top === q.top && p.bottom === q.bottom && p.left === q.left && p.right === q.right ? same : info;
@@ -90,7 +91,7 @@ function convOpAttrs(b: NodeBackend, info: backend_util.Conv2DInfo): OpAttr[] {
 
 /** Runs a gradient op whose first or second input is a shape (given as an int32 vector). */
 function withSizes(b: NodeBackend, op: string, attrs: OpAttr[], sizes: number[], inputs: (s: TensorInfo) => TensorInfo[]): TensorInfo {
-  const s = tensor1d(sizes, 'int32');
+  const s = core().tensor1d(sizes, 'int32');
   try {
     return b.executeSingleOutput(op, attrs, inputs(s));
   } finally {
@@ -132,13 +133,14 @@ const reluGrad: KernelFunc = ({ inputs, backend }) => {
 
 /** ReLU's gradient: the backend's `LthReluGrad` where it has one, else upstream's dy * step(x). */
 function registerReluGradient(): void {
-  registerGradient({
+  core().registerGradient({
     kernelName: 'Relu',
     inputsToSave: ['x'],
     gradFunc: (dy, saved) => {
       const [x] = saved as [Tensor];
       const g = dy as Tensor;
-      return { x: () => (getKernel(RELU_GRAD_KERNEL, getBackend()) ? (engine().runKernel(RELU_GRAD_KERNEL, { dy: g, x }) as Tensor) : mul(g, cast(step(x), 'float32'))) };
+      const t = core();
+      return { x: () => (t.getKernel(RELU_GRAD_KERNEL, t.getBackend()) ? (t.engine().runKernel(RELU_GRAD_KERNEL, { dy: g, x }) as Tensor) : t.mul(g, t.cast(t.step(x), 'float32'))) };
     },
   });
 }
@@ -201,8 +203,8 @@ let registered = false;
 export function registerNativeKernels(withOps: boolean): void {
   if (registered) return;
   for (const [kernelName, kernelFunc] of Object.entries({ ...KERNELS, ...(withOps ? OPS_KERNELS : {}) })) {
-    if (getKernel(kernelName, BACKEND)) unregisterKernel(kernelName, BACKEND);
-    registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
+    if (core().getKernel(kernelName, BACKEND)) core().unregisterKernel(kernelName, BACKEND);
+    core().registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
   }
   registerReluGradient();
   registered = true;

@@ -12,14 +12,16 @@
  * Inputs: p, g, and optionally mask, s1 (momentum buffer or Adam's m), s2 (Adam's v).
  * Outputs: [newP] (sgd), [newP, newBuf] (momentum, nesterov), [newP, newM, newV] (adam).
  */
-import { registerKernel, getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 import { heapOffset, simdKernels, wasmBackend } from './wasm-backend.js';
 import type { SimdKernels } from './simd/index.js';
+import type { OptimizerType } from '../optimizer-types.js';
 
 export const OPTIMIZER_KERNEL = 'LthOptimizerUpdate';
 
 export interface OptimizerUpdateAttrs {
-  type: 'sgd' | 'momentum' | 'nesterov' | 'adam';
+  type: OptimizerType;
   lr: number;
   weightDecay: number;
   momentum: number;
@@ -222,8 +224,8 @@ export function registerOptimizerKernels(): void {
     if (!k) return scalarWasm(args);
     return simdUpdate(k, args.backend, args.inputs as Record<string, TensorInfo>, args.attrs as unknown as OptimizerUpdateAttrs);
   };
-  if (!getKernel(OPTIMIZER_KERNEL, 'wasm')) registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'wasm', kernelFunc: wasmKernel });
-  if (!getKernel(OPTIMIZER_KERNEL, 'cpu')) registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'cpu', kernelFunc: kernelFor(cpuMem) });
+  if (!core().getKernel(OPTIMIZER_KERNEL, 'wasm')) core().registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'wasm', kernelFunc: wasmKernel });
+  if (!core().getKernel(OPTIMIZER_KERNEL, 'cpu')) core().registerKernel({ kernelName: OPTIMIZER_KERNEL, backendName: 'cpu', kernelFunc: kernelFor(cpuMem) });
 }
 
 export type { NamedAttrMap };

@@ -2,7 +2,8 @@
  * MaxPoolGrad for 'wasm' (a scalar loop upstream): our SIMD module's (./simd/) where it is loaded
  * and the channel count is a multiple of 4, else a channels-innermost loop over the heap.
  */
-import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { backend_util, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 import { heapOffset, kernel, simdKernels, wasmBackend } from './wasm-backend.js';
 
 /**
@@ -19,7 +20,7 @@ export const maxPoolGrad: KernelFunc = (args) => {
     pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+  const info = core().backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || input.dtype !== 'float32') return kernel('MaxPoolGrad')(args);
   const { batchSize: nb, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;

@@ -5,7 +5,8 @@
  * `backend.disposeData`. Also holds which SIMD module (./simd/) is in use, since every kernel
  * family and the fused kernels read it. The one place that depends on the backend's internals.
  */
-import { getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { core } from '../tfjs-core.js';
 import type { SimdKernels } from './simd/index.js';
 
 /** The parts of the WASM backend object that these kernels use. */
@@ -52,7 +53,7 @@ export const original = new Map<string, KernelFunc>();
 export function kernel(name: string): KernelFunc {
   const saved = original.get(name);
   if (saved) return saved;
-  const k = getKernel(name, BACKEND);
+  const k = core().getKernel(name, BACKEND);
   if (!k) throw new Error(`wasm backend has no kernel ${name}`);
   return k.kernelFunc;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeIdx } from '../../../src/nn/data/idx.js';
-import { encodeCifarBatch } from '../../../src/nn/data/cifar.js';
+import { CIFAR100, encodeCifarBatch } from '../../../src/nn/data/cifar.js';
 
 export function tempDir(prefix = 'lth-data-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -46,5 +46,28 @@ export function writeCifarFolder(dir: string, perBatch = 4): string {
     const lab = Uint8Array.from({ length: perBatch }, (_, k) => (b * perBatch + k) % 10);
     writeFileSync(join(dir, name), encodeCifarBatch(img, lab));
   });
+  return dir;
+}
+
+/** The fine label of CIFAR-100 test record k (0..99), and a coarse label (0..19) that differs from it. */
+export const fineLabel = (k: number): number => (k * 7 + 3) % 100;
+export const coarseLabel = (k: number): number => (k * 3 + 1) % 20;
+
+/**
+ * Writes CIFAR-100 binary files (`train.bin`, `test.bin`: 1 coarse + 1 fine label byte + 3072
+ * pixel bytes per record) into `dir`; record k of the training file is example k, of the test
+ * file example `nTrain + k`.
+ */
+export function writeCifar100Folder(dir: string, nTrain = 30, nTest = 10): string {
+  mkdirSync(dir, { recursive: true });
+  const write = (name: string, first: number, n: number) => {
+    const img = new Uint8Array(n * 3072);
+    for (let k = 0; k < n; k++) for (let p = 0; p < 3072; p++) img[k * 3072 + p] = pixel(first + k, p);
+    const fine = Uint8Array.from({ length: n }, (_, k) => fineLabel(first + k));
+    const coarse = Uint8Array.from({ length: n }, (_, k) => coarseLabel(first + k));
+    writeFileSync(join(dir, name), encodeCifarBatch(img, fine, CIFAR100, coarse));
+  };
+  write('train.bin', 0, nTrain);
+  write('test.bin', nTrain, nTest);
   return dir;
 }

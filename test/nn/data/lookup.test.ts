@@ -41,13 +41,13 @@ test('PIPELINE_DATA_DIR: files directly inside it, or in its mnist/ folder (pref
   assert.equal(ds.size('train'), 14);
 });
 
-test('the default data dir is searched last', async () => {
+test('the default data dir is searched after PIPELINE_DATA_DIR, the system data sets last', async () => {
   const dir = writeMnistDir(join(cache, 'lth-pipeline', 'data', 'fashion-mnist'), 12, 3);
   const ds = await loadDataset('fashion-mnist', { validationSize: 2 });
   assert.equal(ds.source, dir);
   assert.deepEqual(
     candidateDirs('fashion-mnist', '/p', { PIPELINE_DATA_DIR: '/e', XDG_CACHE_HOME: '/c' }).map((c) => c.dir),
-    ['/p', '/p/fashion-mnist', '/e/fashion-mnist', '/e', '/c/lth-pipeline/data/fashion-mnist'],
+    ['/p', '/p/fashion-mnist', '/e/fashion-mnist', '/e', '/c/lth-pipeline/data/fashion-mnist', '/usr/share/datasets/fashion-mnist'],
   );
 });
 

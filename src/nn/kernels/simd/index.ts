@@ -22,6 +22,7 @@ import { chanAffineFunc, bnCenter, chanDot, chanSum } from './channels.js';
 import { convDwFunc, convFwdFunc, DY_BLOCK_BYTES, maxPoolGradFunc } from './conv.js';
 import { gemmNnFunc, gemmNtFunc } from './matmul.js';
 import { ALL_FLAGS, updateFunc, updateName, type Flags } from './optimizer.js';
+import type { OptimizerType } from '../../optimizer-types.js';
 import { KernelThreads, splitRange } from './threads.js';
 import { MR } from './wat.js';
 
@@ -114,7 +115,7 @@ export interface MaxPoolGradArgs extends Window {
   c: number;
 }
 
-export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam';
+export type OptimizerKind = OptimizerType;
 
 /** Pointers (0 = absent) and the float32 scalars of one update; see ../optimizer.ts. */
 export interface OptimizerArgs {

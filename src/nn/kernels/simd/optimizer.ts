@@ -1,4 +1,5 @@
 /** WebAssembly text of the fused masked optimizer update, one function per combination of flags. */
+import { OPTIMIZER_TYPES } from '../../optimizer-types.js';
 import type { OptimizerKind } from './index.js';
 
 export interface Flags {
@@ -78,7 +79,7 @@ export function updateFunc(f: Flags): string {
       (br_if $sl (i32.lt_u (local.get $i) (local.get $end))))))`;
 }
 
-export const ALL_FLAGS: Flags[] = (['sgd', 'momentum', 'nesterov', 'adam'] as const).flatMap((kind) =>
+export const ALL_FLAGS: Flags[] = OPTIMIZER_TYPES.flatMap((kind) =>
   [false, true].flatMap((mask) =>
     [false, true].flatMap((wd) => (kind === 'sgd' ? [false] : [false, true]).map((state) => ({ kind, mask, wd, state }))),
   ),

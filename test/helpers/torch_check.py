@@ -1,0 +1,111 @@
+"""Loads a `pipeline get --format torch` state dict into the matching torch.nn module with
+load_state_dict(strict=True) and compares its logits with ours.
+
+Usage: python3 torch_check.py <model> <state.safetensors> <io.safetensors> [<mask.safetensors>]
+  io.safetensors: `inputs` (NHWC float32, as our trainer feeds them) and `logits` (ours).
+  mask.safetensors: our raw mask file (U8, our layout), compared with the exported weight_mask.
+Prints one JSON line: {"maxAbsDiff": ..., "maxAbsLogit": ..., "masks": n, "argmaxAgree": fraction}.
+The modules below are written from the papers' architectures in PyTorch's own idiom, with our
+module names (which follow PyTorch's: fc1, layer1.0.conv1, ...).
+"""
+import json
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.nn.utils.prune as prune
+from safetensors.torch import load_file
+
+BN_EPS = 1e-5
+
+
+class LeNet300100(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 300)
+        self.fc2 = nn.Linear(300, 100)
+        self.fc3 = nn.Linear(100, 10)
+
+    def forward(self, x):
+        x = torch.flatten(x, 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout, eps=BN_EPS)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout, eps=BN_EPS)
+        self.projects = stride != 1 or cin != cout
+        if self.projects:
+            self.shortcut = nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
+            self.shortcut_bn = nn.BatchNorm2d(cout, eps=BN_EPS)
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (self.shortcut_bn(self.shortcut(x)) if self.projects else x))
+
+
+class ResNet20(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16, eps=BN_EPS)
+        cin = 16
+        for s, c in enumerate([16, 32, 64]):
+            blocks = []
+            for i in range(3):
+                blocks.append(Block(cin, c, 2 if s > 0 and i == 0 else 1))
+                cin = c
+            setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.mean(x, dim=(2, 3)))
+
+
+MODELS = {"lenet300100": LeNet300100, "resnet20": ResNet20}
+
+
+def main():
+    model_name, state_file, io_file = sys.argv[1:4]
+    mask_file = sys.argv[4] if len(sys.argv) > 4 else None
+    state = load_file(state_file)
+    model = MODELS[model_name]()
+    # Layers the export wrote as torch.nn.utils.prune keeps them get the same reparametrisation.
+    for key in state:
+        if key.endswith(".weight_mask"):
+            prune.identity(model.get_submodule(key[: -len(".weight_mask")]), "weight")
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    io = load_file(io_file)
+    with torch.no_grad():
+        logits = model(io["inputs"].permute(0, 3, 1, 2).contiguous())
+    ours = io["logits"]
+    masks = 0
+    if mask_file:
+        raw = load_file(mask_file)
+        for name, m in raw.items():
+            layer = name[: -len(".kernel")]
+            exported = state[f"{layer}.weight_mask"]
+            ours_t = m.to(torch.float32)
+            ours_t = ours_t.t() if ours_t.dim() == 2 else ours_t.permute(3, 2, 0, 1)
+            assert set(exported.unique().tolist()) <= {0.0, 1.0}, f"{layer}: mask values {exported.unique().tolist()}"
+            assert torch.equal(exported, ours_t), f"{layer}: exported mask differs from ours"
+            masks += 1
+    print(json.dumps({
+        "maxAbsDiff": (logits - ours).abs().max().item(),
+        "maxAbsLogit": ours.abs().max().item(),
+        "masks": masks,
+        "argmaxAgree": (logits.argmax(1) == ours.argmax(1)).float().mean().item(),
+    }))
+
+
+if __name__ == "__main__":
+    main()
