@@ -48,6 +48,7 @@ export const SETTINGS = {
   lock: { kind: 'path', env: ['PIPELINE_LOCK'], flag: 'lock', describe: 'the lock file (default: <project>/dvc-like.lock)' },
   remote: { kind: 'location', env: ['PIPELINE_REMOTE'], flag: 'remote', describe: 'the team\'s shared store: a directory or s3://bucket/prefix' },
   queue: { kind: 'string', env: ['PIPELINE_QUEUE'], flag: 'queue', describe: 'the Redis of the distributed queue (redis://host:port)' },
+  queueTimeout: { kind: 'string', env: ['PIPELINE_QUEUE_TIMEOUT'], flag: 'queueTimeout', describe: 'how long `run --queue` and workers retry a lost Redis before exit 1 (90s, 2m; default 60s)' },
   jobs: { kind: 'positiveInt', env: ['PIPELINE_JOBS'], flag: 'jobs', describe: 'stages run at once (default: as the cores allow)' },
   dataDir: { kind: 'path', env: ['PIPELINE_DATA_DIR'], flag: 'dataDir', describe: 'where datasets are', exportTo: 'PIPELINE_DATA_DIR' },
   's3.endpoint': { kind: 'string', env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], describe: 'S3 endpoint for MinIO, Ceph RGW, R2 (default: AWS)', exportTo: 'AWS_ENDPOINT_URL_S3' },
