@@ -2,25 +2,12 @@
 // with caches of their own compute them and exchange artifacts through a shared remote store.
 // Skipped only where no redis-server is installed (.ci/run installs Debian's).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { TestProject, waitFor } from '../helpers/project.js';
 import { TOY_HELPERS, toyPipeline } from '../helpers/toy-pipeline.js';
-
-const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+import { freePort, REDIS, startRedis } from '../helpers/redis.js';
 
 describe('distributed runs: BullMQ queue + remote store', { skip: !REDIS && 'redis-server is not installed' }, () => {
   const project = new TestProject({ 'pipeline.ts': toyPipeline({ isolation: 'process', sleepMs: 200 }), 'helpers.ts': TOY_HELPERS });
@@ -31,9 +18,7 @@ describe('distributed runs: BullMQ queue + remote store', { skip: !REDIS && 'red
   before(async () => {
     const port = await freePort();
     queue = `redis://127.0.0.1:${port}`;
-    const redis = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    children.push(redis);
-    await waitFor(() => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG', 10_000);
+    children.push(await startRedis(port));
     for (const i of [0, 1]) {
       const w = project.spawn(['worker', '--queue', queue, '--remote', 'remote', '--cache', `worker${i}-cache`]);
       w.stderr?.on('data', (d: Buffer) => (workerLogs[i] += d.toString()));

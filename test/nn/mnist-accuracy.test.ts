@@ -5,10 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '../../src/nn/backend.js';
-import { loadDataset } from '../../src/nn/data/index.js';
-import { createModel } from '../../src/nn/models/index.js';
-import { evaluate, train } from '../../src/nn/train.js';
+import { trainLenet } from '../helpers/lenet-accuracy.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const dir = process.env.PIPELINE_DATA_DIR
@@ -17,21 +14,7 @@ const dir = process.env.PIPELINE_DATA_DIR
 const present = dir !== undefined && existsSync(dir);
 
 test('LeNet-300-100 reaches >= 95% on MNIST after 2,000 iterations', { skip: !present && `no MNIST folder (${dir ?? 'PIPELINE_DATA_DIR'})`, timeout: 180_000 }, async () => {
-  await initBackend('wasm');
-  const data = await loadDataset('mnist', { path: dir!, download: false, log: () => undefined });
-  const model = createModel('lenet300100', { seed: 0 });
-  const r = await train({
-    model,
-    data,
-    weights: model.init(),
-    batchSize: 60,
-    budget: '2000it',
-    optimizer: { type: 'adam' },
-    schedule: { lr: 1.2e-3 },
-    dataSeed: 0,
-    evalEvery: 1000,
-  });
-  const acc = (await evaluate(model, r.weights, data, 'test')).accuracy;
+  const { testAccuracy: acc, result: r } = await trainLenet('mnist', dir!, 2000);
   assert.ok(acc >= 0.95, `test accuracy ${acc}`);
   assert.equal(r.curve.length, 3);
 });

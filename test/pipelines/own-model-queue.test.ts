@@ -2,15 +2,12 @@
 // too: the job carries that module (relative to the project), the worker checks it and imports it
 // before the stage's module, which does not import it. Skipped where no redis-server is installed.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { API, REPO, TestProject, waitFor } from '../helpers/project.js';
+import { freePort, REDIS, startRedis } from '../helpers/redis.js';
 
-const REDIS = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p));
 const LTH = JSON.stringify(join(REPO, 'src', 'lth', 'index.ts'));
 const NN = JSON.stringify(join(REPO, 'src', 'nn', 'index.ts'));
 
@@ -42,16 +39,6 @@ export default definePipeline({ name: 'queued-model', params: {} }, (p) => {
 `,
 };
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 describe('a model of the project on a queue worker', { skip: !REDIS && 'redis-server is not installed' }, () => {
   const project = new TestProject(FILES);
   const children: ChildProcess[] = [];
@@ -61,8 +48,7 @@ describe('a model of the project on a queue worker', { skip: !REDIS && 'redis-se
   before(async () => {
     const port = await freePort();
     queue = `redis://127.0.0.1:${port}`;
-    children.push(spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
-    await waitFor(() => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG', 10_000);
+    children.push(await startRedis(port));
     const w = project.spawn(['worker', '--queue', queue, '--remote', 'remote', '--cache', 'worker-cache']);
     w.stderr?.on('data', (d: Buffer) => (workerLog += d.toString()));
     children.push(w);

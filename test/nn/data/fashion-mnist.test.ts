@@ -9,11 +9,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder } from '../../../src/engine/definition/pipeline.js';
 import { datasetInputs, findDatasetFiles } from '../../../src/lth/data.js';
-import { initBackend } from '../../../src/nn/backend.js';
 import { SYSTEM_DATA_DIR, loadDataset } from '../../../src/nn/data/index.js';
-import { createModel } from '../../../src/nn/models/index.js';
-import { evaluate, train } from '../../../src/nn/train.js';
 import { tempDir } from './helpers.js';
+import { trainLenet } from '../../helpers/lenet-accuracy.js';
 
 const dir = join(SYSTEM_DATA_DIR, 'fashion-mnist');
 const skip = !existsSync(join(dir, 'train-images-idx3-ubyte.gz')) && `Debian's dataset-fashion-mnist is not installed (${dir})`;
@@ -51,20 +49,6 @@ test('Fashion-MNIST is found in /usr/share/datasets/fashion-mnist by the loader 
 });
 
 test('LeNet-300-100 reaches >= 80% on Fashion-MNIST after 1,000 iterations', { skip, timeout: 180_000 }, async () => {
-  await initBackend('wasm');
-  const data = await loadDataset('fashion-mnist', { path: dir, download: false, log: () => undefined });
-  const model = createModel('lenet300100', { seed: 0 });
-  const r = await train({
-    model,
-    data,
-    weights: model.init(),
-    batchSize: 60,
-    budget: '1000it',
-    optimizer: { type: 'adam' },
-    schedule: { lr: 1.2e-3 },
-    dataSeed: 0,
-    evalEvery: 1000,
-  });
-  const acc = (await evaluate(model, r.weights, data, 'test')).accuracy;
+  const { testAccuracy: acc } = await trainLenet('fashion-mnist', dir, 1000);
   assert.ok(acc >= 0.8, `test accuracy ${acc}`);
 });
