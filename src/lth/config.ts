@@ -199,7 +199,8 @@ export function optionalInput(paths: readonly string[], name: string, where: str
 
 /** Metadata of checkpoints written by a config: what a later stage checks before using it. */
 export function checkpointMeta(cfg: TrainConfig, extra: Record<string, string | number> = {}): Record<string, string> {
-  const out: Record<string, string> = { model: cfg.model, dataset: cfg.dataset, dataSeed: String(cfg.dataSeed) };
+  // The optimizer too: a ticket transferred to another optimizer (Morcos et al. 2019) says where it came from.
+  const out: Record<string, string> = { model: cfg.model, dataset: cfg.dataset, optimizer: cfg.optimizer, dataSeed: String(cfg.dataSeed) };
   for (const [k, v] of Object.entries(extra)) out[k] = String(v);
   return out;
 }

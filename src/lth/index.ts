@@ -1,6 +1,6 @@
 /**
  * The lottery-ticket layer: stages (train-dense, replay-dense, prune, rewind, retrain,
- * evaluate-stability, mask-stats, imp-summary), the pipeline helpers (`trainDenseRun`,
+ * evaluate-stability, mask-stats, imp-summary, edge-popup), the pipeline helpers (`trainDenseRun`,
  * `weightsAt`, `imp`, dataset files) and the plain-data science underneath (pruning, SNIP,
  * SynFlow, linear-path instability); a project's own networks and datasets (`defineModel`,
  * `defineDataset`, written with the layer builders `layers`).
@@ -15,9 +15,15 @@ export { retrain } from './retrain.js';
 export { evaluateStability } from './evaluate-stability.js';
 export { maskStatsStage, maskStats, type MaskLevelStats } from './mask-stats.js';
 export { impSummary } from './summary.js';
+export { edgePopup, edgePopupParams } from './edge-popup.js';
+export { supermaskWeights, initialScores, topKMask, binaryScale, effectiveWeights, searchSupermask, SUPERMASK_INITS, type SupermaskInit } from './supermask.js';
+export { earlyBirdTrack, earlyBirdTicket, earlyBirdTrackParams, earlyBirdTicketParams, EarlyBirdTracker, earlyBirdIndex, earlyBirdMask, maskDistance, queueMaxima, EARLY_BIRD_IDS, EB_EPSILON, EB_WINDOW, type EarlyBirdRecord, type DistancePoint } from './early-bird.js';
+export { transferTickets, TRANSFER_IDS, type TransferOptions, type TransferLevel } from './transfer.js';
 export { imp, trainDenseRun, weightsAt, trainConfigOf, type DenseRun, type DenseConfig, type ImpOptions, type ImpResult, type ImpLevel, type PruneOptions } from './imp.js';
 export { findDatasetFiles, datasetInputs, sharedDataDir, type DatasetName } from './data.js';
 export { trainConfigSchema, trainConfigShape, dataOptionsSchema, modelNameSchema, datasetNameSchema, durationSchema, loadData, trainOptionsOf, readCheckpoint, writeCheckpoint, readMask, writeMask, type TrainConfig, type TrainConfigInput } from './config.js';
 export * from './masks.js';
 export { snipScores, synflowScores, snipPrune, synflowPrune } from './saliency.js';
+export { phewMask, phewPrune, phewChain, edgeWeights, transitionProbabilities, type PhewLayer, type PhewResult } from './phew.js';
+export { shuffleMask, shuffleMaskStage, shuffleMaskParams } from './mask-variants.js';
 export { interpolate, interpolationPoints, instability, linearPath, l2Distance, type PathResult } from './stability.js';

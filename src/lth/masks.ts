@@ -215,7 +215,8 @@ export function magnitudeScores(info: LayerInfo, weights: WeightMap): Scores {
   return s;
 }
 
-function strHash(s: string): number {
+/** FNV-1a hash of a name (per-layer seeds). */
+export function strHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;

@@ -8,6 +8,7 @@
  * - method 'random': the random-pruning baseline. With a `like` mask: a random mask with exactly
  *   its per-layer densities; without: random scores pruned like magnitude pruning.
  * - method 'snip' / 'synflow': pruning at initialisation (pass the initial weights).
+ * - method 'phew': data-free paths by magnitude-biased random walks (src/lth/phew.ts); `density` only.
  * Layers in `keep` are left as they are. Outputs the mask (safetensors, U8) and its densities.
  */
 import { z } from 'zod';
@@ -17,12 +18,13 @@ import { createModel } from '../nn/models/index.js';
 import { dataOptionsSchema, datasetNameSchema, loadStageData, modelNameSchema, optionalInput, readMask, readModelCheckpoint, stageBackend, writeMask } from './config.js';
 import { completeMask, densityOf, hammingDistance, layerInfoOf, magnitudePrune, randomMaskLike, randomScores, selectByScores, type PruneAmount } from './masks.js';
 import { snipPrune, synflowPrune } from './saliency.js';
+import { phewPrune } from './phew.js';
 
 const fraction = z.number().min(0).max(1);
 
 export const pruneParams = z.object({
   model: modelNameSchema,
-  method: z.enum(['magnitude', 'random', 'snip', 'synflow']).default('magnitude'),
+  method: z.enum(['magnitude', 'random', 'snip', 'synflow', 'phew']).default('magnitude'),
   scope: z.enum(['layerwise', 'global']).default('layerwise'),
   /** Iterative: fraction of the remaining weights pruned (global; layerwise default for every kind). */
   rate: fraction.optional(),
@@ -32,7 +34,7 @@ export const pruneParams = z.object({
   density: fraction.optional(),
   /** Prunable weights left unpruned, e.g. ['fc.kernel']. */
   keep: z.array(z.string()).default([]),
-  /** Seed of random pruning and of SNIP's batch. */
+  /** Seed of random pruning, of SNIP's batch and of PHEW's walks. */
   seed: z.number().int().nonnegative().default(0),
   /** SNIP: examples in the scoring batch. */
   snipBatch: z.number().int().positive().default(100),
@@ -101,6 +103,9 @@ export const prune = defineStage({
       case 'synflow':
         await stageBackend(ctx);
         mask = await synflowPrune(model, ck.weights, current, amountOf(p, where), p.synflowIterations);
+        break;
+      case 'phew':
+        mask = phewPrune(model, ck.weights, current, amountOf(p, where), p.seed, where);
         break;
     }
     const d = densityOf(mask);

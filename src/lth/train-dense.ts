@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
+import { earlyStopMetrics } from './early-stop.js';
 import { fixedIterations } from '../nn/schedule.js';
 import { checkpointMeta, loadStageData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
 
@@ -58,11 +59,9 @@ export const trainDense = defineStage<typeof trainDenseParams, 'files', string>(
     await writeCheckpoint(ctx.output('final'), result, meta);
     await ctx.writeJson('curve', result.curve);
     const test = await evaluate(model, result.weights, data, 'test', { batchSize: p.evalBatchSize });
-    const best = result.curve.find((c) => c.iteration === result.earlyStopIteration);
     return {
       testAccuracy: test.accuracy,
-      earlyStopIteration: result.earlyStopIteration ?? null,
-      valAccuracyAtEarlyStop: best?.valAccuracy ?? null,
+      ...(await earlyStopMetrics(model, result, data, p.evalBatchSize)),
       iterations: result.iteration,
       testLoss: test.loss,
       finalTrainLoss: result.finalTrainLoss,

@@ -98,3 +98,24 @@ export function makeSchedule(cfg: ScheduleConfig, itersPerEpoch: number): LrSche
     },
   };
 }
+
+/**
+ * Cosine annealing without restarts over `total` iterations: lr * (1 + cos(pi * i / total)) / 2
+ * (the schedule of Ramanujan et al. 2020's edge-popup code, there stepped per epoch; here per
+ * iteration), after an optional linear warmup as in `makeSchedule`.
+ */
+export function cosineSchedule(cfg: { lr: number; warmup?: Duration }, total: number, itersPerEpoch: number): LrSchedule {
+  if (!(Number.isFinite(cfg.lr) && cfg.lr > 0)) {
+    throw new PipelineError('PARAM_INVALID', `learning rate must be a positive number, got ${cfg.lr}`, { where: 'lr' });
+  }
+  const warmup = parseDuration(cfg.warmup ?? 0, itersPerEpoch, 'warmup');
+  return {
+    warmup,
+    milestones: [],
+    at(i: number): number {
+      if (i < warmup) return (cfg.lr * (i + 1)) / warmup;
+      const span = total - warmup;
+      return span > 0 ? (cfg.lr * (1 + Math.cos((Math.PI * (i - warmup)) / span))) / 2 : cfg.lr;
+    },
+  };
+}

@@ -74,12 +74,32 @@ export interface TrainOptions {
   progressEvery?: number;
   /** Continue from this checkpoint instead of `weights` (its iteration must be <= budget). */
   resume?: Checkpoint;
+  /**
+   * Called at every evaluation point (iteration 0 included), after its curve point, with the
+   * current weights (BN statistics included). Returning true stops training there: the result is
+   * the state at that iteration (e.g. Early-Bird tickets, src/lth/early-bird.ts).
+   */
+  onEvalPoint?: (p: EvalPointState) => boolean | void | Promise<boolean | void>;
+}
+
+/** What `onEvalPoint` receives. */
+export interface EvalPointState {
+  iteration: number;
+  weights: WeightMap;
+  curve: readonly CurvePoint[];
 }
 
 /** The final state (a checkpoint at the budget: can be saved with encodeCheckpoint) and results. */
 export interface TrainResult extends Checkpoint {
   /** Iteration of the minimum validation loss on the curve (undefined without evaluation). */
   earlyStopIteration: number | undefined;
+  /**
+   * The weights (and batch-norm statistics) at `earlyStopIteration`, copied when that validation
+   * point was reached (Frankle & Carbin 2019 report test accuracy at the early-stop iteration):
+   * no test pass during training. Undefined without evaluation, or when the minimum lies in the
+   * curve of a resumed checkpoint (before this run started).
+   */
+  earlyStopWeights: WeightMap | undefined;
   /** Mean training loss of the last `progressEvery` iterations. */
   finalTrainLoss: number;
   backend: BackendInfo;
@@ -110,7 +130,8 @@ function disposeMap(m: Record<string, Tensor>): void {
   for (const v of Object.values(m)) v.dispose();
 }
 
-function crossEntropy(logits: Tensor, labels: Tensor, numClasses: number): Tensor {
+/** Mean softmax cross-entropy of logits against int labels (also the score trainer's loss, src/lth/supermask.ts). */
+export function crossEntropy(logits: Tensor, labels: Tensor, numClasses: number): Tensor {
   const t = tf();
   const oneHot = t.oneHot(labels as never, numClasses);
   return t.neg(t.mean(t.sum(t.mul(oneHot, t.logSoftmax(logits)), 1)));
@@ -120,7 +141,7 @@ function batchTensor(model: Model, x: Float32Array, n: number): Tensor {
   return tf().tensor(x, [n, ...model.inputShape], 'float32');
 }
 
-function checkDataFits(model: Model, data: TrainingData): void {
+export function checkDataFits(model: Model, data: TrainingData): void {
   const a = model.inputShape.join('x');
   const b = data.inputShape.join('x');
   if (sizeOf(model.inputShape) !== sizeOf(data.inputShape as number[]) || data.numClasses !== model.numClasses) {
@@ -264,6 +285,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   let lossSinceEval = o.resume?.pendingLoss?.[0] ?? 0;
   let itersSinceEval = o.resume?.pendingLoss?.[1] ?? 0;
   let recent: number[] = [];
+  // The best validation point so far (strictly lower loss, first wins: as earlyStopIteration below).
+  let bestLoss = Math.min(Infinity, ...curve.map((c) => c.valLoss).filter((v) => !Number.isNaN(v)));
+  let bestIteration: number | undefined;
+  let bestWeights: Record<string, Tensor> | undefined;
   let t0 = performance.now();
   let itAtT0 = start;
 
@@ -274,8 +299,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     curve: curve.map((c) => ({ ...c })),
     pendingLoss: [lossSinceEval, itersSinceEval],
   });
-  const evalPoint = (iteration: number) => {
-    if (curve.some((c) => c.iteration === iteration)) return;
+  // True when onEvalPoint asked to stop at this evaluation point.
+  const evalPoint = async (iteration: number): Promise<boolean> => {
+    if (curve.some((c) => c.iteration === iteration)) return false;
     const r = evaluateTensors(model, { ...params, ...buffers }, data, evalSplit, evalBatch);
     curve.push({
       iteration,
@@ -283,14 +309,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       valLoss: r.loss,
       valAccuracy: r.accuracy,
     });
+    if (r.loss < bestLoss) {
+      if (bestWeights) disposeMap(bestWeights);
+      bestWeights = Object.fromEntries(Object.entries({ ...params, ...buffers }).map(([k, v]) => [k, t.clone(v)]));
+      bestLoss = r.loss;
+      bestIteration = iteration;
+    }
     lossSinceEval = 0;
     itersSinceEval = 0;
+    return o.onEvalPoint ? (await o.onEvalPoint({ iteration, weights: fromTensors({ ...params, ...buffers }), curve })) === true : false;
   };
+  let end = budget;
 
   try {
-    if (evalEvery > 0 && start === 0) evalPoint(0);
+    if (evalEvery > 0 && start === 0 && (await evalPoint(0))) end = 0;
     if (checkpointAt.has(start) && o.onCheckpoint && !o.resume) await o.onCheckpoint(snapshot(start));
-    for (let it = start; it < budget; it++) {
+    for (let it = start; it < end; it++) {
       const idx = trainBatchIndices(data, o.dataSeed, it, o.batchSize);
       const batch = data.batch('train', idx, o.augment ? { augmentSeed: hashInts(o.dataSeed, it, 1) } : {});
       const dropoutSeed = hashInts(o.dataSeed, it, 2);
@@ -339,11 +373,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         t0 = now;
         itAtT0 = done;
       }
-      if (evalEvery > 0 && (done % evalEvery === 0 || done === budget)) evalPoint(done);
+      const stop = evalEvery > 0 && (done % evalEvery === 0 || done === budget) && (await evalPoint(done));
       if (checkpointAt.has(done) && o.onCheckpoint) await o.onCheckpoint(snapshot(done));
+      if (stop) end = done;
     }
-    if (evalEvery > 0 && budget === start) evalPoint(budget);
-    const final = snapshot(budget);
+    if (evalEvery > 0 && budget === start) await evalPoint(budget);
+    const final = snapshot(end);
     let early: number | undefined;
     let best = Infinity;
     for (const c of curve) {
@@ -355,6 +390,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return {
       ...final,
       earlyStopIteration: early,
+      earlyStopWeights: bestWeights && bestIteration === early ? fromTensors(bestWeights) : undefined,
       finalTrainLoss: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN,
       backend,
     };
@@ -363,5 +399,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     disposeMap(buffers);
     disposeMap(state);
     disposeMap(masks);
+    if (bestWeights) disposeMap(bestWeights);
   }
 }

@@ -12,4 +12,6 @@ export { reportHtml, dagSvg, paramsByStage, hyperparameterHtml, type ParamsOfSta
 export { diffLocks, diffToText, diffToMarkdown, type PipelineDiff, type StageDiff } from './diff.js';
 export { loadReportDefinition, buildReportSpec, selectSpec } from './load.js';
 export { loadReport, replicateSets, runCommandFor } from './session.js';
-export { LTH_REPORTS, impReport, lateResetReport, testSubsetNote } from './lth-reports.js';
+export { impReport, lateResetReport } from './lth-reports.js';
+export { LTH_REPORTS } from './registry.js';
+export { testSubsetNote } from './test-subset.js';

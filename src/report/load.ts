@@ -1,6 +1,6 @@
 /**
  * Finding a pipeline's report: the `report` export of the pipeline module (made with
- * `defineReport`), else the built-in definition for that pipeline name (src/report/lth-reports.ts).
+ * `defineReport`), else the built-in definition for that pipeline name (src/report/registry.ts).
  * Then the whole path from a plan to numbers: build the spec from the graph, resolve it against
  * the cache.
  */
@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PipelineError } from '../errors.js';
 import type { LoadedPipeline } from '../engine/index.js';
-import { LTH_REPORTS } from './lth-reports.js';
+import { LTH_REPORTS } from './registry.js';
 import { reportPipelineOf } from './resolve.js';
 import { isReportDefinition, type ReportDefinition, type ReportSpec } from './spec.js';
 

@@ -1,6 +1,6 @@
 /**
- * The tables and figures of the three lottery-ticket pipelines, keyed by pipeline name: used when
- * a pipeline file has no `report` export of its own. They read the graph the `imp` helper builds
+ * The tables and figures of the IMP pipelines (lenet-mnist-imp, conv-cifar-imp, resnet18-late-reset)
+ * and the helpers other reports share (src/report/registry.ts keys them by pipeline name). They read the graph the `imp` helper builds
  * (stage ids `[scope/]L<level>/<role>`: `retrain` for the winning ticket, `retrain-reinit`,
  * `retrain-random`, `stability`; `train-dense` for the dense run) and know nothing else of src/lth.
  *
@@ -9,7 +9,7 @@
  * by running the pipeline with several `--set seed=...` are aggregated by `--replicates seed=0,1,2`.
  */
 import { defineReport, groupBy, joinSentences, metric, series, type ColumnSpec, type CellValue, type PlotSpec, type ReportDefinition, type ReportPipeline, type ReportStage, type TableSpec } from './spec.js';
-import { datasetTitle } from '../nn/data/registry.js';
+import { testSubsetNote } from './test-subset.js';
 
 const REPLICATE_SEGMENT = /^(seed|rep|replicate|trial|run)[:=_-]?\d+$/i;
 
@@ -81,35 +81,6 @@ const remainingLabel = (d: number): string => `${pctLabel(d)} of weights remaini
 /** Printed under a table only when a cell aggregates more than one replicate (`TableSpec.replicateNote`). */
 const REPLICATE_NOTE = 'Over replicates: mean [min, max].';
 
-/** Whether a stage's numbers are on the test set: evaluate-stability may run on another split (`split: 'validation'`). */
-function evaluatesOnTest(s: ReportStage): boolean {
-  return typeof s.params.split !== 'string' || s.params.split === 'test';
-}
-
-/** The test-set subset size a stage evaluates on (`data.subset.test`, a param of every training stage); undefined: the whole test set. */
-function testSubsetOf(s: ReportStage): number | undefined {
-  const n = (s.params.data as { subset?: { test?: unknown } } | undefined)?.subset?.test;
-  return typeof n === 'number' ? n : undefined;
-}
-
-/**
- * A note for tables whose test numbers come from stages that evaluate on a subset of the test set
- * (the smoke profiles): 'Evaluated on a 2,000-image subset of the MNIST test set, not the whole
- * test set.' The size is the stages' own param, so the note follows the profile. Undefined when
- * every stage uses the whole test set.
- */
-export function testSubsetNote(stages: readonly ReportStage[]): string | undefined {
-  const onTest = stages.filter(evaluatesOnTest);
-  const subsets = onTest.filter((s) => testSubsetOf(s) !== undefined);
-  if (subsets.length === 0) return undefined;
-  const sizes = [...new Set(subsets.map((s) => testSubsetOf(s)!))].sort((a, b) => a - b);
-  const datasets = [...new Set(subsets.map((s) => String(s.params.dataset ?? '')))].map((d) => datasetTitle(d));
-  const count = (n: number): string => n.toLocaleString('en-US');
-  const which = sizes.length === 1 ? `a ${count(sizes[0]!)}-image subset` : `subsets of ${count(sizes[0]!)} to ${count(sizes[sizes.length - 1]!)} images`;
-  const of = datasets.length === 1 && datasets[0] ? `the ${datasets[0]} test set` : 'the test set';
-  return `${subsets.length < onTest.length ? 'Some runs are evaluated' : 'Evaluated'} on ${which} of ${of}, not the whole test set.`;
-}
-
 function groupTitle(group: string): string {
   return group === '' ? '' : ` (${group})`;
 }
@@ -130,12 +101,14 @@ function impTables(p: ReportPipeline, insts: Instance[]): TableSpec[] {
     for (const r of roles) {
       columns.push({ key: `${r}.acc`, label: `${cap(ROLES[r])}: test acc. %`, format: 'percent:2' });
       columns.push({ key: `${r}.es`, label: `${cap(ROLES[r])}: early-stop it.`, format: 'int' });
+      // Frankle & Carbin (2019) report the test accuracy at the early-stop iteration beside it.
+      columns.push({ key: `${r}.esAcc`, label: `${cap(ROLES[r])}: test acc. at early stop %`, format: 'percent:2' });
     }
     const dense = denseFor(p, group);
     const shown = [...dense, ...list.map((i) => i.stage)];
     const rows: Array<Record<string, CellValue>> = [];
     if (dense.length > 0) {
-      rows.push({ level: 0, remaining: 1, 'retrain.acc': metric(dense, 'testAccuracy'), 'retrain.es': metric(dense, 'earlyStopIteration') });
+      rows.push({ level: 0, remaining: 1, 'retrain.acc': metric(dense, 'testAccuracy'), 'retrain.es': metric(dense, 'earlyStopIteration'), 'retrain.esAcc': metric(dense, 'testAccuracyAtEarlyStop') });
     }
     for (const [level, atLevel] of groupBy([...list].sort((a, b) => a.level - b.level), (i) => i.level)) {
       const row: Record<string, CellValue> = { level, remaining: metric(ids(atLevel.filter((i) => i.role === 'retrain')), 'density') };
@@ -143,6 +116,7 @@ function impTables(p: ReportPipeline, insts: Instance[]): TableSpec[] {
         const of = ids(atLevel.filter((i) => i.role === r));
         row[`${r}.acc`] = of.length ? metric(of, 'testAccuracy') : null;
         row[`${r}.es`] = of.length ? metric(of, 'earlyStopIteration') : null;
+        row[`${r}.esAcc`] = of.length ? metric(of, 'testAccuracyAtEarlyStop') : null;
       }
       rows.push(row);
     }
@@ -168,6 +142,7 @@ function impPlots(p: ReportPipeline, insts: Instance[], opts: { seriesBy: 'role'
   const multi = groups.length > 1;
   const accSeries: PlotSpec['series'] = [];
   const esSeries: PlotSpec['series'] = [];
+  const esAccSeries: PlotSpec['series'] = [];
   for (const [group, list] of groups) {
     const dense = denseFor(p, group);
     for (const [role, ofRole] of groupBy(list, (i) => i.role)) {
@@ -179,8 +154,10 @@ function impPlots(p: ReportPipeline, insts: Instance[], opts: { seriesBy: 'role'
       const byLevel = groupBy([...ofRole].sort((a, b) => a.level - b.level), (i) => i.level);
       const densePoint = dense.length ? [{ x: 1, y: metric(dense, 'testAccuracy') }] : [];
       const denseEs = dense.length ? [{ x: 1, y: metric(dense, 'earlyStopIteration') }] : [];
+      const denseEsAcc = dense.length ? [{ x: 1, y: metric(dense, 'testAccuracyAtEarlyStop') }] : [];
       accSeries.push({ name, points: [...densePoint, ...byLevel.map(([, l]) => ({ x: metric(ids(l), 'density'), y: metric(ids(l), 'testAccuracy') }))] });
       esSeries.push({ name, points: [...denseEs, ...byLevel.map(([, l]) => ({ x: metric(ids(l), 'density'), y: metric(ids(l), 'earlyStopIteration') }))] });
+      esAccSeries.push({ name, points: [...denseEsAcc, ...byLevel.map(([, l]) => ({ x: metric(ids(l), 'density'), y: metric(ids(l), 'testAccuracyAtEarlyStop') }))] });
     }
   }
   // Ticks at the levels' densities (as the papers): vega's own log ticks leave a narrow range (80% to 100%) unlabelled.
@@ -189,6 +166,8 @@ function impPlots(p: ReportPipeline, insts: Instance[], opts: { seriesBy: 'role'
     { name: 'accuracy-vs-weights', title: 'Test accuracy vs weights remaining', x, y: { title: 'Test accuracy', format: '.1%' }, series: accSeries, legend: 'Method' },
     // The y title fits the plot's height (a longer one widens the figure with blank space above it).
     { name: 'early-stop-vs-weights', title: 'Early-stopping iteration (min. validation loss) vs weights remaining', x, y: { title: 'Early-stopping iteration', zero: true, integer: true }, series: esSeries, legend: 'Method' },
+    // Frankle & Carbin (2019), Figures 3-5: the test accuracy of the weights at the early-stop iteration.
+    { name: 'accuracy-at-early-stop-vs-weights', title: 'Test accuracy at the early-stopping iteration vs weights remaining', x, y: { title: 'Test accuracy at early stop', format: '.1%' }, series: esAccSeries, legend: 'Method' },
   ];
 }
 
@@ -305,10 +284,3 @@ export const lateResetReport: ReportDefinition = defineReport((p) => {
   });
   return { tables: [table], plots: [acc!, instability, interpolation, curves] };
 });
-
-/** Report definitions of the pipelines in pipelines/, by pipeline name. */
-export const LTH_REPORTS: Readonly<Record<string, ReportDefinition>> = {
-  'lenet-mnist-imp': impReport,
-  'conv-cifar-imp': impReport,
-  'resnet18-late-reset': lateResetReport,
-};

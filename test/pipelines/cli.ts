@@ -1,4 +1,5 @@
 /** Runs the repo's pipelines through the real CLI with the cache and lock file in a temp folder. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +63,22 @@ export class PipelineRunner {
       encoding: 'utf8',
     });
     return JSON.parse(r.stdout) as ShowRow[];
+  }
+
+  /** A run again with the same arguments executes nothing: all `stages` come from the cache. */
+  assertSecondRunExecutesNothing(pipeline: string, args: string[], stages: number): void {
+    const r = this.run(pipeline, args);
+    assert.equal(r.code, 0, r.out);
+    assert.deepEqual(r.executed, []);
+    assert.match(r.out, new RegExp(`0 ran, ${stages} from cache`));
+  }
+
+  /** `pipeline table --format json`: the pipeline's tables, by name. */
+  tables(pipeline: string, args: string[]): Map<string, { name: string; rows: Array<Record<string, unknown>> }> {
+    const t = this.command('table', pipeline, [...args, '--format', 'json']);
+    assert.equal(t.code, 0, t.out);
+    const tables = JSON.parse(t.stdout) as Array<{ name: string; rows: Array<Record<string, unknown>> }>;
+    return new Map(tables.map((x) => [x.name, x]));
   }
 
   remove(): void {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { PipelineError } from '../../errors.js';
@@ -59,8 +60,15 @@ async function readCache(dir: string): Promise<CacheFile> {
   return { version: 1, files: {} };
 }
 
+/** Whether `dir` is (or, through a link, leads into) the system's package-managed data sets. */
 function isSystemPath(dir: string): boolean {
-  return dir === SYSTEM_DATA_DIR || dir.startsWith(`${SYSTEM_DATA_DIR}${sep}`);
+  let real = dir;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    // a folder that cannot be resolved is not written to either way
+  }
+  return [dir, real].some((d) => d === SYSTEM_DATA_DIR || d.startsWith(`${SYSTEM_DATA_DIR}${sep}`));
 }
 
 /** Records that `file` (as it is now) has this checksum. Best effort: never throws. */

@@ -5,7 +5,7 @@
 // 1,000 iterations. Skips only where the package is not installed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder } from '../../../src/engine/definition/pipeline.js';
 import { datasetInputs, findDatasetFiles } from '../../../src/lth/data.js';
@@ -46,6 +46,14 @@ test('Fashion-MNIST is found in /usr/share/datasets/fashion-mnist by the loader 
   assert.ok(refs.every((r) => r.kind === 'file' && r.check?.id === 'dataset-file:v1:idx:10'), 'each file is checked before a run');
   assert.deepEqual(p.notes, []);
   assert.deepEqual(findDatasetFiles('fashion-mnist', SYSTEM_DATA_DIR), refs.map((r) => (r.kind === 'file' ? r.path : '')));
+});
+
+test('loaded through a link to the system folder, nothing is written into it either', { skip }, async () => {
+  const link = join(tempDir(), 'fashion-mnist');
+  symlinkSync(dir, link);
+  const data = await loadDataset('fashion-mnist', { path: link, verify: 'strict', log: () => undefined });
+  assert.equal(data.size('test'), 10000);
+  assert.equal(existsSync(join(dir, '.lth-verified.json')), false);
 });
 
 test('LeNet-300-100 reaches >= 80% on Fashion-MNIST after 1,000 iterations', { skip, timeout: 180_000 }, async () => {

@@ -1,0 +1,17 @@
+/**
+ * Stage ids that the LTH helpers and pipelines give the stages they add, which the built-in
+ * reports (src/report/) find the stages by: a renamed id fails to compile there. A module without
+ * imports, so that reports load it without the stages' code.
+ */
+
+/** Ids of the early-bird stages (pipelines/early-bird.ts): the tracking run, and per level the ticket and its retraining. */
+export const EARLY_BIRD_IDS = { track: 'early-bird-track', ticket: 'ticket', retrain: 'retrain' } as const;
+
+/** Stage ids that `transferTickets` (./transfer.ts) makes under `<scope>/L<level>/`. */
+export const TRANSFER_IDS = {
+  /** The source ticket retrained under the target's configuration. */
+  ticket: 'retrain-transferred',
+  /** The transferred mask on a fresh initialisation: its start and its retraining. */
+  reinitStart: 'reinit-transferred',
+  reinit: 'retrain-transferred-reinit',
+} as const;
