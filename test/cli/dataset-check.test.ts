@@ -6,7 +6,7 @@
 // is not checked again (remembered by content digest), and restoring the files runs nothing. An
 // unknown dataset name is exit 2 at the pipeline's line, with the names that exist.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -26,20 +26,6 @@ export default definePipeline({ name: 'data-check' }, (p) => {
 });
 `;
 
-/** The lock file's bytes and the cache's files (not its meta folder of planning caches). */
-function snapshot(project: TestProject): string {
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    if (!existsSync(dir)) return;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else files.push(join(dir, e.name));
-    }
-  };
-  walk(project.path('cache'));
-  return JSON.stringify({ lock: project.exists('dvc-like.lock') ? project.read('dvc-like.lock') : null, files: files.filter((f) => !f.includes('/meta/')).sort() });
-}
-
 describe('dataset files are checked before anything runs', () => {
   const project = new TestProject({ 'pipeline.ts': pipeline });
   const data = join(project.dir, 'data', 'mnist');
@@ -54,7 +40,7 @@ describe('dataset files are checked before anything runs', () => {
     assert.match(r.stderr, /1 ran/);
     const checks = JSON.parse(project.read('cache/meta/file-checks.json')) as Record<string, true>;
     assert.equal(Object.keys(checks).length, 4, 'the four files passed and are remembered');
-    good = snapshot(project);
+    good = project.snapshot();
   });
 
   const cases: Array<{ name: string; file: string; bytes: () => Uint8Array; what: RegExp; where?: string }> = [
@@ -93,7 +79,7 @@ describe('dataset files are checked before anything runs', () => {
           assert.match(r.stderr, c.what);
           assert.ok(r.stderr.includes(file), `the message names ${file}:\n${r.stderr}`);
           assert.doesNotMatch(r.stderr, /\[(start|done|fail)/, 'no stage started');
-          assert.equal(snapshot(project), good, `${command} changed nothing`);
+          assert.equal(project.snapshot(), good, `${command} changed nothing`);
         }
       } finally {
         writeFileSync(file, original);
@@ -110,7 +96,7 @@ describe('dataset files are checked before anything runs', () => {
       const r = project.cli(['run', file, '--no-typecheck'], env);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`${file.replace('.', '\\.')}:[67]: .*unknown dataset "mnits": the datasets are mnist, fashion-mnist, cifar10, cifar100, synthetic`));
-      assert.equal(snapshot(project), good);
+      assert.equal(project.snapshot(), good);
     }
   });
 
@@ -119,7 +105,7 @@ describe('dataset files are checked before anything runs', () => {
     const r = project.cli(['run', 'pipeline.ts', '--no-typecheck'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /0 ran/);
-    assert.equal(snapshot(project), good);
+    assert.equal(project.snapshot(), good);
     assert.equal(readFileSync(project.path('cache/meta/file-checks.json'), 'utf8'), before);
   });
 });

@@ -1,7 +1,6 @@
 // Issue #2, "what it must show" 6: every user error gives one clear message with the pipeline
 // file and line (or the stage), exit code 2, and changes nothing. A failing stage exits 1.
 import assert from 'node:assert/strict';
-import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { API, REPO, TestProject } from '../helpers/project.js';
@@ -20,26 +19,12 @@ const s = defineStage({
 const root = defineStage({ name: 'root', outputs: ['out'], isolation: 'inline', async run(ctx) { await ctx.writeText('out', 'r'); } });
 `;
 
-/** A snapshot of everything a run could change: the lock file's bytes and the cache's files. */
-function snapshot(project: TestProject): string {
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    if (!existsSync(dir)) return;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else files.push(join(dir, e.name));
-    }
-  };
-  walk(project.path('cache'));
-  return JSON.stringify({ lock: project.exists('dvc-like.lock') ? project.read('dvc-like.lock') : null, files: files.filter((f) => !f.includes('/meta/')).sort() });
-}
-
 describe('user errors: message with file and line, exit code 2, nothing changed', () => {
   const project = new TestProject({ 'pipeline.ts': toyPipeline(), 'helpers.ts': TOY_HELPERS });
   let before_: string;
   before(() => {
     assert.equal(project.cli(['run', 'pipeline.ts']).code, 0);
-    before_ = snapshot(project);
+    before_ = project.snapshot();
   });
   after(() => project.remove());
 
@@ -174,7 +159,7 @@ export default definePipeline({ name: 'hlp' }, (p) => {
       assert.match(r.stderr, c.message);
       if (c.where) assert.match(r.stderr, c.where);
       assert.equal(r.stderr.trim().split('\n').length <= 3, true, `one short message:\n${r.stderr}`);
-      assert.equal(snapshot(project), before_, 'nothing changed');
+      assert.equal(project.snapshot(), before_, 'nothing changed');
     });
   }
 

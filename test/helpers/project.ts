@@ -3,7 +3,7 @@
  * in a child process against it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,20 @@ export class TestProject {
   /** Starts `pipeline <args>` without waiting. */
   spawn(args: string[], env: Record<string, string> = {}) {
     return spawn(process.execPath, [CLI, ...args], { cwd: this.dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** The lock file's bytes and the cache's files (not its meta folder of planning caches): equal snapshots, nothing changed. */
+  snapshot(): string {
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      if (!existsSync(dir)) return;
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name));
+        else files.push(join(dir, e.name));
+      }
+    };
+    walk(this.path('cache'));
+    return JSON.stringify({ lock: this.exists('dvc-like.lock') ? this.read('dvc-like.lock') : null, files: files.filter((f) => !f.includes('/meta/')).sort() });
   }
 
   /** Lines stages appended to `executions.log` (one per execution). */
