@@ -17,6 +17,7 @@ import { retrain } from './retrain.js';
 import { rewind } from './rewind.js';
 import { impSummary } from './summary.js';
 import { checkpointIterations, checkpointName, trainDense } from './train-dense.js';
+import { IMP_IDS } from './stage-ids.js';
 
 export type DenseConfig = TrainConfigInput & { initSeed?: number; checkpoints?: number[] };
 
@@ -120,16 +121,16 @@ export function imp(p: PipelineBuilder, o: ImpOptions): ImpResult {
       const start = p
         .stage(rewind, { model, mode: o.rewind === 'lr' ? 'lr' : 'weights', iteration: k, weights: o.rewind === 'lr' ? prevWeights : wk, mask }, { id: 'rewind' })
         .out('checkpoint');
-      const ticket = p.stage(retrain, { ...cfg, start, mask, files: dense.files }, { id: 'retrain' });
+      const ticket = p.stage(retrain, { ...cfg, start, mask, files: dense.files }, { id: IMP_IDS.ticket });
       const out: ImpLevel = { level: l, mask, start, ticket };
       if (o.reinit) {
         const s = p.stage(rewind, { model, mode: 'reinit', seed: reinitSeed, iteration: k, weights: wk, mask }, { id: 'reinit' }).out('checkpoint');
-        out.reinit = p.stage(retrain, { ...cfg, start: s, mask, files: dense.files }, { id: 'retrain-reinit' });
+        out.reinit = p.stage(retrain, { ...cfg, start: s, mask, files: dense.files }, { id: IMP_IDS.reinit });
       }
       if (o.randomPruning) {
         const rm = p.stage(prune, { model, method: 'random', seed: randomSeed + l, level: l, weights: wk, mask: [], like: [mask], files: [] }, { id: 'random-mask' }).out('mask');
         const s = p.stage(rewind, { model, iteration: k, weights: wk, mask: rm }, { id: 'rewind-random' }).out('checkpoint');
-        out.random = p.stage(retrain, { ...cfg, start: s, mask: rm, files: dense.files }, { id: 'retrain-random' });
+        out.random = p.stage(retrain, { ...cfg, start: s, mask: rm, files: dense.files }, { id: IMP_IDS.random });
       }
       if (o.stability) {
         const so = typeof o.stability === 'object' ? o.stability : {};

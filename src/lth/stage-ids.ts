@@ -4,6 +4,9 @@
  * imports, so that reports load it without the stages' code.
  */
 
+/** Ids of the retrain stages that `imp` (./imp.ts) makes per level under `[scope/]L<level>/`. */
+export const IMP_IDS = { ticket: 'retrain', reinit: 'retrain-reinit', random: 'retrain-random' } as const;
+
 /** Ids of the early-bird stages (pipelines/early-bird.ts): the tracking run, and per level the ticket and its retraining. */
 export const EARLY_BIRD_IDS = { track: 'early-bird-track', ticket: 'ticket', retrain: 'retrain' } as const;
 

@@ -7,7 +7,7 @@
  *
  * Registered for its pipeline in src/report/registry.ts.
  */
-import { EARLY_BIRD_IDS } from '../lth/stage-ids.js';
+import { EARLY_BIRD_IDS, IMP_IDS } from '../lth/stage-ids.js';
 import { datasetTitle } from '../nn/data/registry.js';
 import { denseFor } from './lth-reports.js';
 import { testSubsetNote } from './test-subset.js';
@@ -36,7 +36,7 @@ function levels(p: ReportPipeline): Level[] {
     const role = seg[seg.length - 1];
     if (m[1] === 'EB' && role === EARLY_BIRD_IDS.ticket) l.ticket = s;
     else if (m[1] === 'EB' && role === EARLY_BIRD_IDS.retrain) l.ebRetrain = s;
-    else if (m[1] === 'L' && role === 'retrain') l.imp = s;
+    else if (m[1] === 'L' && role === IMP_IDS.ticket) l.imp = s;
     else continue;
     out.set(key, l);
   }

@@ -10,13 +10,14 @@
  */
 import { defineReport, groupBy, joinSentences, metric, series, type ColumnSpec, type CellValue, type PlotSpec, type ReportDefinition, type ReportPipeline, type ReportStage, type TableSpec } from './spec.js';
 import { testSubsetNote } from './test-subset.js';
+import { IMP_IDS } from '../lth/stage-ids.js';
 
 const REPLICATE_SEGMENT = /^(seed|rep|replicate|trial|run)[:=_-]?\d+$/i;
 
 const ROLES = {
-  retrain: 'winning ticket',
-  'retrain-reinit': 'random reinit',
-  'retrain-random': 'random pruning',
+  [IMP_IDS.ticket]: 'winning ticket',
+  [IMP_IDS.reinit]: 'random reinit',
+  [IMP_IDS.random]: 'random pruning',
 } as const;
 type Role = keyof typeof ROLES;
 
@@ -111,7 +112,7 @@ function impTables(p: ReportPipeline, insts: Instance[]): TableSpec[] {
       rows.push({ level: 0, remaining: 1, 'retrain.acc': metric(dense, 'testAccuracy'), 'retrain.es': metric(dense, 'earlyStopIteration'), 'retrain.esAcc': metric(dense, 'testAccuracyAtEarlyStop') });
     }
     for (const [level, atLevel] of groupBy([...list].sort((a, b) => a.level - b.level), (i) => i.level)) {
-      const row: Record<string, CellValue> = { level, remaining: metric(ids(atLevel.filter((i) => i.role === 'retrain')), 'density') };
+      const row: Record<string, CellValue> = { level, remaining: metric(ids(atLevel.filter((i) => i.role === IMP_IDS.ticket)), 'density') };
       for (const r of roles) {
         const of = ids(atLevel.filter((i) => i.role === r));
         row[`${r}.acc`] = of.length ? metric(of, 'testAccuracy') : null;
@@ -149,7 +150,7 @@ function impPlots(p: ReportPipeline, insts: Instance[], opts: { seriesBy: 'role'
       let name: string;
       if (opts.seriesBy === 'rewind') {
         const k = rewindIteration(p, ofRole[0]!.stage);
-        name = `rewind to ${k ?? group}${role === 'retrain' ? '' : ` (${ROLES[role as Role]})`}`;
+        name = `rewind to ${k ?? group}${role === IMP_IDS.ticket ? '' : ` (${ROLES[role as Role]})`}`;
       } else name = multi ? `${group}: ${ROLES[role as Role]}` : cap(ROLES[role as Role]);
       const byLevel = groupBy([...ofRole].sort((a, b) => a.level - b.level), (i) => i.level);
       const densePoint = dense.length ? [{ x: 1, y: metric(dense, 'testAccuracy') }] : [];
@@ -173,7 +174,7 @@ function impPlots(p: ReportPipeline, insts: Instance[], opts: { seriesBy: 'role'
 
 /** Validation accuracy during training: the dense run and the winning tickets at up to 4 levels. */
 function curvePlot(p: ReportPipeline, insts: Instance[], pick: (levels: number[]) => number[]): PlotSpec {
-  const tickets = insts.filter((i) => i.role === 'retrain');
+  const tickets = insts.filter((i) => i.role === IMP_IDS.ticket);
   const groups = groupBy(tickets, (i) => i.group);
   const list: PlotSpec['series'] = [];
   const multi = groups.length > 1;
@@ -216,7 +217,7 @@ export const impReport: ReportDefinition = defineReport((p) => {
  */
 export const lateResetReport: ReportDefinition = defineReport((p) => {
   const insts = impInstances(p);
-  const tickets = insts.filter((i) => i.role === 'retrain');
+  const tickets = insts.filter((i) => i.role === IMP_IDS.ticket);
   const stab = insts.filter((i) => i.role === 'stability');
   const kOf = (i: Instance): number => rewindIteration(p, i.stage) ?? rewindIteration(p, tickets.find((t) => t.group === i.group && t.level === i.level)?.stage ?? i.stage) ?? NaN;
   const levels = [...new Set(tickets.map((i) => i.level))].sort((a, b) => a - b);

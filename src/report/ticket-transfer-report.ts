@@ -9,7 +9,7 @@
  * `transferTickets`' (TRANSFER_IDS): a renamed id fails to compile rather than empty a table.
  * Labels come from the stages' params (dataset and optimizer names), not from the scope names.
  */
-import { TRANSFER_IDS } from '../lth/stage-ids.js';
+import { IMP_IDS, TRANSFER_IDS } from '../lth/stage-ids.js';
 import { datasetTitle } from '../nn/data/registry.js';
 import { defineReport, joinSentences, metric, type CellValue, type ColumnSpec, type PlotSpec, type ReportDefinition, type ReportPipeline, type ReportStage, type TableSpec } from './spec.js';
 import { testSubsetNote } from './test-subset.js';
@@ -29,8 +29,6 @@ export const TICKET_TRANSFER_SCOPES = {
 } as const;
 
 /** Role ids `imp` gives a level's retrainings (src/lth/imp.ts). */
-const IMP_TICKET = 'retrain';
-const IMP_RANDOM = 'retrain-random';
 
 const OPTIMIZER_TITLES: Record<string, string> = { sgd: 'SGD', momentum: 'SGD with momentum', nesterov: 'SGD with Nesterov momentum', adam: 'Adam' };
 const optimizerTitle = (o: unknown): string => OPTIMIZER_TITLES[String(o)] ?? String(o);
@@ -68,36 +66,30 @@ function comparisons(p: ReportPipeline): Comparison[] {
   const target = denseOf(p, S.target);
   const source = denseOf(p, S.sourceDataset);
   const targetOpt = denseOf(p, S.targetOptimizer);
+  // One comparison: the target's own tickets, the transferred ones, their masks reinitialised, random pruning.
+  const comparison = (name: string, title: string, dense: ReportStage, targetScope: string, transferScope: string, t: string, s: string): Comparison => ({
+    name,
+    title,
+    dense,
+    lines: [
+      { key: 'target', label: `${t} ticket`, byLevel: levelsOf(p, targetScope, IMP_IDS.ticket) },
+      { key: 'transferred', label: `${s} ticket, transferred`, byLevel: levelsOf(p, transferScope, TRANSFER_IDS.ticket) },
+      { key: 'reinit', label: `Random reinit, ${s} mask`, byLevel: levelsOf(p, transferScope, TRANSFER_IDS.reinit) },
+      { key: 'random', label: 'Random pruning', byLevel: levelsOf(p, targetScope, IMP_IDS.random) },
+    ],
+  });
   const out: Comparison[] = [];
   if (target && source) {
     const t = datasetTitle(String(target.params.dataset));
     const s = datasetTitle(String(source.params.dataset));
-    out.push({
-      name: 'transfer-datasets',
-      title: `Ticket transfer across datasets: ${s} tickets retrained on ${t} (${optimizerTitle(target.params.optimizer)})`,
-      dense: target,
-      lines: [
-        { key: 'target', label: `${t} ticket`, byLevel: levelsOf(p, S.target, IMP_TICKET) },
-        { key: 'transferred', label: `${s} ticket, transferred`, byLevel: levelsOf(p, S.datasetTransfer, TRANSFER_IDS.ticket) },
-        { key: 'reinit', label: `Random reinit, ${s} mask`, byLevel: levelsOf(p, S.datasetTransfer, TRANSFER_IDS.reinit) },
-        { key: 'random', label: 'Random pruning', byLevel: levelsOf(p, S.target, IMP_RANDOM) },
-      ],
-    });
+    const title = `Ticket transfer across datasets: ${s} tickets retrained on ${t} (${optimizerTitle(target.params.optimizer)})`;
+    out.push(comparison('transfer-datasets', title, target, S.target, S.datasetTransfer, t, s));
   }
   if (target && targetOpt) {
     const t = optimizerTitle(targetOpt.params.optimizer);
     const s = optimizerTitle(target.params.optimizer);
-    out.push({
-      name: 'transfer-optimizers',
-      title: `Ticket transfer across optimizers: ${s} tickets retrained with ${t} (${datasetTitle(String(targetOpt.params.dataset))})`,
-      dense: targetOpt,
-      lines: [
-        { key: 'target', label: `${t} ticket`, byLevel: levelsOf(p, S.targetOptimizer, IMP_TICKET) },
-        { key: 'transferred', label: `${s} ticket, transferred`, byLevel: levelsOf(p, S.optimizerTransfer, TRANSFER_IDS.ticket) },
-        { key: 'reinit', label: `Random reinit, ${s} mask`, byLevel: levelsOf(p, S.optimizerTransfer, TRANSFER_IDS.reinit) },
-        { key: 'random', label: 'Random pruning', byLevel: levelsOf(p, S.targetOptimizer, IMP_RANDOM) },
-      ],
-    });
+    const title = `Ticket transfer across optimizers: ${s} tickets retrained with ${t} (${datasetTitle(String(targetOpt.params.dataset))})`;
+    out.push(comparison('transfer-optimizers', title, targetOpt, S.targetOptimizer, S.optimizerTransfer, t, s));
   }
   return out.map((c) => ({ ...c, lines: c.lines.filter((l) => l.byLevel.size > 0) }));
 }
