@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The `pipeline` command. Pipelines and the project itself are TypeScript run from source: tsx
-// registers its loader here, so there is no build step for the user.
-import { register } from 'tsx/esm/api';
+// The `pipeline` command: the engine runs compiled (bin/compiled.js builds it when src/ changed);
+// pipelines and the user's other TypeScript are loaded through tsx when first imported.
+import { engineModule } from './compiled.js';
 
-register();
-await import('../src/cli/main.ts');
+await import(await engineModule('cli/main'));

@@ -1,5 +1,4 @@
-// Entry point of a stage's child process: registers the TypeScript loader, then runs the worker.
-import { register } from 'tsx/esm/api';
+// Entry point of a stage's child process: the compiled engine's worker (see bin/compiled.js).
+import { engineModule } from './compiled.js';
 
-register();
-await import('../src/engine/runner/worker.ts');
+await import(await engineModule('engine/runner/worker'));

@@ -1,5 +1,7 @@
 /** The `pipeline` command line. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENGINE_ROOT } from '../install.js';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
@@ -29,7 +31,7 @@ const commands = {
 
 /** The engine's version, from its package.json. */
 function engineVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(join(ENGINE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 function positiveInt(v: string): number {

@@ -19,3 +19,4 @@ export type { WorkerOptions } from './runner/queue-worker.js';
 export { computeStage, type ComputeSpec } from './runner/compute.js';
 export type { BoundInput, InputDigests, QueueJob, StageJob, StageTask } from './protocol.js';
 export { typecheckPipeline } from './host/typecheck.js';
+export { importModule } from './typescript.js';

@@ -5,16 +5,15 @@
  * the cache.
  */
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PipelineError } from '../errors.js';
-import type { LoadedPipeline } from '../engine/index.js';
+import { importModule, type LoadedPipeline } from '../engine/index.js';
 import { LTH_REPORTS } from './registry.js';
 import { reportPipelineOf } from './resolve.js';
 import { isReportDefinition, type ReportDefinition, type ReportSpec } from './spec.js';
 
 export async function loadReportDefinition(pipeline: LoadedPipeline): Promise<ReportDefinition> {
   // The same URL as the engine's import: Node returns the already evaluated module.
-  const mod = (await import(pathToFileURL(resolve(pipeline.file)).href)) as Record<string, unknown>;
+  const mod = (await importModule(resolve(pipeline.file))) as Record<string, unknown>;
   if (mod.report !== undefined) {
     if (!isReportDefinition(mod.report)) {
       throw new PipelineError('PIPELINE_INVALID', `the 'report' export of ${pipeline.file} is not a report definition`, {

@@ -22,8 +22,10 @@ export interface CliResult {
 export class TestProject {
   readonly dir: string;
 
-  constructor(files: Record<string, string> = {}) {
-    this.dir = mkdtempSync(join(tmpdir(), 'lth-test-'));
+  /** `under`: the folder to make it in (default: the system's temp folder). */
+  constructor(files: Record<string, string> = {}, under = tmpdir()) {
+    mkdirSync(under, { recursive: true });
+    this.dir = mkdtempSync(join(under, 'lth-test-'));
     this.write('package.json', '{ "type": "module" }\n');
     for (const [name, text] of Object.entries(files)) this.write(name, text);
   }

@@ -1,10 +1,11 @@
 /**
- * Where in the user's source a definition was made, read off the stack (tsx maps it back to the
- * .ts source). Error messages name `file:line`, and the code fingerprint starts from the
+ * Where in the user's source a definition was made, read off the stack (tsx maps the user's frames
+ * back to the .ts source, src/install.ts the compiled engine's). Error messages name `file:line`, and the code fingerprint starts from the
  * `defineStage` call it finds there.
  */
 import { fileURLToPath } from 'node:url';
-import { dirname, relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
+import { ENGINE_SOURCE, sourcePosition } from '../../install.js';
 
 export interface CallSite {
   file: string;
@@ -12,9 +13,9 @@ export interface CallSite {
   column: number;
 }
 
-const ENGINE_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
+const ENGINE_DIR = join(ENGINE_SOURCE, 'engine') + sep;
 /** The engine's whole source (src/): helpers such as `imp()` that add stages for the user. */
-const LIBRARY_DIR = dirname(dirname(dirname(fileURLToPath(import.meta.url)))) + sep;
+const LIBRARY_DIR = ENGINE_SOURCE + sep;
 const FRAME = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/;
 
 /** The first stack frame outside the engine (and outside node internals). */
@@ -51,9 +52,9 @@ function framesOf(err: Error, callers = false): CallSite[] {
     if (callers && /^\s*at async /.test(frame)) continue;
     const m = FRAME.exec(frame.trim());
     if (!m) continue;
-    const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!;
-    if (file.startsWith(ENGINE_DIR) || file.includes(`${sep}node_modules${sep}`)) continue;
-    frames.push({ file, line: Number(m[2]), column: Number(m[3]) });
+    const site = sourcePosition(m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!, Number(m[2]), Number(m[3]));
+    if (site.file.startsWith(ENGINE_DIR) || site.file.includes(`${sep}node_modules${sep}`)) continue;
+    frames.push(site);
   }
   return frames;
 }

@@ -5,7 +5,7 @@
  */
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importModule } from '../typescript.js';
 import { PipelineError, isPipelineError } from '../../errors.js';
 import { formatSite } from '../definition/callsite.js';
 import { getAtPath, parseSetValue, schemaAt, setAtPath } from '../definition/params.js';
@@ -50,7 +50,7 @@ export async function importPipeline(file: string): Promise<PipelineDefinition> 
   }
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    mod = (await importModule(abs)) as Record<string, unknown>;
   } catch (e) {
     if (isPipelineError(e)) throw e;
     throw new PipelineError('PIPELINE_LOAD', `loading the pipeline failed: ${firstLine(e)}`, {

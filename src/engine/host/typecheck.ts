@@ -15,12 +15,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ENGINE_ROOT, ENGINE_SOURCE } from '../../install.js';
 import { PipelineError } from '../../errors.js';
 import { writeFileAtomic, type FileDigestCache } from '../../store/index.js';
 
 /** The engine's own source: its type errors are not the user's. */
-const ENGINE_SRC = dirname(dirname(dirname(fileURLToPath(import.meta.url)))) + sep;
+const ENGINE_SRC = ENGINE_SOURCE + sep;
 const SHOWN = 5;
 
 interface CachedCheck {
@@ -96,7 +96,7 @@ function compilerOptions(ts: TS, file: string): import('ts-morph').ts.CompilerOp
     strict: true,
     skipLibCheck: true,
     // Node's types from the engine's install, for a project without its own.
-    typeRoots: [join(dirname(ENGINE_SRC), 'node_modules', '@types')],
+    typeRoots: [join(ENGINE_ROOT, 'node_modules', '@types')],
     types: ['node'],
   };
   let options = base;

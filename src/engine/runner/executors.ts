@@ -6,7 +6,8 @@
  */
 import { fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { COMPILED_TREE, ENGINE_ROOT } from '../../install.js';
 import { PipelineError, type PipelineErrorCode } from '../../errors.js';
 import { executeStageJob, type StageHooks, type StageJob, type StageJobResult } from './execute.js';
 import type { StageDefinition } from '../definition/stage.js';
@@ -16,13 +17,15 @@ export type Executor = (def: StageDefinition, job: StageJob, hooks: StageHooks) 
 
 export const inlineExecutor: Executor = executeStageJob;
 
-const WORKER_ENTRY = fileURLToPath(new URL('../../../bin/stage-worker.js', import.meta.url));
+const WORKER_ENTRY = join(ENGINE_ROOT, 'bin', 'stage-worker.js');
 /** How long a child gets to stop after SIGTERM before it is killed. */
 const KILL_GRACE_MS = 5_000;
 
 export const processExecutor: Executor = (_def, job, hooks) =>
   new Promise<StageJobResult>((resolve, reject) => {
-    const child = fork(WORKER_ENTRY, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+    // The compiled engine's tree (bin/compiled.js): the stage runs the engine that planned it, even after an edit.
+    const env = COMPILED_TREE ? { ...process.env, LTH_ENGINE_TREE: COMPILED_TREE } : process.env;
+    const child = fork(WORKER_ENTRY, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env });
     let settled = false;
     let result: StageJobResult | undefined;
     let failure: PipelineError | undefined;

@@ -5,7 +5,6 @@
  * before anything is imported.
  */
 import { stat } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { PipelineError } from '../../errors.js';
 import { pullRun, pushRun, type RemoteStore, type Store } from '../../store/index.js';
@@ -15,6 +14,7 @@ import type { SignedQueueJob } from '../protocol.js';
 import { remoteExpectation } from '../host/sync.js';
 import { computeStage, inputDigestsOf } from './compute.js';
 import { admitJob, checkAgainstStage, JobRefused } from './job-check.js';
+import { importModule } from '../typescript.js';
 
 export interface WorkerOptions {
   queueUrl: string;
@@ -45,8 +45,8 @@ export async function runWorker(opts: WorkerOptions, signal: AbortSignal): Promi
   const handle = async (job: Job<SignedQueueJob>): Promise<string> => {
     const admitted = await admitJob(job.data, job.id, { projectRoot: opts.projectRoot, secret: opts.secret });
     const d = admitted.job;
-    for (const file of admitted.preload) await import(pathToFileURL(file).href);
-    await import(pathToFileURL(admitted.moduleFile).href);
+    for (const file of admitted.preload) await importModule(file);
+    await importModule(admitted.moduleFile);
     const params = await checkAgainstStage(admitted, lookupStage(d.stage));
     // A remote record of the key counts only if it is this job's result (src/store/remote/untrusted.ts).
     const expect = remoteExpectation({ stage: d.stage, codeFingerprint: d.codeFingerprint, inputs: inputDigestsOf(d.bindings), params: params.effective, outputs: d.outputs });

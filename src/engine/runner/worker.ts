@@ -3,7 +3,7 @@
  * job over IPC, imports the module that defines the stage, runs it and reports back. The parent
  * owns the store: the child only reads input objects and writes files into its output folder.
  */
-import { pathToFileURL } from 'node:url';
+import { importModule } from '../typescript.js';
 import { executeStageJob } from './execute.js';
 import type { ChildMessage, ParentMessage } from '../protocol.js';
 import { lookupStage } from '../definition/stage.js';
@@ -22,8 +22,8 @@ process.once('message', (msg: ParentMessage) => {
   void (async () => {
     try {
       // First the modules that register what the params name (a network of defineModel), then the stage's.
-      for (const file of msg.job.preload ?? []) await import(pathToFileURL(file).href);
-      await import(pathToFileURL(msg.job.moduleFile).href);
+      for (const file of msg.job.preload ?? []) await importModule(file);
+      await importModule(msg.job.moduleFile);
       const def = lookupStage(msg.job.stage);
       if (!def) throw new Error(`module ${msg.job.moduleFile} does not define stage '${msg.job.stage}'`);
       const result = await executeStageJob(def, msg.job, {

@@ -7,7 +7,7 @@
  *   <engine root>/.native/            ($LTH_NATIVE_DIR; not in git)
  *     native.json                     this manifest
  *     tensorflow/lib/                 libtensorflow_cc.so.2, libtensorflow_framework.so.2 (the wheel's)
- *     tensorflow/include/             the C API headers the binding compiles against
+ *     tensorflow/include/             the C API headers the binding compiles against, and Eigen (our ops)
  *     node/node_modules/@tensorflow/tfjs-node-gpu/
  *                                     the npm package, its binding built against the libraries
  *                                     above; its own copies of @tensorflow/tfjs* are links to the
@@ -17,7 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hashSync } from 'hasha';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ENGINE_ROOT } from '../../install.js';
 
 /** The npm package whose binding is built: the owner's named dependency (its -gpu name only changes its download script, which never runs). */
 export const NATIVE_PACKAGE = '@tensorflow/tfjs-node-gpu';
@@ -40,7 +40,7 @@ export interface NativeManifest {
 }
 
 /** The engine's install root: the folder of its package.json. */
-export const ENGINE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export { ENGINE_ROOT };
 
 export function nativeDir(): string {
   return process.env.LTH_NATIVE_DIR ? resolve(process.env.LTH_NATIVE_DIR) : join(ENGINE_ROOT, '.native');

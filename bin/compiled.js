@@ -1,0 +1,122 @@
+// The engine (src/) runs as JavaScript compiled ahead of the command, not through tsx's loader.
+//
+// Why: with a module loader registered, every import (the engine's ~90 modules, zod's ~95) is a
+// round trip to the loader's thread. Warm `status` of the LeNet pipeline measured 0.65 s through
+// tsx and 0.33 s on the same modules precompiled (bench/RESULTS.md, "The first minute"); tsx's
+// registration alone is 130-190 ms, so the commands register it only when a TypeScript file of the
+// user's is imported (src/engine/typescript.ts).
+//
+// The compiled tree is a cache: `.build/<stamp>/src/**.js` (with source maps, which map stack
+// frames back to src/*.ts for error messages and code fingerprints), where the stamp digests every
+// source file's path, size and mtime. Any edit gives a new stamp and a rebuild (esbuild, ~0.3 s
+// for the whole tree); a build is written to a temporary folder and renamed into place, so
+// concurrent commands never see half a tree. No build step for the user: the first command builds.
+// `PIPELINE_FROM_SOURCE=1` runs everything through tsx instead (for debugging the engine).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Bump when the compile options below change, so that existing trees are rebuilt. */
+const FORMAT = 1;
+/**
+ * Trees are dropped when unused for an hour (each command touches its tree when it starts), but
+ * the three most recently used are always kept: a long run started before an edit still imports
+ * modules of its own tree, and its stage processes use that tree too (LTH_ENGINE_TREE).
+ */
+const KEEP = 3;
+const UNUSED_MS = 3600_000;
+
+function sourceFiles(source) {
+  return readdirSync(source, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .sort();
+}
+
+function stampOf(source, files) {
+  const h = createHash('sha256').update(`lth-build ${FORMAT} ${process.version}\n`);
+  for (const f of files) {
+    const s = statSync(join(source, f));
+    h.update(`${f} ${s.size} ${s.mtimeMs}\n`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+const complete = (tree) => existsSync(join(tree, 'src'));
+
+async function build(source, files, target) {
+  const { build: esbuild } = await import('esbuild');
+  const tmp = join(dirname(target), `.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    await esbuild({
+      entryPoints: files.map((f) => join(source, f)),
+      outdir: join(tmp, 'src'),
+      outbase: source,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      sourcesContent: false,
+      logLevel: 'silent',
+    });
+    try {
+      renameSync(tmp, target);
+    } catch (e) {
+      // Another command built the same stamp first: theirs is the same tree.
+      if (!complete(target)) throw e;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Drops the trees unused for UNUSED_MS beyond the KEEP most recently used (a tree's mtime is touched on each use). */
+function prune(buildRoot, current) {
+  let trees;
+  try {
+    trees = readdirSync(buildRoot).filter((d) => /^[0-9a-f]{16}$/.test(d) && d !== current);
+  } catch {
+    return;
+  }
+  const used = trees.map((d) => ({ d, t: statSync(join(buildRoot, d)).mtimeMs })).sort((a, b) => b.t - a.t);
+  const now = Date.now();
+  for (const { d, t } of used.slice(KEEP - 1)) if (now - t > UNUSED_MS) rmSync(join(buildRoot, d), { recursive: true, force: true });
+}
+
+/**
+ * The compiled tree of `<root>/src` (`<root>/.build/<stamp>`), built first when the sources
+ * changed since the last build.
+ */
+export async function compiledTree(root) {
+  const source = join(root, 'src');
+  const files = sourceFiles(source);
+  const stamp = stampOf(source, files);
+  const tree = join(root, '.build', stamp);
+  if (!complete(tree)) {
+    rmSync(tree, { recursive: true, force: true }); // what a command that lost its tree to prune() may have left
+    await build(source, files, tree);
+    prune(dirname(tree), stamp);
+  } else {
+    const now = new Date();
+    utimesSync(tree, now, now);
+  }
+  return tree;
+}
+
+/**
+ * The URL of the module to run for the engine's `src/<path>.ts` (`path` without extension): its
+ * compiled JavaScript (in a stage's process, from the tree of the command that started it); or,
+ * under PIPELINE_FROM_SOURCE, the TypeScript itself with tsx registered.
+ */
+export async function engineModule(path) {
+  const inherited = process.env.LTH_ENGINE_TREE;
+  if (inherited && existsSync(join(inherited, 'src', `${path}.js`))) return pathToFileURL(join(inherited, 'src', `${path}.js`)).href;
+  if (process.env.PIPELINE_FROM_SOURCE) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    return pathToFileURL(join(ROOT, 'src', `${path}.ts`)).href;
+  }
+  return pathToFileURL(join(await compiledTree(ROOT), 'src', `${path}.js`)).href;
+}

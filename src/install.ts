@@ -1,0 +1,64 @@
+/**
+ * Where the engine's own files are. The engine runs either from its TypeScript source (the tests,
+ * and `PIPELINE_FROM_SOURCE=1`) or compiled by bin/compiled.js into `.build/<stamp>/src/`. Code
+ * that names the engine's files, or reads stack frames, asks here instead of resolving paths from
+ * its own module URL, which differ between the two.
+ */
+import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The folder of the running engine's modules: `<root>/src` or `<root>/.build/<stamp>/src`. */
+const RUNNING = dirname(fileURLToPath(import.meta.url));
+/** True when the engine runs as compiled JavaScript. */
+export const COMPILED = basename(dirname(dirname(RUNNING))) === '.build';
+/** The project root of the engine (its package.json, bin/, .native/). */
+export const ENGINE_ROOT = COMPILED ? dirname(dirname(dirname(RUNNING))) : dirname(RUNNING);
+/** The engine's TypeScript source, `<root>/src`. */
+export const ENGINE_SOURCE = join(ENGINE_ROOT, 'src');
+
+/** The compiled tree `<root>/.build/<stamp>` (undefined when running from source). */
+export const COMPILED_TREE = COMPILED ? dirname(RUNNING) : undefined;
+
+/** `<root>/src/x.ts` as the module that runs it: its compiled file when compiled, else itself. */
+export function runningModuleUrl(file: string): string {
+  if (COMPILED && file.startsWith(ENGINE_SOURCE + sep) && file.endsWith('.ts')) {
+    return pathToFileURL(join(RUNNING, relative(ENGINE_SOURCE, file)).replace(/\.ts$/, '.js')).href;
+  }
+  return pathToFileURL(file).href;
+}
+
+/** The compiled tree's URL prefixes, for the loader hook that sends the user's imports of src/ to it. */
+export function compiledRedirect(): { source: string; running: string } | undefined {
+  return COMPILED ? { source: pathToFileURL(ENGINE_SOURCE + sep).href, running: pathToFileURL(RUNNING + sep).href } : undefined;
+}
+
+const maps = new Map<string, SourceMap | null>();
+
+function sourceMapOf(file: string): SourceMap | null {
+  let map = maps.get(file);
+  if (map === undefined) {
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+    } catch {
+      map = null;
+    }
+    maps.set(file, map);
+  }
+  return map;
+}
+
+/**
+ * A position in code compiled into `.build` (the engine, or a user module compiled by
+ * src/engine/user-module.ts) as a position in its TypeScript source, through the source map
+ * written beside each compiled file (Node's own SourceMap reader; a map is read only when one of
+ * its frames is asked about). Other positions pass unchanged.
+ */
+export function sourcePosition(file: string, line: number, column: number): { file: string; line: number; column: number } {
+  if (!COMPILED_TREE || !file.startsWith(COMPILED_TREE + sep)) return { file, line, column };
+  const entry = sourceMapOf(file)?.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined;
+  if (entry?.originalSource === undefined || entry.originalLine === undefined) return { file, line, column };
+  const source = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : resolve(dirname(file), entry.originalSource);
+  return { file: source, line: entry.originalLine + 1, column: (entry.originalColumn ?? 0) + 1 };
+}
