@@ -73,6 +73,11 @@ export function lazyUserSites(): () => CallSite[] {
   return () => (sites ??= framesOf(err, true).filter((f) => !f.file.startsWith(LIBRARY_DIR)));
 }
 
+/** The innermost frame of an error's stack in `file` (compiled frames mapped to their source). */
+export function errorSiteIn(err: Error, file: string): CallSite | undefined {
+  return framesOf(err).find((f) => f.file === file);
+}
+
 export function formatSite(site: CallSite | undefined, cwd = process.cwd()): string | undefined {
   if (!site) return undefined;
   const rel = relative(cwd, site.file);

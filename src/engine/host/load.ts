@@ -7,7 +7,7 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { importModule } from '../typescript.js';
 import { PipelineError, isPipelineError } from '../../errors.js';
-import { formatSite } from '../definition/callsite.js';
+import { errorSiteIn, formatSite } from '../definition/callsite.js';
 import { getAtPath, parseSetValue, schemaAt, setAtPath } from '../definition/params.js';
 import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type PipelineParams, type StageNode, type StageOverride } from '../definition/pipeline.js';
 
@@ -190,8 +190,9 @@ function firstLine(e: unknown): string {
 
 /** `file:line` of the first stack frame (or esbuild location) inside the pipeline file. */
 function siteInFile(e: unknown, file: string): string | undefined {
-  const text = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+  // A compile error names the file in its message (tsx, esbuild); a throw, in its stack.
   const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const m = new RegExp(`(?:file://)?${escaped}:(\\d+)`).exec(text);
-  return m ? `${formatSite({ file, line: Number(m[1]), column: 0 })}` : undefined;
+  const m = new RegExp(`(?:file://)?${escaped}:(\\d+)`).exec(e instanceof Error ? e.message : String(e));
+  if (m) return formatSite({ file, line: Number(m[1]), column: 0 });
+  return e instanceof Error ? formatSite(errorSiteIn(e, file)) : undefined;
 }
