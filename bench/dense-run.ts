@@ -23,11 +23,11 @@ const PIPELINE = join(process.cwd(), 'pipelines', 'lenet-mnist-imp.ts');
 async function denseRun(backend: string): Promise<{ seconds: number; testAccuracy: unknown; backend: unknown }> {
   const dir = mkdtempSync(join(tmpdir(), 'lth-bench-dense-'));
   const where = ['--cache', join(dir, 'cache'), '--lock', join(dir, 'dvc-like.lock')];
-  const set = ['--set', 'profile=paper', '--set', `dataDir=${values.data}`, '--set', `train-dense.iterations=${values.iterations}`];
+  const set = ['--set', 'profile=paper', '--set', `train-dense.iterations=${values.iterations}`];
   try {
     await new Promise<void>((done, fail) => {
       // The run's log lines ([progress], [done]) are on stderr when it is not a terminal.
-      const child = spawn(process.execPath, [CLI, 'run', PIPELINE, ...set, ...where], { env: { ...process.env, LTH_BACKEND: backend, LTH_QUIET_BACKEND: '1' }, stdio: ['ignore', 'inherit', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'run', PIPELINE, ...set, ...where], { env: { ...process.env, PIPELINE_DATA_DIR: values.data, LTH_BACKEND: backend, LTH_QUIET_BACKEND: '1' }, stdio: ['ignore', 'inherit', 'pipe'] });
       let out = '';
       child.stderr.on('data', (b: Buffer) => {
         out += b.toString();
@@ -37,7 +37,7 @@ async function denseRun(backend: string): Promise<{ seconds: number; testAccurac
       child.on('error', fail);
       child.on('close', () => (/^\[done\]\s+train-dense\b/m.test(out) ? done() : fail(new Error(`train-dense did not finish:\n${out}`))));
     });
-    const show = spawnSync(process.execPath, [CLI, 'show', PIPELINE, '--json', '--stage', 'train-dense', ...set, ...where], { encoding: 'utf8' });
+    const show = spawnSync(process.execPath, [CLI, 'show', PIPELINE, '--json', '--stage', 'train-dense', ...set, ...where], { encoding: 'utf8', env: { ...process.env, PIPELINE_DATA_DIR: values.data } });
     const row = (JSON.parse(show.stdout) as Array<{ id: string; durationMs: number; backend: string; metrics: Record<string, unknown> }>).find((r) => r.id === 'train-dense')!;
     return { seconds: row.durationMs / 1000, testAccuracy: row.metrics.testAccuracy, backend: row.backend };
   } finally {

@@ -5,9 +5,11 @@
 //   CPUPROF=1 [SHAPES=1] [TOP=25]  process CPU time per kernel (robust on a shared machine)
 //   PROFILE=1 [PN=5]               tf.profile wall-clock kernel times
 //   FUSED=0                        composed optimizer update instead of the fused kernel
+//   DENSE=0                        composed step instead of the native one-op dense step
 import { initBackend, tf } from '../src/nn/backend.js';
 import { createModel } from '../src/nn/models/index.js';
 import { optimizerStep, validateOptimizer, setFusedOptimizer } from '../src/nn/optim.js';
+import { nativeDenseStep } from '../src/nn/native/dense-step.js';
 if (process.env.FUSED === '0') setFusedOptimizer(false);
 import type { Tensor, Scalar } from '@tensorflow/tfjs-core';
 
@@ -51,7 +53,18 @@ for (const n of model.prunable) masks[n] = t.onesLike(params[n]!);
 const xs = new Float32Array(spec.batch * model.inputShape.reduce((a, b) => a * b)).map(() => Math.random());
 const ys = new Int32Array(spec.batch).map(() => Math.floor(Math.random() * 10));
 const phase: Record<string, number> = { grad: 0, opt: 0, sync: 0 };
+// The whole step as one op where the native backend runs it so (src/nn/native/dense-step.ts), as train() does.
+const dense = process.env.DENSE === '0' ? undefined : nativeDenseStep(model, opt);
+if (dense) console.log('the whole step as one op (LthDenseTrainStep; DENSE=0 profiles the composed step)');
 function step(it: number) {
+  if (dense) {
+    let a = performance.now();
+    const r = dense(params, state, masks, xs, ys, spec.lr, it);
+    const b = performance.now(); phase.opt! += b - a; a = b;
+    t.dispose(Object.values(params)); t.dispose(Object.values(state));
+    params = r.params; state = r.state;
+    return;
+  }
   const names = model.trainable;
   const newBuffers: Record<string, Tensor> = {};
   let a = performance.now();

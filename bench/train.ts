@@ -50,8 +50,12 @@ interface Sample {
   cpu: number[];
 }
 
-/** Wall and CPU milliseconds of the timed steps of one short training run. */
-async function stepTimes(name: string): Promise<Sample> {
+/**
+ * Wall and CPU milliseconds of the timed steps of one short training run on `backend`. train()
+ * initialises the default backend ('auto', which prefers the native one when it is built), so
+ * LTH_BACKEND names the one measured; the result says which ran.
+ */
+async function stepTimes(name: string, backend: string): Promise<Sample> {
   const spec = SPECS[name]!;
   const model = createModel(name, { seed: 0 });
   const data = syntheticData({ inputShape: model.inputShape, trainSize: spec.batch * 4, validationSize: 10, testSize: 10 });
@@ -60,7 +64,9 @@ async function stepTimes(name: string): Promise<Sample> {
   const n = name === 'lenet300100' ? Math.max(steps, 20) : steps;
   let last = performance.now();
   let lastCpu = process.cpuUsage();
-  await train({
+  const before = process.env.LTH_BACKEND;
+  process.env.LTH_BACKEND = backend;
+  const r = await train({
     model,
     data,
     weights: model.init(),
@@ -80,7 +86,11 @@ async function stepTimes(name: string): Promise<Sample> {
       last = now;
       lastCpu = process.cpuUsage();
     },
+  }).finally(() => {
+    if (before === undefined) delete process.env.LTH_BACKEND;
+    else process.env.LTH_BACKEND = before;
   });
+  if (r.backend.name !== backend) throw new Error(`asked for ${backend}, train() ran on ${r.backend.name}`);
   return out;
 }
 
@@ -122,7 +132,7 @@ for (let r = 0; r < rounds; r++) {
     for (const [name, info] of infos) {
       if (name === 'cpu' && m !== 'lenet300100') continue;
       await initBackend(name as BackendPref, name === 'cpu' ? {} : { threads: info.threads });
-      const s = await stepTimes(m);
+      const s = await stepTimes(m, name);
       const acc = ours.get(`${name}/${m}`) ?? { wall: [], cpu: [] };
       acc.wall.push(...s.wall);
       acc.cpu.push(...s.cpu);

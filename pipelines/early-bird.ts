@@ -1,9 +1,13 @@
 /**
  * Early-Bird tickets (You et al. 2020) against IMP tickets of the same density: LeNet-300-100 on
  * MNIST (and ResNet-20 on CIFAR-10 in the paper profile). One dense run tracks, at every
- * evaluation point, the mask magnitude pruning would draw at each target density and its
- * normalized Hamming distance to the previous one, and stops once the last 5 distances are below
- * `stopEpsilon` for every density; the EB ticket at `epsilon` is drawn from that record and
+ * evaluation point, the mask pruning would draw at each target density and its normalized Hamming
+ * distance to the previous one, and stops once the last 5 distances are below `stopEpsilon` for
+ * every density. LeNet (no batch norm): magnitude pruning of the weights, at the densities of the
+ * IMP levels. ResNet-20: as the paper, channel pruning by batch-norm scale (network slimming: the
+ * dense run with the L1 penalty 1e-4 on the scales, channels kept by |gamma| over all batch norms)
+ * with 30%, 50% and 70% of the channels pruned (the paper's p), compared with IMP in the
+ * accuracy-vs-weights figure. The EB ticket at `epsilon` is drawn from that record and
  * retrained (from the EB weights, the schedule resuming at the EB iteration; `--set
  * rewind=init`: from iteration 0; `rewind=reinit`: a fresh initialisation resuming at the EB
  * iteration, as the authors' retraining script). IMP (global magnitude pruning, `rate` per level, rewinding to
@@ -36,6 +40,11 @@ interface Experiment {
   /** Levels whose density the EB ticket is drawn at (default: every level). */
   ebLevels?: number[];
   /**
+   * Channel pruning by batch-norm scale instead (the paper's, for a network with batch norm): the
+   * shares of the batch-norm channels the EB tickets keep (EB<i> for the i-th; no IMP level pairs with them).
+   */
+  channels?: number[];
+  /**
    * Iterations between the masks the tracking compares (its evaluation points; default the
    * training's `evalEvery`). The paper compares them once per epoch.
    */
@@ -61,8 +70,10 @@ const PROFILES: Record<string, Experiment[]> = {
   // 20% per level to 10.7% (10 levels), masks compared once per epoch (55K training images / 60 =
   // 916 iterations); ResNet-20 on CIFAR-10 as the EB paper trains its CIFAR networks (SGD momentum
   // 0.9, lr 0.1 divided by 10 at 50% and 75% of 160 epochs, weight decay 1e-4, batch 256: 45K
-  // training images, 175 iterations per epoch), evaluated and masks compared once per epoch, at
-  // about 50%, 30% and 10% of the weights (IMP 20% per level: levels 3, 5, 10 give 51.2%, 32.8%, 10.7%).
+  // training images, 175 iterations per epoch), evaluated and masks compared once per epoch; EB
+  // tickets by batch-norm channel with p = 30%, 50%, 70% of the channels pruned (the paper's
+  // ratios; their search scripts train with the L1 penalty on the scales, the stage's default),
+  // IMP (20% per level, 10 levels to 10.7%) beside them.
   paper: [
     {
       name: 'lenet',
@@ -89,7 +100,7 @@ const PROFILES: Record<string, Experiment[]> = {
       },
       rate: 0.2,
       levels: 10,
-      ebLevels: [3, 5, 10],
+      channels: [0.7, 0.5, 0.3],
     },
   ],
 };
@@ -104,13 +115,22 @@ export default definePipeline(
         const files = datasetInputs(p, ex.dataset, ROOT);
         const dense = trainDenseRun(p, { ...ex.train, dataset: ex.dataset, initSeed: cfg.seed, dataSeed: cfg.seed }, files);
         imp(p, { dense, levels: ex.levels, prune: { scope: 'global', rate: ex.rate }, rewindTo: 0, maskStats: false, summary: false });
-        const ebLevels = ex.ebLevels ?? Array.from({ length: ex.levels }, (_, i) => i + 1);
+        const ebLevels = ex.channels ? ex.channels.map((_, i) => i + 1) : (ex.ebLevels ?? Array.from({ length: ex.levels }, (_, i) => i + 1));
         // Level l of IMP keeps round((1 - rate)^l * total) weights: the EB ticket of level l is drawn at that density.
-        const densityAt = (l: number) => Number(((1 - ex.rate) ** l).toPrecision(12));
+        const densityAt = (l: number) => (ex.channels ? ex.channels[l - 1]! : Number(((1 - ex.rate) ** l).toPrecision(12)));
         const track = p.stage(
           earlyBirdTrack,
-          // The tracked run is the dense run (same seeds and schedule: evaluation points do not change training).
-          { ...trainConfigOf(dense), evalEvery: ex.maskEvery ?? ex.train.evalEvery, initSeed: cfg.seed, densities: ebLevels.map(densityAt), scope: 'global', stopEpsilon: cfg.stopEpsilon, files },
+          // The tracked run is the dense run (same seeds and schedule: evaluation points do not change
+          // training), with channels the L1 penalty on the scales (the stage's default, 1e-4) on top.
+          {
+            ...trainConfigOf(dense),
+            evalEvery: ex.maskEvery ?? ex.train.evalEvery,
+            initSeed: cfg.seed,
+            densities: ebLevels.map(densityAt),
+            ...(ex.channels ? { granularity: 'channels' as const } : { scope: 'global' as const }),
+            stopEpsilon: cfg.stopEpsilon,
+            files,
+          },
           { id: EARLY_BIRD_IDS.track },
         );
         for (const l of ebLevels) {

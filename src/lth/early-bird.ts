@@ -4,16 +4,22 @@
  *
  * The definition (Sec. 3.3 and Algorithm 1 of the paper):
  * - at every evaluation point t of the dense run, the mask m_t that pruning would draw from the
- *   current weights at the target density (here: magnitude pruning of the prunable weights,
- *   layerwise or global, one shot);
+ *   current weights at the target density: `granularity: 'weights'`, magnitude pruning of the
+ *   prunable weights (layerwise or global, one shot); `'channels'` (the paper's, and the default
+ *   for a model with batch norm), the batch-norm channels whose |gamma| is among the largest
+ *   (network slimming, one threshold over all batch-norm layers: src/lth/channel-masks.ts), the
+ *   dense run trained with the L1 penalty on the scales (`bnL1`, 1e-4 by default: the authors' EB
+ *   search scripts, scripts/standard-train/search.sh, pass `--sparsity-regularization` with the
+ *   default `--s 0.0001` of main.py l. 24-27, applied as `updateBN`, main.py l. 234-237, 276-277);
  * - the mask distance between two masks is their Hamming distance normalized by the number of
- *   mask entries (`maskDistance`): 0 = the same subnetwork, 1 = complementary ones;
+ *   mask entries (`maskDistance`; for channels: over all batch-norm channels, main.py l. 358):
+ *   0 = the same subnetwork, 1 = complementary ones;
  * - Algorithm 1 keeps a FIFO queue Q of the last l = 5 distances between consecutive masks
  *   (d_t = dist(m_prev, m_t)); the early-bird iteration t* is the first t at which Q is full and
  *   max(Q) < epsilon (epsilon = 0.1 in the paper); the EB ticket is m_t* applied to the weights at
  *   t* ("Return f(x; m_t* ⊙ W)").
- *   (The authors' code, GATECH-EIC/Early-Bird-Tickets main.py, compares the newest of the last 5
- *   masks with each of the 4 older ones and accepts <= 0.1; we follow the paper's Algorithm 1.)
+ *   (The authors' code, RICE-EIC/Early-Bird-Tickets main.py l. 353-372, compares the newest of the
+ *   last 5 masks with each of the 4 older ones and accepts <= 0.1; we follow the paper's Algorithm 1.)
  *
  * Two stages, so that the expensive part is computed once for every epsilon:
  * - `early-bird-track` trains the dense network from its initialisation and records the
@@ -28,146 +34,89 @@
  *   the weights at t* (schedule and data order resume at t*: the paper's EB Train "continues to
  *   train merely the EB ticket", Sec. 4), with `rewind: 'init'` to the weights at iteration 0
  *   (lottery-ticket style; training restarts at 0), with 'reinit' to a fresh initialisation
- *   resuming at t* (the authors' retraining script). The `retrain` stage trains it.
- *
- * The paper's channel pruning by batch-norm scale (network slimming) is not implemented here:
- * masks are over the prunable weights (unstructured), for every model.
+ *   resuming at t* (the authors' retraining script). The `retrain` stage trains it. A channel
+ *   ticket's mask also holds the batch-norm scales and shifts (pruned channels: 0), which the
+ *   masked training keeps at exactly zero.
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
-import { createModel } from '../nn/models/index.js';
+import { createModel, type Model } from '../nn/models/index.js';
 import { decodeSafetensors, encodeWeights } from '../nn/safetensors.js';
 import type { WeightMap } from '../nn/tensormap.js';
 import { train } from '../nn/train.js';
 import { budgetOf, checkpointMeta, loadStageData, modelNameSchema, readModelCheckpoint, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint, writeMask } from './config.js';
 import { writeFileAtomic } from './fsutil.js';
-import { applyMask, densityOf, hammingDistance, layerInfoOf, magnitudePrune, type LayerInfo, type Mask, type PruneScope } from './masks.js';
+import { channelDensity, channelLayersOf, defaultGranularity, GRANULARITIES } from './channel-masks.js';
+import { EarlyBirdTracker, earlyBirdIndex, EB_EPSILON, EB_WINDOW, maskRule, queueMaxima, resolveTracking, ticketMask, type DistancePoint } from './early-bird-definition.js';
+import type { Granularity } from './channel-masks.js';
+import { applyMask, completeMask, densityOf, layerInfoOf, type PruneScope } from './masks.js';
 
+export * from './early-bird-definition.js';
 /** Stage ids the `early-bird` pipeline gives (the report finds the stages by them). */
 export { EARLY_BIRD_IDS } from './stage-ids.js';
-
-/** The paper's defaults (Sec. 3.3 / Algorithm 1): queue length l = 5, threshold epsilon = 0.1. */
-export const EB_WINDOW = 5;
-export const EB_EPSILON = 0.1;
-
-// ---- the definition, as plain data --------------------------------------------------------
-
-/** Mask distance (Sec. 3.3): the Hamming distance of two masks over the number of their entries. */
-export function maskDistance(a: Mask, b: Mask): number {
-  let total = 0;
-  for (const n of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const la = a[n]?.data.length;
-    const lb = b[n]?.data.length;
-    if (la !== lb) throw new PipelineError('INTERNAL', `masks differ in tensor '${n}' (${la ?? 'absent'} vs ${lb ?? 'absent'} entries)`, { where: 'maskDistance' });
-    total += la ?? 0;
-  }
-  return total === 0 ? 0 : hammingDistance(a, b) / total;
-}
-
-/** The mask pruning would draw at one evaluation point: one-shot magnitude pruning to `density`. */
-export function earlyBirdMask(info: LayerInfo, weights: WeightMap, density: number, scope: PruneScope): Mask {
-  return magnitudePrune(info, weights, undefined, { scope, density });
-}
-
-/**
- * max(Q) after each distance of a sequence: the maximum of the last `window` distances, or
- * undefined while the queue is not full yet (Algorithm 1's FIFO queue Q of length l).
- */
-export function queueMaxima(distances: readonly number[], window = EB_WINDOW): Array<number | undefined> {
-  checkWindow(window);
-  return distances.map((_, i) => (i + 1 < window ? undefined : Math.max(...distances.slice(i + 1 - window, i + 1))));
-}
-
-/** Algorithm 1: the index of the first distance at which the queue is full and max(Q) < epsilon; undefined: none. */
-export function earlyBirdIndex(distances: readonly number[], epsilon = EB_EPSILON, window = EB_WINDOW): number | undefined {
-  const i = queueMaxima(distances, window).findIndex((m) => m !== undefined && m < epsilon);
-  return i < 0 ? undefined : i;
-}
-
-function checkWindow(window: number): void {
-  if (!(Number.isInteger(window) && window >= 1)) throw new PipelineError('PARAM_INVALID', `the queue length must be a positive integer, got ${window}`, { where: 'early-bird' });
-}
-
-/** One tracked density: the distance d_t between the masks at the previous evaluation point and at t. */
-export interface DistancePoint {
-  iteration: number;
-  distance: number;
-}
-
-/**
- * Tracks the mask distances of one run, evaluation point by evaluation point: per density, the
- * distance sequence, max(Q) and whether the point is a new record minimum of max(Q) (an EB point
- * for some epsilon). Plain data: the tracking stage feeds it the weights at each point.
- */
-export class EarlyBirdTracker {
-  private readonly prev: Array<Mask | undefined>;
-  readonly distances: DistancePoint[][];
-  private readonly lows: number[];
-
-  constructor(
-    private readonly info: LayerInfo,
-    readonly densities: readonly number[],
-    readonly scope: PruneScope,
-    readonly window = EB_WINDOW,
-  ) {
-    checkWindow(window);
-    this.prev = densities.map(() => undefined);
-    this.distances = densities.map(() => []);
-    this.lows = densities.map(() => Infinity);
-  }
-
-  /**
-   * The masks at evaluation point `iteration`. Returns whether some density reached a new
-   * minimum of max(Q) (the weights here may be an EB ticket's) and the current max(Q) per density.
-   */
-  observe(iteration: number, weights: WeightMap): { record: boolean; maxima: Array<number | undefined> } {
-    let record = false;
-    const maxima = this.densities.map((density, j) => {
-      const mask = earlyBirdMask(this.info, weights, density, this.scope);
-      const before = this.prev[j];
-      this.prev[j] = mask;
-      if (!before) return undefined;
-      const seq = this.distances[j]!;
-      seq.push({ iteration, distance: maskDistance(before, mask) });
-      if (seq.length < this.window) return undefined;
-      const m = Math.max(...seq.slice(-this.window).map((d) => d.distance));
-      if (m < this.lows[j]!) {
-        this.lows[j] = m;
-        record = true;
-      }
-      return m;
-    });
-    return { record, maxima };
-  }
-}
 
 // ---- stage: early-bird-track --------------------------------------------------------------
 
 const openFraction = z.number().gt(0).lt(1);
 
-export const earlyBirdTrackParams = z.object({
-  ...trainConfigShape,
-  /** Initialisation seed of the dense network. */
-  initSeed: z.number().int().nonnegative().default(0),
-  /** Target densities (fraction of the prunable weights that remain), tracked in one run. */
-  densities: z.array(openFraction).min(1),
-  /** Magnitude pruning per layer (each layer at the density) or global (one threshold). */
-  scope: z.enum(['layerwise', 'global']).default('layerwise'),
-  /** Algorithm 1's queue length l. */
-  window: z.number().int().positive().default(EB_WINDOW),
-  /**
-   * Training stops once max(Q) < stopEpsilon for every density (else at the budget). Any
-   * early-bird-ticket epsilon >= stopEpsilon is answered from this run; a smaller one may not be.
-   */
-  stopEpsilon: z.number().gt(0).max(1).default(EB_EPSILON),
-});
+export const earlyBirdTrackParams = z
+  .object({
+    ...trainConfigShape,
+    /** Initialisation seed of the dense network. */
+    initSeed: z.number().int().nonnegative().default(0),
+    /**
+     * What the masks are drawn over: 'weights' (magnitude pruning of the prunable weights) or
+     * 'channels' (batch-norm channels by |gamma|: only for a model with batch norm). Default:
+     * 'channels' for a model with batch norm (as the paper), else 'weights'.
+     */
+    granularity: z.enum(GRANULARITIES).optional(),
+    /** Target densities (fraction of the prunable weights, or of the batch-norm channels, that remain), tracked in one run. */
+    densities: z.array(openFraction).min(1),
+    /**
+     * Pruning per layer (each layer at the density) or global (one threshold). Default: layerwise
+     * for weights, global for channels (the authors' one threshold over all batch-norm layers).
+     */
+    scope: z.enum(['layerwise', 'global']).optional(),
+    /**
+     * Channels: the L1 penalty lambda on the batch-norm scales during the dense run (lambda *
+     * sign(gamma) added to their gradients; default 1e-4, the authors' EB search). Weights: none.
+     */
+    bnL1: z.number().nonnegative().optional(),
+    /** Algorithm 1's queue length l. */
+    window: z.number().int().positive().default(EB_WINDOW),
+    /**
+     * Training stops once max(Q) < stopEpsilon for every density (else at the budget). Any
+     * early-bird-ticket epsilon >= stopEpsilon is answered from this run; a smaller one may not be.
+     */
+    stopEpsilon: z.number().gt(0).max(1).default(EB_EPSILON),
+  })
+  .superRefine((p, ctx) => {
+    if (p.granularity === undefined && p.bnL1 === undefined) return;
+    let model: Model;
+    try {
+      model = createModel(p.model);
+    } catch {
+      return; // an unknown model is the model param's own issue
+    }
+    const granularity = p.granularity ?? defaultGranularity(model);
+    if (granularity === 'channels' && channelLayersOf(model).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['granularity'], message: `model ${p.model} has no batch norm: 'channels' prunes channels by batch-norm scale; use 'weights'` });
+    }
+    if (granularity === 'weights' && p.bnL1) {
+      ctx.addIssue({ code: 'custom', path: ['bnL1'], message: `the L1 penalty on batch-norm scales belongs to granularity 'channels' (the masks here are drawn over the weights)` });
+    }
+  });
 export type EarlyBirdTrackParams = z.output<typeof earlyBirdTrackParams>;
 
 /** What `early-bird-track` writes as `distances` (and `early-bird-ticket` reads). */
 export interface EarlyBirdRecord {
+  /** Absent in records made before channel pruning: 'weights'. */
+  granularity?: Granularity;
   scope: PruneScope;
+  /** The L1 penalty on batch-norm scales of the tracked run (0: none). */
+  bnL1?: number;
   window: number;
   stopEpsilon: number;
   budget: number;
@@ -214,15 +163,16 @@ export const earlyBirdTrack = defineStage<typeof earlyBirdTrackParams, 'files', 
     const backend = await stageBackend(ctx);
     const data = await loadStageData(ctx, p);
     const model = createModel(p.model, { seed: p.initSeed, dropout: p.dropout });
-    const info = layerInfoOf(model);
+    const { granularity, scope, bnL1 } = resolveTracking(model, p);
     const meta = checkpointMeta(p, { initSeed: p.initSeed, backend: backend.name });
-    const tracker = new EarlyBirdTracker(info, p.densities, p.scope, p.window);
+    const tracker = new EarlyBirdTracker(maskRule(model, granularity, scope), p.densities, p.window);
     const stored = new Map<number, WeightMap>();
     const init = model.init();
     await writeCheckpoint(ctx.output('init'), { iteration: 0, weights: init, optimizer: {}, curve: [], pendingLoss: [0, 0] }, meta);
     const result = await train({
       ...trainOptionsOf(p, model, data, ctx),
       weights: init,
+      bnL1,
       onEvalPoint: ({ iteration, weights }) => {
         const { record, maxima } = tracker.observe(iteration, weights);
         if (record) stored.set(iteration, weights);
@@ -231,7 +181,9 @@ export const earlyBirdTrack = defineStage<typeof earlyBirdTrackParams, 'files', 
     });
     const budget = budgetOf(p, data);
     const record: EarlyBirdRecord = {
-      scope: p.scope,
+      granularity,
+      scope,
+      bnL1,
       window: p.window,
       stopEpsilon: p.stopEpsilon,
       budget,
@@ -243,6 +195,7 @@ export const earlyBirdTrack = defineStage<typeof earlyBirdTrackParams, 'files', 
     await writeFileAtomic(ctx.output('weights'), encodeWeightsAt(stored, meta));
     await ctx.writeJson('curve', result.curve);
     return {
+      granularity,
       stoppedAt: result.iteration,
       budget,
       stoppedEarly: result.iteration < budget,
@@ -256,7 +209,7 @@ export const earlyBirdTrack = defineStage<typeof earlyBirdTrackParams, 'files', 
 
 export const earlyBirdTicketParams = z.object({
   model: modelNameSchema,
-  /** One of the tracked densities. */
+  /** One of the tracked densities (the granularity is the tracking stage's). */
   density: openFraction,
   /** Algorithm 1's threshold on max(Q). */
   epsilon: z.number().gt(0).max(1).default(EB_EPSILON),
@@ -300,16 +253,17 @@ export const earlyBirdTicket = defineStage({
     }
     const eb = track.distances[i]!;
     const model = createModel(p.model);
-    const info = layerInfoOf(model);
+    const granularity = rec.granularity ?? 'weights';
     const init = await readModelCheckpoint(ctx.input('init'), p.model, where);
     const { weights } = await readWeightsAt(ctx.input('weights'), eb.iteration, where);
-    const mask = earlyBirdMask(info, weights, p.density, rec.scope);
+    // Completed: every prunable kernel (channels: the unpruned ones all ones) and, for channels, the scales and shifts.
+    const mask = completeMask(layerInfoOf(model), ticketMask(model, granularity, rec.scope, weights, p.density), where);
     const startIteration = p.rewind === 'init' ? 0 : eb.iteration;
     const source = p.rewind === 'init' ? init.weights : p.rewind === 'reinit' ? model.init(p.seed) : weights;
     const meta: Record<string, string> = { ...init.metadata, rewind: p.rewind, startIteration: String(startIteration), earlyBirdIteration: String(eb.iteration) };
     if (p.rewind === 'reinit') meta.initSeed = String(p.seed);
     for (const k of ['format', 'iteration', 'curve', 'pending_loss']) delete meta[k];
-    await writeMask(ctx.output('mask'), mask, { model: p.model, method: 'early-bird', scope: rec.scope });
+    await writeMask(ctx.output('mask'), mask, { model: p.model, method: 'early-bird', scope: rec.scope, granularity });
     await writeCheckpoint(
       ctx.output('start'),
       { iteration: startIteration, weights: applyMask(source, mask), optimizer: {}, curve: [], pendingLoss: [0, 0] },
@@ -318,7 +272,10 @@ export const earlyBirdTicket = defineStage({
     await ctx.writeJson('distances', track.distances.map((d, j) => ({ ...d, queueMax: maxima[j] ?? null })));
     await ctx.writeJson('eb-point', [eb]);
     const d = densityOf(mask);
+    const channels = granularity === 'channels' ? channelDensity(Object.fromEntries(channelLayersOf(model).map((l) => [l.gamma, mask[l.gamma]!]))) : undefined;
     return {
+      granularity,
+      ...(channels ? { channelDensity: channels.density, channelsKept: channels.kept, channels: channels.total } : {}),
       earlyBirdIteration: eb.iteration,
       // Training iterations spent to find the ticket (the dense run up to t*).
       iterationsToFind: eb.iteration,

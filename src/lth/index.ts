@@ -17,7 +17,8 @@ export { maskStatsStage, maskStats, type MaskLevelStats } from './mask-stats.js'
 export { impSummary } from './summary.js';
 export { edgePopup, edgePopupParams } from './edge-popup.js';
 export { supermaskWeights, initialScores, topKMask, binaryScale, effectiveWeights, searchSupermask, SUPERMASK_INITS, type SupermaskInit } from './supermask.js';
-export { earlyBirdTrack, earlyBirdTicket, earlyBirdTrackParams, earlyBirdTicketParams, EarlyBirdTracker, earlyBirdIndex, earlyBirdMask, maskDistance, queueMaxima, EARLY_BIRD_IDS, EB_EPSILON, EB_WINDOW, type EarlyBirdRecord, type DistancePoint } from './early-bird.js';
+export { earlyBirdTrack, earlyBirdTicket, earlyBirdTrackParams, earlyBirdTicketParams, EarlyBirdTracker, earlyBirdIndex, earlyBirdMask, maskDistance, maskRule, queueMaxima, resolveTracking, EARLY_BIRD_IDS, EB_BN_L1, EB_EPSILON, EB_WINDOW, type EarlyBirdRecord, type DistancePoint, type MaskRule } from './early-bird.js';
+export * from './channel-masks.js';
 export { transferTickets, TRANSFER_IDS, type TransferOptions, type TransferLevel } from './transfer.js';
 export { imp, trainDenseRun, weightsAt, trainConfigOf, type DenseRun, type DenseConfig, type ImpOptions, type ImpResult, type ImpLevel, type PruneOptions } from './imp.js';
 export { findDatasetFiles, datasetInputs, sharedDataDir, type DatasetName } from './data.js';

@@ -9,7 +9,7 @@
  * position (lower first); NaN scores count as -Infinity. Random scores are seeded per layer.
  */
 import { PipelineError } from '../errors.js';
-import type { LayerKind } from '../nn/models/index.js';
+import { maskableNames, type LayerKind, type ParamSpec } from '../nn/models/index.js';
 import { hashInts, Rng } from '../nn/rng.js';
 import type { WeightMap } from '../nn/tensormap.js';
 
@@ -37,12 +37,29 @@ export interface LayerInfo {
   prunable: readonly string[];
   shapes: Record<string, readonly number[]>;
   kinds: Record<string, LayerKind>;
+  /**
+   * Batch-norm scales and shifts, with their shapes: a mask may hold them too (channel pruning
+   * zeroes a pruned channel's scale and shift, src/lth/channel-masks.ts), but pruning never selects
+   * them, a mask without them leaves them dense, and densities do not count them.
+   */
+  affine?: Record<string, readonly number[]>;
 }
 
-export function layerInfoOf(model: { prunable: readonly string[]; params: readonly { name: string; shape: number[] }[]; layerKinds: Record<string, LayerKind> }): LayerInfo {
+export function layerInfoOf(model: { prunable: readonly string[]; params: readonly ParamSpec[]; layerKinds: Record<string, LayerKind> }): LayerInfo {
   const shapes: Record<string, number[]> = {};
   for (const p of model.params) if (model.prunable.includes(p.name)) shapes[p.name] = p.shape;
-  return { prunable: [...model.prunable], shapes, kinds: { ...model.layerKinds } };
+  const affine: Record<string, number[]> = {};
+  const maskable = new Set(maskableNames(model));
+  for (const p of model.params) if (maskable.has(p.name) && !model.prunable.includes(p.name)) affine[p.name] = p.shape;
+  return { prunable: [...model.prunable], shapes, kinds: { ...model.layerKinds }, affine };
+}
+
+/**
+ * Whether a mask entry is a batch-norm scale or shift (`<bn>.gamma`, `<bn>.beta`: the layer
+ * builders' names, src/nn/models/layers.ts; prunable kernels are `<layer>.kernel`), not a weight.
+ */
+export function isAffineEntry(name: string): boolean {
+  return name.endsWith('.gamma') || name.endsWith('.beta');
 }
 
 function size(shape: readonly number[]): number {
@@ -56,11 +73,14 @@ export function denseMask(info: LayerInfo): Mask {
   return m;
 }
 
-/** `mask` completed with all-ones tensors for prunable weights it lacks; checks shapes. */
+/**
+ * `mask` completed with all-ones tensors for prunable weights it lacks (batch-norm scales and
+ * shifts it holds are kept, those it lacks left out); checks shapes.
+ */
 export function completeMask(info: LayerInfo, mask: Mask | undefined, where = 'mask'): Mask {
   const out = denseMask(info);
   for (const [n, t] of Object.entries(mask ?? {})) {
-    const ref = info.shapes[n];
+    const ref = info.shapes[n] ?? info.affine?.[n];
     if (!ref) throw new PipelineError('PARAM_INVALID', `${where} has '${n}', which is not a prunable weight`, { where });
     if (t.data.length !== size(ref)) throw new PipelineError('PARAM_INVALID', `${where}: '${n}' has ${t.data.length} entries, expected ${size(ref)}`, { where });
     out[n] = { shape: [...ref], data: Uint8Array.from(t.data, (v) => (v ? 1 : 0)) };
@@ -75,7 +95,7 @@ export function countOnes(data: Uint8Array): number {
 }
 
 export interface DensityReport {
-  /** Fraction of prunable weights remaining. */
+  /** Fraction of prunable weights remaining (batch-norm scale and shift entries are not counted). */
   overall: number;
   remaining: number;
   total: number;
@@ -87,6 +107,7 @@ export function densityOf(mask: Mask): DensityReport {
   let total = 0;
   const layers: Record<string, number> = {};
   for (const n of Object.keys(mask).sort()) {
+    if (isAffineEntry(n)) continue;
     const t = mask[n]!;
     const ones = countOnes(t.data);
     layers[n] = t.data.length ? ones / t.data.length : 1;

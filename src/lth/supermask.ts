@@ -26,7 +26,8 @@ import { optimizerStep, validateOptimizer, type OptimizerConfig } from '../nn/op
 import { hashInts, Rng } from '../nn/rng.js';
 import type { LrSchedule } from '../nn/schedule.js';
 import type { WeightMap } from '../nn/tensormap.js';
-import { checkDataFits, crossEntropy, evaluate, type CurvePoint } from '../nn/train.js';
+import { checkDataFits, evaluate, type CurvePoint } from '../nn/train.js';
+import { crossEntropy } from '../nn/train-step.js';
 import { trainBatchIndices, type Split, type TrainingData } from '../nn/train-data.js';
 import { layerInfoOf, selectByScores, type Mask, type Scores } from './masks.js';
 

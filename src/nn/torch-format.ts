@@ -115,8 +115,10 @@ export function toTorchFile(bytes: Uint8Array, where: string, maskBytes?: Uint8A
     const { mask } = decodeMask(bytes, where);
     const tensors: Record<string, SafeTensor> = {};
     for (const [name, m] of Object.entries(mask)) {
-      const layer = ROLE.exec(name)?.[1] ?? name;
-      tensors[`${layer}.weight_mask`] = kernelToTorch(name, m.shape, Float32Array.from(m.data), layout.flattenedInputs?.[layer]);
+      const [, layer = name, role] = ROLE.exec(name) ?? [];
+      // A channel mask (src/lth/channel-masks.ts) also holds batch-norm scales and shifts: BatchNorm's weight and bias.
+      if (role === 'gamma' || role === 'beta') tensors[`${layer}.${role === 'gamma' ? 'weight' : 'bias'}_mask`] = { dtype: 'F32', shape: [...m.shape], data: Float32Array.from(m.data) };
+      else tensors[`${layer}.weight_mask`] = kernelToTorch(name, m.shape, Float32Array.from(m.data), layout.flattenedInputs?.[layer]);
     }
     return encodeSafetensors(tensors, { format: 'pt', source: 'lth-pipeline mask', ...pick(file.metadata, ['model']) });
   }

@@ -7,11 +7,13 @@
  * therefore only carries weights, optimizer state, the iteration (and the curve so far), and a run
  * resumed from iteration k produces bitwise the weights of an uninterrupted run (same backend).
  */
-import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../errors.js';
 import { initBackend, tf, type BackendInfo } from './backend.js';
+import { batchNormLayers, maskableNames } from './models/batchnorm.js';
 import type { Model } from './models/index.js';
-import { optimizerStep, stateNames, validateOptimizer, type OptimizerConfig } from './optim.js';
+import { stateNames, validateOptimizer, type OptimizerConfig } from './optim.js';
+import { batchTensor, crossEntropy, disposeMap, makeTrainStep } from './train-step.js';
 import { hashInts } from './rng.js';
 import { makeSchedule, parseDuration, type Duration, type ScheduleConfig } from './schedule.js';
 import { checkShapes, sizeOf, type MaskMap, type TensorMap, type WeightMap } from './tensormap.js';
@@ -50,8 +52,17 @@ export interface TrainOptions {
   data: TrainingData;
   /** Initial weights (e.g. `model.init()`, or rewound weights). Not modified. */
   weights: WeightMap;
-  /** 0/1 per prunable weight; absent names are dense. Masked weights are zeroed at the start. */
+  /**
+   * 0/1 per prunable weight (and per batch-norm scale/shift entry: channel pruning); absent names
+   * are dense. Masked entries are zeroed at the start and stay exactly zero.
+   */
   mask?: MaskMap;
+  /**
+   * L1 penalty on the batch-norm scales (network slimming, Liu et al. 2017; You et al. 2020's
+   * Early-Bird search): lambda * sign(gamma) is added to every scale's gradient before the
+   * optimizer step, the authors' `updateBN` subgradient. Default 0 (none).
+   */
+  bnL1?: number;
   batchSize: number;
   /** Total length of training: '500it', '160ep' or a number of iterations. */
   budget: Duration;
@@ -124,21 +135,6 @@ function fromTensors(m: Record<string, Tensor>): WeightMap {
     out[n] = { shape: [...v.shape], data: new Float32Array(v.dataSync() as Float32Array) };
   }
   return out;
-}
-
-function disposeMap(m: Record<string, Tensor>): void {
-  for (const v of Object.values(m)) v.dispose();
-}
-
-/** Mean softmax cross-entropy of logits against int labels (also the score trainer's loss, src/lth/supermask.ts). */
-export function crossEntropy(logits: Tensor, labels: Tensor, numClasses: number): Tensor {
-  const t = tf();
-  const oneHot = t.oneHot(labels as never, numClasses);
-  return t.neg(t.mean(t.sum(t.mul(oneHot, t.logSoftmax(logits)), 1)));
-}
-
-function batchTensor(model: Model, x: Float32Array, n: number): Tensor {
-  return tf().tensor(x, [n, ...model.inputShape], 'float32');
 }
 
 export function checkDataFits(model: Model, data: TrainingData): void {
@@ -240,13 +236,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const progressEvery = o.progressEvery ?? 50;
   const specs = Object.fromEntries(model.params.map((p) => [p.name, p]));
 
-  // Masks: only prunable weights; 0/1 float tensors.
+  // Masks: prunable weights and batch-norm scales/shifts only; 0/1 float tensors.
   const maskNames = Object.keys(o.mask ?? {}).sort();
+  const maskable = new Set(maskableNames(model));
   for (const n of maskNames) {
-    if (!model.prunable.includes(n)) {
-      throw new PipelineError('PARAM_INVALID', `mask has '${n}', which is not a prunable weight of ${model.name}`, { where: 'mask' });
+    if (!maskable.has(n)) {
+      throw new PipelineError('PARAM_INVALID', `mask has '${n}', which is not a prunable weight (or batch-norm scale or shift) of ${model.name}`, { where: 'mask' });
     }
   }
+  const bnL1 = o.bnL1 ?? 0;
+  if (!(Number.isFinite(bnL1) && bnL1 >= 0)) throw new PipelineError('PARAM_INVALID', `bnL1 must be a non-negative number, got ${bnL1}`, { where: 'bnL1' });
+  const scales = bnL1 > 0 ? batchNormLayers(model.params).map((b) => b.gamma) : [];
   if (o.mask) checkShapes(o.mask, specs, 'mask', maskNames);
   const masks: Record<string, Tensor> = {};
   for (const n of maskNames) {
@@ -320,6 +320,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return o.onEvalPoint ? (await o.onEvalPoint({ iteration, weights: fromTensors({ ...params, ...buffers }), curve })) === true : false;
   };
   let end = budget;
+  const trainStep = makeTrainStep(model, opt, masks, scales, bnL1);
 
   try {
     if (evalEvery > 0 && start === 0 && (await evalPoint(0))) end = 0;
@@ -328,34 +329,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const idx = trainBatchIndices(data, o.dataSeed, it, o.batchSize);
       const batch = data.batch('train', idx, o.augment ? { augmentSeed: hashInts(o.dataSeed, it, 1) } : {});
       const dropoutSeed = hashInts(o.dataSeed, it, 2);
-      const names = model.trainable;
-      const newBuffers: Record<string, Tensor> = {};
-      const { value, grads } = t.tidy(() => {
-        const x = batchTensor(model, batch.x, idx.length);
-        const y = t.tensor1d(batch.y, 'int32');
-        const f = (...ps: Tensor[]) => {
-          const w: Record<string, Tensor> = { ...buffers };
-          names.forEach((n, i) => (w[n] = ps[i]!));
-          const out = model.forward(w, x, { training: true, dropoutSeed });
-          for (const [k, v] of Object.entries(out.buffers)) newBuffers[k] = t.keep(v);
-          return crossEntropy(out.logits, y, model.numClasses) as Scalar;
-        };
-        return t.valueAndGrads(f)(names.map((n) => params[n]!));
-      });
-      const gradMap: Record<string, Tensor> = {};
-      names.forEach((n, i) => (gradMap[n] = grads[i]!));
-      const step = optimizerStep(opt, params, gradMap, state, masks, schedule.at(it), it);
-      const loss = value.dataSync()[0]!;
-      value.dispose();
-      disposeMap(gradMap);
-      disposeMap(params);
-      disposeMap(state);
-      params = step.params;
-      state = step.state;
-      if (Object.keys(newBuffers).length > 0) {
-        for (const k of Object.keys(newBuffers)) buffers[k]!.dispose();
-        buffers = { ...buffers, ...newBuffers };
-      }
+      const next = trainStep({ params, buffers, state }, { x: batch.x, labels: batch.y, lr: schedule.at(it), iteration: it, dropoutSeed });
+      ({ params, buffers, state } = next);
+      const loss = next.loss;
       if (!Number.isFinite(loss)) {
         throw new PipelineError('STAGE_FAILED', `training diverged: loss is ${loss} at iteration ${it}`, {
           where: `model ${model.name}`,

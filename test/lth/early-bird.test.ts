@@ -2,12 +2,23 @@
 // iteration follow the paper's definition on hand-made masks (hand-computed numbers); on the
 // synthetic dataset the tracking stage stops before the dense budget, and the ticket has the
 // requested density exactly and the dense run's weights at the EB iteration (bitwise) under its mask.
+// Channel pruning by batch-norm scale (the paper's, network slimming): hand-made scales give the
+// hand-computed channel masks, distances and EB point; a small batch-norm network tracked with
+// granularity 'channels' gives a ticket with exactly the requested share of channels, whose pruned
+// channels' filters, scales and shifts are exactly zero after retraining (with every optimizer).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import {
+  channelLayersOf,
+  channelSelection,
+  channelTicketMask,
   countOnes,
   earlyBirdIndex,
+  earlyBirdMask,
+  earlyBirdTrackParams,
+  layerInfoOf,
+  retrain,
   earlyBirdTicket,
   EarlyBirdTracker,
   earlyBirdTrack,
@@ -20,7 +31,13 @@ import {
   type LayerInfo,
   type Mask,
 } from '../../src/lth/index.js';
-import { createModel } from '../../src/nn/models/index.js';
+import { buildModel, createModel, registerModel, unregisterModel, type ModelDefinition } from '../../src/nn/models/index.js';
+import { OPTIMIZER_TYPES } from '../../src/nn/optim.js';
+import { train } from '../../src/nn/train.js';
+import type { WeightMap } from '../../src/nn/tensormap.js';
+import { decodeSafetensors } from '../../src/nn/safetensors.js';
+import { toTorchFile } from '../../src/nn/torch-format.js';
+import { loadDataset } from '../../src/nn/data/index.js';
 import { runStage, sameBits, SYNTH, type StageRun } from './helpers.js';
 
 // Two "layers": a (4 entries) and b (6 entries); a mask is written as 10 characters, a then b.
@@ -76,7 +93,7 @@ describe('Early-Bird: the definition (Sec. 3.3, Algorithm 1)', () => {
   });
 
   test('the tracker: masks drawn by magnitude at the density, the same distances, and weights kept only where max(Q) reaches a new minimum', () => {
-    const tracker = new EarlyBirdTracker(INFO, [0.5], 'global');
+    const tracker = new EarlyBirdTracker((w, d) => earlyBirdMask(INFO, w, d, 'global'), [0.5]);
     const records: number[] = [];
     SEQ.forEach((s, j) => {
       // Weights whose 5 largest magnitudes are the mask's ones (signs do not matter).
@@ -165,5 +182,183 @@ describe('Early-Bird: the stages on the synthetic dataset', () => {
       });
     }
     await assert.rejects(runStage(earlyBirdTicket, { model: 'lenet300100', density: 0.2 }, inputs), /density 0.2 was not tracked/);
+  });
+});
+
+// ---- channel pruning by batch-norm scale ---------------------------------------------------------
+
+// Two batch norms: a (4 channels, after conv 'ca', kernel [1, 1, 2, 4]) and b (6 channels, after
+// dense 'fb', kernel [3, 6]): 10 channels, written as 10 characters as the masks above.
+const BNS = [
+  { gamma: 'a.gamma', beta: 'a.beta', channels: 4, producer: 'ca.kernel' },
+  { gamma: 'b.gamma', beta: 'b.beta', channels: 6, producer: 'fb.kernel' },
+];
+const KERNELS: LayerInfo = { prunable: ['ca.kernel', 'fb.kernel'], shapes: { 'ca.kernel': [1, 1, 2, 4], 'fb.kernel': [3, 6] }, kinds: { 'ca.kernel': 'conv', 'fb.kernel': 'output' } };
+const scales = (a: number[], b: number[]) => ({ 'a.gamma': { shape: [4], data: Float32Array.from(a) }, 'b.gamma': { shape: [6], data: Float32Array.from(b) } });
+const bits = (m: Mask) => [...m['a.gamma']!.data, ...m['b.gamma']!.data].join('');
+
+describe('Early-Bird: channels by batch-norm scale (network slimming)', () => {
+  test('the channel mask: the largest |gamma| over all batch norms (one threshold), exactly round(density x channels), ties by position', () => {
+    const w = scales([0.9, -0.05, 0.3, 0], [-0.7, 0.2, 0.2, 0.01, 1.2, -0.4]);
+    // |gamma| sorted: 1.2 (b4), 0.9 (a0), 0.7 (b0), 0.4 (b5), 0.3 (a2), 0.2 (b1), 0.2 (b2), 0.05, 0.01, 0.
+    assert.equal(bits(channelSelection(BNS, w, 0.3)), '1000' + '100010');
+    assert.equal(bits(channelSelection(BNS, w, 0.5)), '1010' + '100011');
+    assert.equal(bits(channelSelection(BNS, w, 0.6)), '1010' + '110011'); // the tie at 0.2: b1 before b2
+    // Per layer at 0.3: round(1.2) = 1 of a, round(1.8) = 2 of b.
+    assert.equal(bits(channelSelection(BNS, w, 0.3, 'layerwise')), '1000' + '100010');
+    // At 0.6: round(2.4) = 2 of a; round(3.6) = 4 of b, the tie at 0.2 to b1.
+    assert.equal(bits(channelSelection(BNS, w, 0.6, 'layerwise')), '1010' + '110011');
+  });
+
+  test('the ticket mask: a pruned channel zeroes its producer\'s output channel, its scale and its shift', () => {
+    const sel = channelSelection(BNS, scales([0.9, -0.05, 0.3, 0], [-0.7, 0.2, 0.2, 0.01, 1.2, -0.4]), 0.5); // a 1010, b 100011
+    const m = channelTicketMask(BNS, KERNELS, sel);
+    assert.deepEqual(Object.keys(m).sort(), ['a.beta', 'a.gamma', 'b.beta', 'b.gamma', 'ca.kernel', 'fb.kernel']);
+    assert.deepEqual([...m['a.beta']!.data], [1, 0, 1, 0]);
+    assert.deepEqual([...m['b.beta']!.data], [1, 0, 0, 0, 1, 1]);
+    // conv [1, 1, 2, 4]: 2 input channels x 4 output channels, the output channel last.
+    assert.deepEqual([...m['ca.kernel']!.data], [1, 0, 1, 0, 1, 0, 1, 0]);
+    // dense [3, 6]: 3 inputs x 6 outputs.
+    assert.deepEqual([...m['fb.kernel']!.data], [1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1]);
+  });
+
+  test('hand-made scale sequences: the same masks, distances (over all channels) and EB point as the hand-made masks', () => {
+    // At each point the scales whose 5 largest |gamma| are the mask's ones (signs mixed).
+    const draw = (w: WeightMap, d: number) => channelSelection(BNS, w, d);
+    const tracker = new EarlyBirdTracker(draw, [0.5]);
+    const records: number[] = [];
+    SEQ.forEach((s, j) => {
+      const v = Array.from(s, (c, i) => (c === '1' ? (i % 2 ? -1 : 1) * (0.5 + i / 100) : (i % 2 ? 1 : -1) * (0.1 - i / 200)));
+      const w = scales(v.slice(0, 4), v.slice(4));
+      assert.equal(bits(draw(w, 0.5)), s);
+      if (tracker.observe(10 * j, w).record) records.push(10 * j);
+    });
+    assert.deepEqual(tracker.distances[0]!.map((d) => d.distance), DISTANCES);
+    assert.deepEqual(records, [50, 110, 160]);
+    assert.equal(earlyBirdIndex(DISTANCES, 0.1), 15);
+  });
+
+  test('which kernel feeds each batch norm: conv-BN pairs, also in residual blocks; none after a sum; ResNet-20 has 21 batch norms, 784 channels', () => {
+    const def: ModelDefinition = {
+      name: 'eb-producers',
+      inputShape: [8, 8, 1],
+      numClasses: 4,
+      build: (l) => [l.conv(4, { bias: false }), l.batchNorm(), l.relu(), l.basicBlock(8, { stride: 2, name: 'b' }), l.batchNorm({ name: 'post' }), l.globalAvgPool(), l.dense(4)],
+    };
+    const layers = channelLayersOf(buildModel(def));
+    assert.deepEqual(
+      layers.map((l) => [l.gamma, l.producer]),
+      [
+        ['bn1.gamma', 'conv1.kernel'],
+        ['b.bn1.gamma', 'b.conv1.kernel'],
+        ['b.bn2.gamma', 'b.conv2.kernel'],
+        ['b.shortcut_bn.gamma', 'b.shortcut.kernel'],
+        ['post.gamma', undefined],
+      ],
+    );
+    const r20 = channelLayersOf(createModel('resnet20'));
+    assert.equal(r20.length, 21);
+    assert.equal(r20.reduce((a, l) => a + l.channels, 0), 784);
+    assert.ok(r20.every((l) => l.producer !== undefined));
+    assert.deepEqual(channelLayersOf(createModel('lenet300100')), []);
+  });
+
+  test('channels on a model without batch norm, and an L1 penalty with weights, are refused when the params are validated', () => {
+    const base = { model: 'lenet300100', ...SYNTH, batchSize: 20, iterations: 10, optimizer: 'adam', lr: 1e-3, evalEvery: 2, densities: [0.5] };
+    const r = earlyBirdTrackParams.safeParse({ ...base, granularity: 'channels' });
+    assert.ok(!r.success);
+    assert.deepEqual(r.error.issues.map((i) => i.path.join('.')), ['granularity']);
+    assert.match(r.error.issues[0]!.message, /lenet300100 has no batch norm/);
+    const l1 = earlyBirdTrackParams.safeParse({ ...base, bnL1: 1e-4 });
+    assert.ok(!l1.success);
+    assert.deepEqual(l1.error.issues.map((i) => i.path.join('.')), ['bnL1']);
+    assert.ok(earlyBirdTrackParams.safeParse({ ...base, granularity: 'weights' }).success);
+    assert.ok(earlyBirdTrackParams.safeParse({ ...base, model: 'resnet20', granularity: 'channels', bnL1: 0 }).success);
+  });
+});
+
+// A small batch-norm network on 8x8 synthetic images: 4 + 8 = 12 batch-norm channels.
+const BN_NET: ModelDefinition = {
+  name: 'eb-test-bn-net',
+  inputShape: [8, 8, 1],
+  numClasses: 4,
+  build: (l) => [l.conv(4, { bias: false }), l.batchNorm(), l.relu(), l.maxPool(2), l.conv(8, { bias: false }), l.batchNorm(), l.relu(), l.globalAvgPool(), l.dense(4)],
+};
+const BN_SYNTH = { shape: [8, 8, 1] as [number, number, number], numClasses: 4, trainSize: 64, validationSize: 16, testSize: 16 };
+const BN_DATA = { dataset: 'synthetic', data: { synthetic: BN_SYNTH } };
+
+describe('Early-Bird: a channel ticket of a small batch-norm network', () => {
+  registerModel(BN_NET);
+  after(() => unregisterModel(BN_NET.name));
+
+  test('L1 on the scales is a real subgradient term: one SGD step moves each scale by -lr * lambda * sign(gamma) more', async () => {
+    const model = createModel(BN_NET.name, { seed: 1 });
+    const data = await loadDataset('synthetic', { synthetic: BN_SYNTH });
+    const w0 = model.init();
+    w0['bn1.gamma']!.data.set([0.5, -0.25, 0, 2]);
+    const run = (bnL1: number) => train({ model, data, weights: w0, batchSize: 8, budget: 1, optimizer: { type: 'sgd' }, schedule: { lr: 0.5 }, dataSeed: 2, bnL1 });
+    const [plain, l1] = [await run(0), await run(0.01)];
+    const moved = Array.from(l1.weights['bn1.gamma']!.data, (v, i) => v - plain.weights['bn1.gamma']!.data[i]!);
+    [-0.005, 0.005, 0, -0.005].forEach((d, i) => assert.ok(Math.abs(moved[i]! - d) < 1e-6, `channel ${i}: ${moved[i]} vs ${d}`));
+    assert.ok(sameBits(l1.weights['conv1.kernel']!.data, plain.weights['conv1.kernel']!.data), 'nothing else changes');
+  });
+
+  test('masked scales and shifts stay exactly zero with every optimizer (weight decay and L1 on)', async () => {
+    const model = createModel(BN_NET.name, { seed: 1 });
+    const data = await loadDataset('synthetic', { synthetic: BN_SYNTH });
+    const sel = channelSelection(channelLayersOf(model), { 'bn1.gamma': { shape: [4], data: Float32Array.of(1, 0, 1, 0) }, 'bn2.gamma': { shape: [8], data: Float32Array.of(1, 1, 0, 0, 1, 1, 0, 0) } }, 0.5);
+    const mask = channelTicketMask(channelLayersOf(model), layerInfoOf(model), sel);
+    for (const type of OPTIMIZER_TYPES) {
+      const r = await train({ model, data, weights: model.init(), mask, batchSize: 8, budget: 6, optimizer: { type, weightDecay: 1e-3 }, schedule: { lr: 0.05 }, dataSeed: 3, bnL1: 1e-3 });
+      for (const [n, m] of Object.entries(mask)) {
+        const w = r.weights[n]!.data;
+        m.data.forEach((keep, i) => keep || assert.ok(w[i] === 0, `${type}: ${n}[${i}] = ${w[i]}`)); // -0 is zero too
+      }
+      // The kept scales trained (and the L1 term did not stop them).
+      assert.ok([0, 2].every((ch) => r.weights['bn1.gamma']!.data[ch] !== 1), `${type}: kept scales moved`);
+    }
+  });
+
+  test('tracked with granularity channels: the ticket keeps exactly the requested share of channels, and retraining keeps the pruned ones exactly zero', async () => {
+    const cfg = { model: BN_NET.name, ...BN_DATA, batchSize: 16, iterations: 120, optimizer: 'adam', lr: 1e-2, evalEvery: 2, initSeed: 1, dataSeed: 2 } as const;
+    const track = await runStage(earlyBirdTrack, { ...cfg, densities: [0.5], granularity: 'channels', stopEpsilon: 0.5 }, { files: [] });
+    const rec = JSON.parse(readFileSync(track.out('distances'), 'utf8')) as EarlyBirdRecord;
+    assert.equal(rec.granularity, 'channels');
+    assert.equal(rec.scope, 'global');
+    assert.equal(rec.bnL1, 1e-4);
+    // Distances are over the 12 channels: multiples of 1/12.
+    for (const d of rec.tracks[0]!.distances) assert.ok(Math.abs(d.distance * 12 - Math.round(d.distance * 12)) < 1e-9, `${d.distance}`);
+    const inputs = { distances: track.out('distances'), weights: track.out('weights'), init: track.out('init') };
+    const ticket = await runStage(earlyBirdTicket, { model: BN_NET.name, density: 0.5, epsilon: 0.5 }, inputs);
+    assert.equal(ticket.metrics.granularity, 'channels');
+    assert.equal(ticket.metrics.channelsKept, 6);
+    assert.equal(ticket.metrics.channelDensity, 0.5);
+    const m = await readMask(ticket.out('mask'));
+    assert.equal(countOnes(m['bn1.gamma']!.data) + countOnes(m['bn2.gamma']!.data), 6);
+    // Exported in PyTorch's conventions: the scale and shift masks are BatchNorm's weight and bias masks.
+    const torch = decodeSafetensors(toTorchFile(readFileSync(ticket.out('mask')), 'mask'), 'torch mask').tensors;
+    assert.deepEqual(Object.keys(torch).sort(), ['bn1.bias_mask', 'bn1.weight_mask', 'bn2.bias_mask', 'bn2.weight_mask', 'conv1.weight_mask', 'conv2.weight_mask', 'fc1.weight_mask']);
+    assert.deepEqual([...(torch['bn2.bias_mask']!.data as Float32Array)], [...m['bn2.beta']!.data]);
+    const start = await readCheckpoint(ticket.out('start'));
+    const re = await runStage(retrain, { ...cfg, optimizer: 'momentum', lr: 0.05, weightDecay: 1e-3 }, { start: ticket.out('start'), mask: ticket.out('mask'), files: [] });
+    const final = await readCheckpoint(re.out('final'));
+    assert.ok(final.iteration > start.iteration);
+    for (const [bn, conv] of [['bn1', 'conv1'], ['bn2', 'conv2']] as const) {
+      const keep = m[`${bn}.gamma`]!.data;
+      const c = keep.length;
+      const k = final.weights[`${conv}.kernel`]!.data;
+      keep.forEach((kept, ch) => {
+        if (kept) return;
+        assert.ok(final.weights[`${bn}.gamma`]!.data[ch] === 0, `${bn}.gamma[${ch}]`);
+        assert.ok(final.weights[`${bn}.beta`]!.data[ch] === 0, `${bn}.beta[${ch}]`);
+        for (let i = ch; i < k.length; i += c) assert.ok(k[i] === 0, `${conv} filter ${ch}`);
+      });
+      assert.ok(keep.some((kept, ch) => kept && final.weights[`${bn}.gamma`]!.data[ch] !== start.weights[`${bn}.gamma`]!.data[ch]), 'the kept channels trained');
+    }
+    // The weights density counts kernels only (not the scale and shift entries of the mask): the
+    // filters of the pruned channels, 3x3x1 in conv1 and 3x3x4 in conv2, of 36 + 288 + 32 weights.
+    const zeroed = (4 - countOnes(m['bn1.gamma']!.data)) * 9 + (8 - countOnes(m['bn2.gamma']!.data)) * 36;
+    assert.equal(re.metrics.density, (356 - zeroed) / 356);
+    assert.equal(ticket.metrics.density, re.metrics.density, "the ticket reports the same weights density");
   });
 });

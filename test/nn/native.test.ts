@@ -13,7 +13,8 @@ import { OPTIMIZER_KERNEL } from '../../src/nn/kernels/optimizer.js';
 import { initBackend, tf, type BackendPref } from '../../src/nn/backend.js';
 import { readManifest, nativeDir, opsSourceDigest } from '../../src/nn/native/layout.js';
 import { optimizerStep, validateOptimizer } from '../../src/nn/optim.js';
-import { createModel, MODEL_NAMES, type Model } from '../../src/nn/models/index.js';
+import { buildModel, createModel, MODEL_NAMES, type Model } from '../../src/nn/models/index.js';
+import { denseChain, nativeDenseStep } from '../../src/nn/native/dense-step.js';
 import { train } from '../../src/nn/train.js';
 import { syntheticData } from '../../src/nn/train-data.js';
 import { Rng } from '../../src/nn/rng.js';
@@ -85,6 +86,22 @@ function randomMask(model: Model, seed: number): MaskMap {
   }
   return mask;
 }
+
+// Which networks the native backend may train as one op (src/nn/native/dense-step.ts): read from
+// the layers' description (Model.layerOps), without the native build.
+test('the dense chain of a network: [flatten] dense (relu dense)*, no dropout, every trainable weight in it', () => {
+  assert.deepEqual(denseChain(createModel('lenet300100')), ['fc1.kernel', 'fc1.bias', 'fc2.kernel', 'fc2.bias', 'fc3.kernel', 'fc3.bias']);
+  assert.deepEqual(createModel('lenet300100').layerOps?.map((o) => o.op), ['flatten', 'dense', 'relu', 'dense', 'relu', 'dense']);
+  const own = (build: Parameters<typeof buildModel>[0]['build']) => denseChain(buildModel({ name: 'own', inputShape: [4], numClasses: 2, build }));
+  assert.deepEqual(own((l) => [l.dense(3, { bias: false }), l.relu(), l.dense(2)]), ['fc1.kernel', 'fc2.kernel', 'fc2.bias']);
+  assert.equal(own((l) => [l.dense(3), l.dense(2)]), undefined, 'no ReLU between');
+  assert.equal(own((l) => [l.dense(3), l.relu(), l.relu(), l.dense(2)]), undefined, 'two ReLUs');
+  assert.equal(own((l) => [l.dense(3), l.relu(), l.dense(2), l.relu()]), undefined, 'ReLU on the logits');
+  assert.equal(own((l) => [l.dense(3), l.batchNorm(), l.relu(), l.dense(2)]), undefined, 'batch norm');
+  assert.equal(denseChain(createModel('lenet300100', { dropout: 0.2 })), undefined, 'dropout');
+  assert.ok(denseChain(createModel('lenet300100', { dropout: 0 })), 'dropout at rate 0 is no layer');
+  for (const name of ['conv2', 'resnet20', 'vgg16']) assert.equal(denseChain(createModel(name)), undefined, name);
+});
 
 describe('native TensorFlow backend', { skip }, () => {
   test('it is the backend in use, with TensorFlow and its wheel in the provenance', async () => {
@@ -172,6 +189,75 @@ describe('native TensorFlow backend', { skip }, () => {
         const wasm = await update('wasm', type, withState);
         const native = await update('tensorflow', type, withState);
         wasm.forEach((w, i) => assert.ok(sameBits(native[i]!, w), `${type}${withState ? '' : ' (first step)'}: output ${i}`));
+      }
+    }
+  });
+
+  // LthDenseTrainStep (src/nn/native/dense-step.ts): a network of dense layers and ReLU trains its
+  // whole step as one op. Its matrix products are Eigen's, the composed step's oneDNN's: float32
+  // with other summation orders. After three masked steps with weight decay, weights and optimizer
+  // state agree to ~3e-7 of the largest value (mnist_lenet_50_30_20, batch 20). Adam divides by
+  // sqrt(v): a weight whose gradient is ~0 moves by up to lr in a direction that rounding decides
+  // (LeNet-300-100 on random data, batch 60: 4e-3 of the largest weight after 3 steps), so Adam's
+  // weights must agree to 1e-5 but for one in 10^3 of them, and its moments like the others'.
+  // Pruned weights exactly zero, and the same bits every run.
+  test('fully connected networks train their step as one op: the composed step up to float rounding, masks zero, same bits', async () => {
+    await initBackend('tensorflow', { threads: 1 });
+    const cfg = validateOptimizer({ type: 'adam' });
+    assert.ok(nativeDenseStep(createModel('lenet300100'), cfg), 'LeNet-300-100 runs as one op');
+    assert.ok(nativeDenseStep(createModel('mnist_lenet_50_30_20'), cfg), 'and so does any mnist_lenet_*');
+    for (const other of ['conv2', 'resnet20']) assert.equal(nativeDenseStep(createModel(other), cfg), undefined, other);
+    assert.equal(nativeDenseStep(createModel('lenet300100', { dropout: 0.1 }), cfg), undefined, 'dropout: composed');
+    process.env.LTH_NATIVE_DENSE_STEP = '0';
+    assert.equal(nativeDenseStep(createModel('lenet300100'), cfg), undefined, 'LTH_NATIVE_DENSE_STEP=0: composed');
+    delete process.env.LTH_NATIVE_DENSE_STEP;
+
+    // A network of the project's own: image input, a kernel without bias, one class count of its own.
+    const own = buildModel({ name: 'own', inputShape: [3, 3, 2], numClasses: 3, init: 'glorot_normal', build: (l) => [l.flatten(), l.dense(7, { bias: false }), l.relu(), l.dense(3)] }, { seed: 2 });
+    const cases = [
+      ...(['sgd', 'momentum', 'nesterov', 'adam'] as const).map((type) => ({ model: createModel('mnist_lenet_50_30_20', { seed: 1 }), type })),
+      { model: own, type: 'adam' as const },
+    ];
+    for (const { model, type } of cases) {
+      assert.ok(nativeDenseStep(model, validateOptimizer({ type })), `${model.name} runs as one op`);
+      const data = syntheticData({ inputShape: model.inputShape, numClasses: model.numClasses, trainSize: 60, validationSize: 4, testSize: 4, seed: 1 });
+      const mask = randomMask(model, 2);
+      const run = async (composed: boolean) => {
+        if (composed) process.env.LTH_NATIVE_DENSE_STEP = '0';
+        try {
+          return await train({ model, data, weights: model.init(), mask, batchSize: 20, budget: '3it', optimizer: { type, weightDecay: 1e-4 }, schedule: { lr: 0.01 }, dataSeed: 1 });
+        } finally {
+          delete process.env.LTH_NATIVE_DENSE_STEP;
+        }
+      };
+      const fused = await run(false);
+      const again = await run(false);
+      const composed = await run(true);
+      assert.ok(Math.abs(fused.finalTrainLoss - composed.finalTrainLoss) < 1e-5 * Math.abs(composed.finalTrainLoss), `${model.name} ${type}: loss ${fused.finalTrainLoss} vs ${composed.finalTrainLoss}`);
+      for (const n of Object.keys(composed.weights)) {
+        assert.ok(sameBits(fused.weights[n]!.data, again.weights[n]!.data), `${model.name} ${type} ${n}: the same bits twice`);
+        const a = fused.weights[n]!.data;
+        const b = composed.weights[n]!.data;
+        const m = mask[n];
+        if (m) for (let i = 0; i < a.length; i++) if (!m.data[i]) assert.ok(a[i] === 0, `${model.name} ${type} ${n}[${i}] = ${a[i]}`);
+        if (type !== 'adam') {
+          const d = relDiff(a, b);
+          assert.ok(d < 1e-6, `${model.name} ${type} ${n}: relative difference ${d.toExponential(2)}`);
+          continue;
+        }
+        let max = 1e-12;
+        for (const v of b) max = Math.max(max, Math.abs(v));
+        let off = 0;
+        for (let i = 0; i < a.length; i++) {
+          assert.ok(Math.abs(a[i]! - b[i]!) <= 3 * 2 * 0.01, `${model.name} ${type} ${n}[${i}]: ${a[i]} vs ${b[i]}: more than 3 steps of 2 lr apart`);
+          if (Math.abs(a[i]! - b[i]!) > 1e-5 * max) off++;
+        }
+        assert.ok(off <= Math.max(2, a.length * 1e-3), `${model.name} ${type} ${n}: ${off} of ${a.length} weights differ by more than 1e-5 of the largest`);
+      }
+      for (const k of Object.keys(composed.optimizer)) {
+        assert.ok(sameBits(fused.optimizer[k]!.data, again.optimizer[k]!.data), `${model.name} ${type} ${k}: the same bits twice`);
+        const d = relDiff(fused.optimizer[k]!.data, composed.optimizer[k]!.data);
+        assert.ok(d < 1e-6, `${model.name} ${type} ${k}: relative difference ${d.toExponential(2)}`);
       }
     }
   });

@@ -24,12 +24,14 @@
  * With our ops library (src/nn/native/ops/lth_ops.cc, compiled by `pipeline setup native`),
  * training-mode batch norm and the optimizer update are one TensorFlow op each, as on wasm (the
  * LthBatchNorm pair and LthOptimizerUpdate: ./batchnorm.ts and ./optimizer.ts have the contracts)
- * instead of 13 and ~15 element-wise ops. Without it, the composed versions run.
+ * instead of 13 and ~15 element-wise ops; and a fully connected network's whole training step is
+ * one op (LthDenseTrainStep: src/nn/native/dense-step.ts). Without it, the composed versions run.
  */
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from './batchnorm.js';
 import { OPTIMIZER_KERNEL, optimizerOutputCount, type OptimizerUpdateAttrs } from './optimizer.js';
 import type { backend_util, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { core } from '../tfjs-core.js';
+import { DENSE_STEP_KERNEL, type DenseStepAttrs } from '../native/dense-step.js';
 
 const BACKEND = 'tensorflow';
 
@@ -170,14 +172,41 @@ const optimizerUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const int = (name: string, value: number): OpAttr => ({ name, type: b.binding.TF_ATTR_INT, value });
   const flag = (name: string, value: boolean): OpAttr => ({ name, type: b.binding.TF_ATTR_BOOL, value });
   const num = (name: string, value: number): OpAttr => ({ name, type: b.binding.TF_ATTR_FLOAT, value });
-  return b.executeMultipleOutputs(OPTIMIZER_KERNEL, [
-    int('N', extra.length), int('M', outputs),
+  // What changes from step to step is an input, not attributes: TensorFlow's eager runtime would
+  // build (and keep) a kernel for every new set of attribute values (ops/lth_ops.cc, Hyper).
+  const hyper = core().tensor1d([a.lr, a.lr / a.bc1, a.bc2], 'float32');
+  try {
+    return b.executeMultipleOutputs(OPTIMIZER_KERNEL, [
+      int('N', extra.length), int('M', outputs),
+      { name: 'kind', type: b.binding.TF_ATTR_STRING, value: a.type },
+      flag('has_mask', mask !== undefined), flag('has_s1', s1 !== undefined), flag('has_s2', s2 !== undefined),
+      num('wd', a.weightDecay > 0 ? a.weightDecay : 0), num('momentum', a.momentum),
+      num('b1', a.beta1), num('b2', a.beta2), num('c1', 1 - a.beta1), num('c2', 1 - a.beta2), num('eps', a.epsilon),
+    ], [p, g, hyper, ...extra], outputs);
+  } finally {
+    hyper.dispose();
+  }
+};
+
+/**
+ * Our LthDenseTrainStep op (src/nn/native/dense-step.ts): inputs x, labels, hyper, then t0, t1, ...
+ * in order; outputs the loss and `outputs` tensors.
+ */
+const denseTrainStep: KernelFunc = ({ inputs, backend, attrs }) => {
+  const a = attrs as unknown as DenseStepAttrs;
+  const b = backend as unknown as NodeBackend;
+  const named = inputs as Record<string, TensorInfo>;
+  const list: TensorInfo[] = [];
+  for (let i = 0; named[`t${i}`]; i++) list.push(named[`t${i}`]!);
+  const num = (name: string, value: number): OpAttr => ({ name, type: b.binding.TF_ATTR_FLOAT, value });
+  return b.executeMultipleOutputs(DENSE_STEP_KERNEL, [
+    { name: 'N', type: b.binding.TF_ATTR_INT, value: list.length },
+    { name: 'M', type: b.binding.TF_ATTR_INT, value: a.outputs },
+    { name: 'params', type: b.binding.TF_ATTR_INT, value: a.params },
     { name: 'kind', type: b.binding.TF_ATTR_STRING, value: a.type },
-    flag('has_mask', mask !== undefined), flag('has_s1', s1 !== undefined), flag('has_s2', s2 !== undefined),
-    num('lr', a.lr), num('wd', a.weightDecay > 0 ? a.weightDecay : 0), num('momentum', a.momentum),
-    num('b1', a.beta1), num('b2', a.beta2), num('c1', 1 - a.beta1), num('c2', 1 - a.beta2),
-    num('bc2', a.bc2), num('eps', a.epsilon), num('step', a.lr / a.bc1),
-  ], [p, g, ...extra], outputs);
+    num('wd', a.weightDecay > 0 ? a.weightDecay : 0), num('momentum', a.momentum),
+    num('b1', a.beta1), num('b2', a.beta2), num('c1', 1 - a.beta1), num('c2', 1 - a.beta2), num('eps', a.epsilon),
+  ], [named.x!, named.labels!, named.hyper!, ...list], 1 + a.outputs);
 };
 
 const KERNELS: Record<string, KernelFunc> = {
@@ -192,6 +221,7 @@ const OPS_KERNELS: Record<string, KernelFunc> = {
   [BATCH_NORM_KERNEL]: batchNorm,
   [BATCH_NORM_GRAD_KERNEL]: batchNormGrad,
   [OPTIMIZER_KERNEL]: optimizerUpdate,
+  [DENSE_STEP_KERNEL]: denseTrainStep,
 };
 
 let registered = false;

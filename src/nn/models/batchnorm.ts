@@ -6,6 +6,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../backend.js';
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, fusedBatchNormAvailable, registerBatchNormKernels } from '../kernels/batchnorm.js';
+import type { ParamSpec } from './layers.js';
 
 const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1; // PyTorch's convention: running = (1 - m) * running + m * batch
@@ -106,4 +107,35 @@ function fusedBatchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor): { y: Tenso
   });
   const y = op(x, gamma, beta);
   return { y, mean: mean!, variance: variance! };
+}
+
+/** A batch-norm layer of a model, as channel pruning sees it. */
+export interface BatchNormLayer {
+  /** Its scale and shift tensors (`<bn>.gamma`, `<bn>.beta`). */
+  gamma: string;
+  beta: string;
+  channels: number;
+  /** The kernel whose output channels it normalizes (see ParamSpec.producer), if any. */
+  producer?: string;
+}
+
+/** The batch-norm layers of a model's params, in the model's order. */
+export function batchNormLayers(params: readonly ParamSpec[]): BatchNormLayer[] {
+  const out: BatchNormLayer[] = [];
+  for (const p of params) {
+    if (p.role !== 'gamma') continue;
+    const beta = `${p.name.slice(0, -'gamma'.length)}beta`;
+    out.push({ gamma: p.name, beta, channels: p.shape[0]!, ...(p.producer === undefined ? {} : { producer: p.producer }) });
+  }
+  return out;
+}
+
+/**
+ * What a mask may hold (the one definition, for the trainer and src/lth/masks.ts): the prunable
+ * kernels, and the batch-norm scales and shifts. Pruning selects kernel entries only; channel
+ * pruning (src/lth/channel-masks.ts) also zeroes a pruned channel's scale and shift, which the
+ * masked optimizers then keep at exactly zero like any masked weight.
+ */
+export function maskableNames(model: { prunable: readonly string[]; params: readonly ParamSpec[] }): string[] {
+  return [...model.prunable, ...model.params.filter((p) => p.role === 'gamma' || p.role === 'beta').map((p) => p.name)];
 }

@@ -40,6 +40,6 @@ export {
   type DenseOptions,
   type BasicBlockOptions,
 } from './layers.js';
-export { batchNormTrain } from './batchnorm.js';
+export { batchNormLayers, batchNormTrain, maskableNames, type BatchNormLayer } from './batchnorm.js';
 export { type InitScheme, type KernelInit } from './init.js';
 export { type ModelFamily } from './family.js';

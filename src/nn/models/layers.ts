@@ -35,6 +35,12 @@ export interface ParamSpec {
   init: InitScheme;
   /** Trainable by the optimizer (false for batch-norm running statistics). */
   trainable: boolean;
+  /**
+   * Batch-norm tensors: the kernel (conv or dense) whose output channels this batch norm
+   * normalizes, when its input comes straight from one (element-wise layers between them allowed);
+   * absent after a sum, a pooling or a flatten. Channel pruning zeroes that kernel's output channel.
+   */
+  producer?: string;
 }
 
 export interface ForwardOptions {
@@ -61,7 +67,20 @@ export interface BuiltLayer {
   readonly shape: Shape;
   /** The forward pass on a batch [N, ...input shape]. */
   forward(x: Tensor, ctx: ForwardContext): Tensor;
+  /**
+   * What the forward pass computes, as a list of known operations, where it is one of those
+   * (dense, ReLU, flatten, dropout, and sequences of them): a backend may run such a network's
+   * whole training step as one op of its own (src/nn/native/dense-step.ts). Absent otherwise.
+   */
+  readonly ops?: readonly LayerOp[];
 }
+
+/** An operation of `BuiltLayer.ops`: the forward pass of a layer, by the names of its weights. */
+export type LayerOp =
+  | { readonly op: 'dense'; readonly kernel: string; readonly bias?: string }
+  | { readonly op: 'relu' }
+  | { readonly op: 'flatten' }
+  | { readonly op: 'dropout'; readonly rate: number };
 
 /** A layer: given the network and its input shape, declares its weights and builds its forward pass. */
 export type Layer = (net: NetworkBuilder, input: Shape) => BuiltLayer;
@@ -77,6 +96,8 @@ export class NetworkBuilder {
   readonly flattenedInputs: Record<string, readonly [number, number, number]> = {};
   /** Shapes that `flatten` made from an image (element-wise layers pass the same shape object on). */
   readonly flattened = new WeakMap<Shape, readonly [number, number, number]>();
+  /** Output shapes made by a conv or dense layer, with its kernel's name (element-wise layers pass the same shape object on). */
+  readonly producedBy = new WeakMap<Shape, string>();
   private readonly counters = new Map<string, number>();
   private prefix = '';
 
@@ -127,11 +148,12 @@ export class NetworkBuilder {
     this.add({ name: `${layer}.bias`, shape: [n], role: 'bias', init: 'zeros', trainable: true });
   }
 
-  batchNorm(layer: string, c: number): void {
-    this.add({ name: `${layer}.gamma`, shape: [c], role: 'gamma', init: 'ones', trainable: true });
-    this.add({ name: `${layer}.beta`, shape: [c], role: 'beta', init: 'zeros', trainable: true });
-    this.add({ name: `${layer}.running_mean`, shape: [c], role: 'running_mean', init: 'zeros', trainable: false });
-    this.add({ name: `${layer}.running_var`, shape: [c], role: 'running_var', init: 'ones', trainable: false });
+  batchNorm(layer: string, c: number, producer?: string): void {
+    const from = producer === undefined ? {} : { producer };
+    this.add({ name: `${layer}.gamma`, shape: [c], role: 'gamma', init: 'ones', trainable: true, ...from });
+    this.add({ name: `${layer}.beta`, shape: [c], role: 'beta', init: 'zeros', trainable: true, ...from });
+    this.add({ name: `${layer}.running_mean`, shape: [c], role: 'running_mean', init: 'zeros', trainable: false, ...from });
+    this.add({ name: `${layer}.running_var`, shape: [c], role: 'running_var', init: 'ones', trainable: false, ...from });
   }
 
   /** A definition mistake: PIPELINE_INVALID at the model's definition. */
@@ -206,8 +228,10 @@ export function conv(filters: number, o: ConvOptions = {}): Layer {
     net.kernel(name, [k, k, cin, cout], 'conv', o.init);
     if (bias) net.bias(name, cout);
     const padding = paddingOf(pad);
+    const shape: Shape = [spatial(net, what, h, k, stride, pad), spatial(net, what, w, k, stride, pad), cout];
+    net.producedBy.set(shape, `${name}.kernel`);
     return {
-      shape: [spatial(net, what, h, k, stride, pad), spatial(net, what, w, k, stride, pad), cout],
+      shape,
       forward: (x, c) => {
         const y = tf().conv2d(x as Tensor4D, c.weight(`${name}.kernel`) as Tensor4D, stride, padding);
         return bias ? tf().add(y, c.weight(`${name}.bias`)) : y;
@@ -235,8 +259,11 @@ export function dense(units: number, o: DenseOptions = {}): Layer {
     if (bias) net.bias(name, out);
     const unflattened = net.flattened.get(input);
     if (unflattened) net.flattenedInputs[name] = unflattened;
+    const shape: Shape = [out];
+    net.producedBy.set(shape, `${name}.kernel`);
     return {
-      shape: [out],
+      shape,
+      ops: [bias ? { op: 'dense', kernel: `${name}.kernel`, bias: `${name}.bias` } : { op: 'dense', kernel: `${name}.kernel` }],
       forward: (x, c) => {
         const t = tf();
         const y = t.matMul(x as Tensor2D, c.weight(`${name}.kernel`) as Tensor2D);
@@ -251,7 +278,7 @@ export function batchNorm(o: { name?: string } = {}): Layer {
   return (net, input) => {
     const name = net.layerName('bn', o.name);
     if (input.length === 0) net.fail(`batch norm '${name}' needs an input with channels`);
-    net.batchNorm(name, input[input.length - 1]!);
+    net.batchNorm(name, input[input.length - 1]!, net.producedBy.get(input));
     return {
       shape: input,
       forward: (x, c) => {
@@ -271,7 +298,7 @@ export function batchNorm(o: { name?: string } = {}): Layer {
 }
 
 export function relu(): Layer {
-  return (_net, input) => ({ shape: input, forward: (x) => tf().relu(x) });
+  return (_net, input) => ({ shape: input, ops: [{ op: 'relu' }], forward: (x) => tf().relu(x) });
 }
 
 function pool(kind: 'max' | 'avg', size: number, stride: number | undefined): Layer {
@@ -311,7 +338,7 @@ export function flatten(): Layer {
     const n = sizeOf(input);
     const shape: Shape = [n];
     if (input.length === 3) net.flattened.set(shape, [input[0]!, input[1]!, input[2]!]);
-    return { shape, forward: (x) => tf().reshape(x, [x.shape[0]!, n]) };
+    return { shape, ops: [{ op: 'flatten' }], forward: (x) => tf().reshape(x, [x.shape[0]!, n]) };
   };
 }
 
@@ -326,6 +353,7 @@ export function dropout(rate: number): Layer {
     const layer = ++net.dropoutLayers;
     return {
       shape: input,
+      ops: rate > 0 ? [{ op: 'dropout', rate }] : [],
       forward: (x, c) => {
         if (!c.opts.training || rate <= 0) return x;
         if (c.opts.dropoutSeed === undefined) throw new PipelineError('INTERNAL', 'dropout in training mode needs a dropoutSeed', { where: 'src/nn/models' });
@@ -346,7 +374,8 @@ export function sequential(...layers: readonly Layer[]): Layer {
       built.push(b);
       shape = b.shape;
     }
-    return { shape, forward: (x, c) => built.reduce((h, b) => b.forward(h, c), x) };
+    const ops = built.every((b) => b.ops) ? built.flatMap((b) => b.ops!) : undefined;
+    return { shape, ...(ops ? { ops } : {}), forward: (x, c) => built.reduce((h, b) => b.forward(h, c), x) };
   };
 }
 
@@ -374,6 +403,8 @@ export function residual(main: Layer | readonly Layer[], shortcut?: Layer | read
         s ? 'make both paths give the same shape' : 'give a shortcut that changes the shape too, e.g. [l.conv(c, { kernel: 1, stride: 2, bias: false }), l.batchNorm()]',
       );
     }
+    // The sum is no single kernel's output (a batch norm after it has no producer).
+    net.producedBy.delete(m.shape);
     return { shape: m.shape, forward: (x, c) => tf().add(m.forward(x, c), s ? s.forward(x, c) : x) };
   };
 }

@@ -9,7 +9,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../../errors.js';
 import { sizeOf, type WeightMap } from '../tensormap.js';
 import { initTensor, type KernelInit } from './init.js';
-import { layers, NetworkBuilder, sequential, type ForwardOptions, type Layer, type LayerBuilders, type LayerKind, type ParamSpec } from './layers.js';
+import { layers, NetworkBuilder, sequential, type ForwardOptions, type Layer, type LayerBuilders, type LayerKind, type LayerOp, type ParamSpec } from './layers.js';
 
 export interface ForwardResult {
   logits: Tensor2D;
@@ -67,6 +67,8 @@ export interface Model {
    * Conv-6: [4, 4, 256]): we flatten NHWC, PyTorch (C, H, W), so an export reorders their rows.
    */
   flattenedInputs: Record<string, readonly [number, number, number]>;
+  /** What the network computes, where it is made only of known operations (`BuiltLayer.ops`). */
+  layerOps?: readonly LayerOp[];
   /** The seeded initial weights (default: the seed given to createModel). */
   init(seed?: number): WeightMap;
   /** Logits for a batch `x` [N, ...inputShape]. Call inside a tf.tidy / gradient function. */
@@ -111,6 +113,7 @@ export function buildModel(def: ModelDefinition, opts: ModelOptions = {}, where?
     outputLayer,
     layerKinds: { ...net.kinds, [outputLayer]: 'output' },
     flattenedInputs: { ...net.flattenedInputs },
+    ...(built.ops ? { layerOps: built.ops } : {}),
     init(s = seed) {
       const out: WeightMap = {};
       for (const p of params) out[p.name] = { shape: [...p.shape], data: initTensor(p.name, p.shape, p.init, s) };

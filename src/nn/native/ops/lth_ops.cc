@@ -1,7 +1,9 @@
 // Our own TensorFlow kernels for the native backend, the counterpart of the WASM SIMD kernels
 // (src/nn/kernels/simd/): a training-mode batch norm pair and the masked optimizer update, each
 // one op where tfjs-node would run 8 to 17 element-wise ops, each with its own dispatch and its
-// own full-size allocation. Measured on ResNet-20 (batch 128) and LeNet-300-100 (batch 60):
+// own full-size allocation; and a fully connected network's whole training step (forward,
+// loss, backward, masked update) as one op, where tfjs-node would run ~80 ops whose dispatch was
+// most of a LeNet step. Measured on ResNet-20 (batch 128) and LeNet-300-100 (batch 60):
 // bench/RESULTS.md.
 //
 // Written by hand because no library has them: TensorFlow's FusedBatchNormV3 is one op too, but
@@ -11,7 +13,8 @@
 // which the tfjs binding does not hold.
 //
 // They are registered through TensorFlow's C kernel API (tensorflow/c/kernels.h, ops.h, exported
-// by libtensorflow_framework.so.2), so only the C headers the binding already needs are used. The
+// by libtensorflow_framework.so.2), so only the C headers the binding already needs are used, and
+// Eigen's (header-only, from the same wheel) for the dense step's matrix products. The
 // library is also a Node-API module: the backend loads it with require() after the binding, and
 // its static registration puts the ops in the process's one TensorFlow op registry, where the
 // binding's eager ops find them by name. Built by `pipeline setup native` (src/nn/native/setup.ts).
@@ -23,10 +26,13 @@
 //   fused kernel's (src/nn/kernels/optimizer.ts);
 // - per-channel sums are accumulated in double over fixed blocks of rows, and the blocks added in
 //   order, so a result does not depend on the thread count (unlike TensorFlow's own reductions);
-// - the variance is two-pass (sum of (x - mean)^2), y = (x - mean) * (rstd * gamma) + beta.
+// - the variance is two-pass (sum of (x - mean)^2), y = (x - mean) * (rstd * gamma) + beta;
+// - the dense step's matrix products are Eigen's (TensorFlow's MatMul is oneDNN's here): another
+//   summation order, so float rounding apart from the composed step, deterministic.
 //
 // Threads: TF_NUM_INTRAOP_THREADS (which the backend sets to the stage's cores) workers share the
-// blocks of one op; the C kernel API does not expose TensorFlow's own intra-op pool.
+// blocks of one op; the C kernel API does not expose TensorFlow's own intra-op pool. The dense
+// step runs on the calling thread (LeNet-size products are too small to gain from a second one).
 
 #include <node_api.h>
 
@@ -42,6 +48,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <Eigen/Core>
 
 #include "tensorflow/c/kernels.h"
 #include "tensorflow/c/ops.h"
@@ -192,6 +200,13 @@ float FloatAttr(TF_OpKernelConstruction* ctx, const char* name) {
   return v;
 }
 
+void Fail(TF_OpKernelContext* ctx, const char* message) {
+  TF_Status* s = TF_NewStatus();
+  TF_SetStatus(s, TF_INVALID_ARGUMENT, message);
+  TF_OpKernelContext_Failure(ctx, s);
+  TF_DeleteStatus(s);
+}
+
 // Per-channel sums over blocks of rows, in double, blocks added in order.
 template <typename F>
 void ChannelSums(int64_t rows, int64_t c, int sums, std::vector<double>* out, F add_row) {
@@ -323,13 +338,28 @@ struct OptimizerKernel {
   float lr, wd, momentum, b1, b2, c1, c2, bc2, eps, step;
 };
 
-void* CreateOptimizer(TF_OpKernelConstruction* ctx) {
-  auto* k = new OptimizerKernel{};
+// The attributes both optimizer ops take: the kind and the constant coefficients.
+void ReadOptimizerAttrs(TF_OpKernelConstruction* ctx, OptimizerKernel* k) {
   Status s;
   char kind[16] = {0};
   TF_OpKernelConstruction_GetAttrString(ctx, "kind", kind, sizeof(kind) - 1, s.s);
+  if (!s.ok()) TF_OpKernelConstruction_Failure(ctx, s.s);
   const std::string name(kind);
   k->kind = name == "sgd" ? Kind::kSgd : name == "momentum" ? Kind::kMomentum : name == "nesterov" ? Kind::kNesterov : Kind::kAdam;
+  k->wd = FloatAttr(ctx, "wd");
+  k->has_wd = k->wd > 0;
+  k->momentum = FloatAttr(ctx, "momentum");
+  k->b1 = FloatAttr(ctx, "b1");
+  k->b2 = FloatAttr(ctx, "b2");
+  k->c1 = FloatAttr(ctx, "c1");
+  k->c2 = FloatAttr(ctx, "c2");
+  k->eps = FloatAttr(ctx, "eps");
+}
+
+void* CreateOptimizer(TF_OpKernelConstruction* ctx) {
+  auto* k = new OptimizerKernel{};
+  ReadOptimizerAttrs(ctx, k);
+  Status s;
   const char* flags[] = {"has_mask", "has_s1", "has_s2"};
   bool* dest[] = {&k->has_mask, &k->has_s1, &k->has_s2};
   for (int i = 0; i < 3; i++) {
@@ -338,17 +368,6 @@ void* CreateOptimizer(TF_OpKernelConstruction* ctx) {
     *dest[i] = b != 0;
   }
   if (!s.ok()) TF_OpKernelConstruction_Failure(ctx, s.s);
-  k->lr = FloatAttr(ctx, "lr");
-  k->wd = FloatAttr(ctx, "wd");
-  k->has_wd = k->wd > 0;
-  k->momentum = FloatAttr(ctx, "momentum");
-  k->b1 = FloatAttr(ctx, "b1");
-  k->b2 = FloatAttr(ctx, "b2");
-  k->c1 = FloatAttr(ctx, "c1");
-  k->c2 = FloatAttr(ctx, "c2");
-  k->bc2 = FloatAttr(ctx, "bc2");
-  k->eps = FloatAttr(ctx, "eps");
-  k->step = FloatAttr(ctx, "step");
   return k;
 }
 
@@ -419,13 +438,32 @@ BlockFn Pick(const OptimizerKernel& k) {
   }
 }
 
-// LthOptimizerUpdate(p, g, extra: [mask][, s1][, s2]) -> new p[, s1[, s2]]: the loops of
+// The coefficients that change from step to step: an input [lr, step (lr / bias correction 1),
+// bias correction 2], not attributes: TensorFlow's eager runtime builds and caches a kernel for
+// every new set of attribute values, so per-step attributes cost a kernel construction per
+// parameter per step and ~5 KB of memory each, never freed (measured: +39 MB over 8,000 steps of
+// one tensor's update).
+bool Hyper(TF_OpKernelContext* ctx, int i, OptimizerKernel* k) {
+  Tensor hyper;
+  if (!Input(ctx, i, &hyper)) return false;
+  if (hyper.size() != 3) {
+    Fail(ctx, "hyper must hold lr, step and bc2");
+    return false;
+  }
+  const float* H = hyper.data();
+  k->lr = H[0];
+  k->step = H[1];
+  k->bc2 = H[2];
+  return true;
+}
+
+// LthOptimizerUpdate(p, g, hyper, extra: [mask][, s1][, s2]) -> new p[, s1[, s2]]: the loops of
 // src/nn/kernels/optimizer.ts, operation for operation.
 void ComputeOptimizer(void* kernel, TF_OpKernelContext* ctx) {
-  const OptimizerKernel& k = *static_cast<OptimizerKernel*>(kernel);
+  OptimizerKernel k = *static_cast<OptimizerKernel*>(kernel);
   Tensor p, g, mask, s1, s2, np, o1, o2;
-  int in = 2;
-  if (!Input(ctx, 0, &p) || !Input(ctx, 1, &g)) return;
+  int in = 3;
+  if (!Input(ctx, 0, &p) || !Input(ctx, 1, &g) || !Hyper(ctx, 2, &k)) return;
   if (k.has_mask && !Input(ctx, in++, &mask)) return;
   if (k.has_s1 && !Input(ctx, in++, &s1)) return;
   if (k.has_s2 && !Input(ctx, in++, &s2)) return;
@@ -437,6 +475,197 @@ void ComputeOptimizer(void* kernel, TF_OpKernelContext* ctx) {
   const int64_t n = p.size();
   const int64_t chunk = 16384;
   pool().Run((n + chunk - 1) / chunk, [&](int64_t b) { block(k, st, b * chunk, std::min(n, (b + 1) * chunk)); });
+}
+
+// ---------------------------------------------------------------- fully connected training step
+
+// LthDenseTrainStep(x [B, ...], labels [B] int32, hyper [3], t: N * float) -> loss [], out: M * float
+//
+// A whole training step of a network made only of dense layers with ReLU between them (LeNet-300-100,
+// any mnist_lenet_*: src/nn/native/dense-step.ts checks the layer structure): forward pass, mean
+// softmax cross-entropy, backward pass, and the masked optimizer update of every parameter, in one
+// op instead of ~80 tfjs ops, each with its dispatch (tfjs-core's engine, the binding, TensorFlow's
+// eager runtime: most of a LeNet step's time, bench/RESULTS.md).
+//
+// The function is the composed step's: h = relu(h W + b) layer by layer, logits = h W + b for the
+// last, loss = -mean(logsoftmax(logits)[label]); its gradient; then per parameter the loops of
+// LthOptimizerUpdate (UpdateBlock above, the same code: the same bits given the same gradient).
+// The matrix products are Eigen's (the headers TensorFlow's own MatMul is built from, from the
+// wheel), on the calling thread: float32, other summation orders than oneDNN's, so results agree
+// with the composed step's to float rounding, and are the same bits from run to run.
+//
+// `params` (an attribute, so one kernel serves every step) says, per parameter in layer order
+// (kernel, then its bias if any): bit 1 a kernel (else the bias of the kernel before it), bit 2 it
+// has a mask, bit 4 it has s1, bit 8 s2. `t` holds per parameter p, [mask], [s1], [s2]; `out` per
+// parameter the new p, then the new s1 and s2 as the optimizer keeps them. `hyper` = lr, the
+// step (lr / bias correction 1), bias correction 2: they change every step, so they are an input,
+// not attributes (see Hyper above).
+
+struct DenseStepKernel {
+  OptimizerKernel opt;
+  std::vector<int64_t> params;
+};
+
+void* CreateDenseStep(TF_OpKernelConstruction* ctx) {
+  auto* k = new DenseStepKernel{};
+  ReadOptimizerAttrs(ctx, &k->opt);
+  Status s;
+  int32_t n = 0, total = 0;
+  TF_OpKernelConstruction_GetAttrSize(ctx, "params", &n, &total, s.s);
+  if (s.ok()) {
+    k->params.resize(n);
+    TF_OpKernelConstruction_GetAttrInt64List(ctx, "params", k->params.data(), n, s.s);
+  }
+  if (!s.ok()) TF_OpKernelConstruction_Failure(ctx, s.s);
+  return k;
+}
+
+void DeleteDenseStep(void* k) { delete static_cast<DenseStepKernel*>(k); }
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMat = Eigen::Map<const RowMajor>;
+using Mat = Eigen::Map<RowMajor>;
+
+struct DenseParam {
+  Tensor p, mask, s1, s2;
+  int64_t flags;
+};
+
+struct DenseLayer {
+  DenseParam* kernel = nullptr;
+  DenseParam* bias = nullptr;
+  int64_t in = 0, out = 0;
+};
+
+enum : int64_t { kIsKernel = 1, kHasMask = 2, kHasS1 = 4, kHasS2 = 8 };
+
+void ComputeDenseStep(void* kernel, TF_OpKernelContext* ctx) {
+  const DenseStepKernel& k = *static_cast<DenseStepKernel*>(kernel);
+  OptimizerKernel opt = k.opt;
+  Tensor x, labels;
+  if (!Input(ctx, 0, &x) || !Input(ctx, 1, &labels) || !Hyper(ctx, 2, &opt)) return;
+  std::vector<DenseParam> params(k.params.size());
+  std::vector<DenseLayer> layers;
+  int in = 3;
+  for (size_t i = 0; i < params.size(); i++) {
+    DenseParam& q = params[i];
+    q.flags = k.params[i];
+    if (!Input(ctx, in++, &q.p)) return;
+    if ((q.flags & kHasMask) && !Input(ctx, in++, &q.mask)) return;
+    if ((q.flags & kHasS1) && !Input(ctx, in++, &q.s1)) return;
+    if ((q.flags & kHasS2) && !Input(ctx, in++, &q.s2)) return;
+    for (const Tensor* e : {&q.mask, &q.s1, &q.s2})
+      if (e->t && e->size() != q.p.size()) return Fail(ctx, "a mask or optimizer state does not fit its parameter");
+    if (q.flags & kIsKernel) {
+      if (TF_NumDims(q.p.t) != 2) return Fail(ctx, "a kernel is not a matrix");
+      layers.push_back({&q, nullptr, TF_Dim(q.p.t, 0), TF_Dim(q.p.t, 1)});
+    } else {
+      if (layers.empty() || q.p.size() != layers.back().out) return Fail(ctx, "a bias does not follow its kernel");
+      layers.back().bias = &q;
+    }
+  }
+  const int64_t batch = TF_NumDims(x.t) == 0 ? 0 : TF_Dim(x.t, 0);
+  if (layers.empty() || batch == 0 || x.size() != batch * layers[0].in || labels.size() != batch)
+    return Fail(ctx, "inputs do not fit the layers");
+  for (size_t l = 1; l < layers.size(); l++)
+    if (layers[l].in != layers[l - 1].out) return Fail(ctx, "layer sizes do not chain");
+  const int64_t classes = layers.back().out;
+  const int32_t* Y = static_cast<const int32_t*>(TF_TensorData(labels.t));
+  for (int64_t i = 0; i < batch; i++)
+    if (Y[i] < 0 || Y[i] >= classes) return Fail(ctx, "a label is out of range");
+
+  // Forward: z_l = h_{l-1} W_l + b_l, h_l = relu(z_l) (the last layer's z is the logits).
+  const size_t L = layers.size();
+  std::vector<std::vector<float>> z(L);
+  std::vector<std::vector<float>> h(L);  // h[l] = relu(z[l]); the last one unused
+  for (size_t l = 0; l < L; l++) {
+    const DenseLayer& d = layers[l];
+    z[l].resize(static_cast<size_t>(batch * d.out));
+    const float* src = l == 0 ? x.data() : h[l - 1].data();
+    Mat Z(z[l].data(), batch, d.out);
+    Z.noalias() = ConstMat(src, batch, d.in) * ConstMat(d.kernel->p.data(), d.in, d.out);
+    if (d.bias) {
+      const float* B = d.bias->p.data();
+      for (int64_t r = 0; r < batch; r++) {
+        float* zr = z[l].data() + r * d.out;
+        for (int64_t j = 0; j < d.out; j++) zr[j] = zr[j] + B[j];
+      }
+    }
+    if (l + 1 < L) {
+      h[l].resize(z[l].size());
+      for (size_t i = 0; i < z[l].size(); i++) h[l][i] = z[l][i] > 0.0f ? z[l][i] : 0.0f;
+    }
+  }
+
+  // Loss and its gradient: logsoftmax = (z - max) - log(sum exp(z - max)); dlogits = (softmax - onehot) / B.
+  std::vector<float> dz(z[L - 1].size());
+  float loss_sum = 0.0f;
+  const float inv_batch = 1.0f / static_cast<float>(batch);
+  for (int64_t r = 0; r < batch; r++) {
+    const float* zr = z[L - 1].data() + r * classes;
+    float* gr = dz.data() + r * classes;
+    float mx = zr[0];
+    for (int64_t j = 1; j < classes; j++) mx = std::max(mx, zr[j]);
+    float se = 0.0f;
+    for (int64_t j = 0; j < classes; j++) se += std::exp(zr[j] - mx);
+    const float lse = std::log(se);
+    for (int64_t j = 0; j < classes; j++) {
+      const float logp = (zr[j] - mx) - lse;
+      gr[j] = std::exp(logp) * inv_batch - (j == Y[r] ? inv_batch : 0.0f);
+      if (j == Y[r]) loss_sum += logp;
+    }
+  }
+
+  // Outputs: the loss, then per parameter its new value and state.
+  Tensor loss;
+  if (!Output(ctx, 0, {}, &loss)) return;
+  loss.data()[0] = -(loss_sum / static_cast<float>(batch));
+  const int outs = k.opt.kind == Kind::kSgd ? 1 : k.opt.kind == Kind::kAdam ? 3 : 2;
+  std::vector<int> first_out(params.size());
+  for (size_t i = 0; i < params.size(); i++) first_out[i] = 1 + static_cast<int>(i) * outs;
+
+  // Backward, last layer first; each parameter is updated as soon as its gradient is known.
+  std::vector<float> grad, dh;
+  auto update = [&](DenseParam& q, size_t index, const float* g) -> bool {
+    OptimizerKernel ok = opt;
+    ok.has_mask = (q.flags & kHasMask) != 0;
+    ok.has_s1 = (q.flags & kHasS1) != 0;
+    ok.has_s2 = (q.flags & kHasS2) != 0;
+    Tensor np, o1, o2;
+    const std::vector<int64_t> dims = q.p.dims();
+    const int base = first_out[index];
+    if (!Output(ctx, base, dims, &np) || (outs > 1 && !Output(ctx, base + 1, dims, &o1)) || (outs > 2 && !Output(ctx, base + 2, dims, &o2))) return false;
+    const Streams st{q.p.data(), g, ok.has_mask ? q.mask.data() : nullptr, ok.has_s1 ? q.s1.data() : nullptr, ok.has_s2 ? q.s2.data() : nullptr,
+                     np.data(), outs > 1 ? o1.data() : nullptr, outs > 2 ? o2.data() : nullptr};
+    Pick(ok)(ok, st, 0, q.p.size());
+    return true;
+  };
+  for (size_t l = L; l-- > 0;) {
+    const DenseLayer& d = layers[l];
+    const float* src = l == 0 ? x.data() : h[l - 1].data();
+    // dW = h^T dz, db = column sums of dz.
+    grad.resize(static_cast<size_t>(d.in * d.out));
+    Mat(grad.data(), d.in, d.out).noalias() = ConstMat(src, batch, d.in).transpose() * ConstMat(dz.data(), batch, d.out);
+    // dh = dz W^T (before W is replaced), then through ReLU: dz_prev = dh where z_prev > 0.
+    if (l > 0) {
+      dh.resize(static_cast<size_t>(batch * d.in));
+      Mat(dh.data(), batch, d.in).noalias() = ConstMat(dz.data(), batch, d.out) * ConstMat(d.kernel->p.data(), d.in, d.out).transpose();
+    }
+    if (!update(*d.kernel, static_cast<size_t>(d.kernel - params.data()), grad.data())) return;
+    if (d.bias) {
+      std::vector<float> db(static_cast<size_t>(d.out), 0.0f);
+      for (int64_t r = 0; r < batch; r++) {
+        const float* gr = dz.data() + r * d.out;
+        for (int64_t j = 0; j < d.out; j++) db[j] += gr[j];
+      }
+      if (!update(*d.bias, static_cast<size_t>(d.bias - params.data()), db.data())) return;
+    }
+    if (l > 0) {
+      const std::vector<float>& zp = z[l - 1];
+      dz.resize(dh.size());
+      for (size_t i = 0; i < dh.size(); i++) dz[i] = zp[i] > 0.0f ? dh[i] : 0.0f;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- registration
@@ -468,15 +697,27 @@ bool RegisterAll(TF_Status* s) {
          RegisterOp("LthBatchNormGrad", {"dy: float", "x: float", "gamma: float", "saved_mean: float", "rstd: float"},
                     {"dx: float", "dgamma: float", "dbeta: float"}, {"epsilon: float"}, s) &&
          RegisterKernel("LthBatchNormGrad", CreateBatchNorm, ComputeBatchNormGrad, DeleteBatchNorm, s) &&
-         RegisterOp("LthOptimizerUpdate", {"p: float", "g: float", "extra: N * float"}, {"out: M * float"},
+         RegisterOp("LthOptimizerUpdate", {"p: float", "g: float", "hyper: float", "extra: N * float"}, {"out: M * float"},
                     {"N: int >= 0", "M: int >= 1", "kind: {'sgd', 'momentum', 'nesterov', 'adam'}", "has_mask: bool",
-                     "has_s1: bool", "has_s2: bool", "lr: float", "wd: float", "momentum: float", "b1: float", "b2: float",
-                     "c1: float", "c2: float", "bc2: float", "eps: float", "step: float"},
+                     "has_s1: bool", "has_s2: bool", "wd: float", "momentum: float", "b1: float", "b2: float",
+                     "c1: float", "c2: float", "eps: float"},
                     s) &&
-         RegisterKernel("LthOptimizerUpdate", CreateOptimizer, ComputeOptimizer, DeleteOptimizer, s);
+         RegisterKernel("LthOptimizerUpdate", CreateOptimizer, ComputeOptimizer, DeleteOptimizer, s) &&
+         RegisterOp("LthDenseTrainStep", {"x: float", "labels: int32", "hyper: float", "t: N * float"}, {"loss: float", "out: M * float"},
+                    {"N: int >= 1", "M: int >= 1", "params: list(int)", "kind: {'sgd', 'momentum', 'nesterov', 'adam'}",
+                     "wd: float", "momentum: float", "b1: float", "b2: float", "c1: float", "c2: float", "eps: float"},
+                    s) &&
+         RegisterKernel("LthDenseTrainStep", CreateDenseStep, ComputeDenseStep, DeleteDenseStep, s);
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+#if defined(__AVX2__) && defined(__GNUC__)
+  // Built with AVX2 and FMA (setup does so where the building machine has them): not on a CPU without.
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    napi_throw_error(env, nullptr, "our TensorFlow ops were compiled for AVX2 and FMA, which this CPU lacks");
+    return nullptr;
+  }
+#endif
   // require() runs this once per process (Node caches the module); the registry would refuse a second registration.
   TF_Status* s = TF_NewStatus();
   const bool ok = RegisterAll(s);
