@@ -113,10 +113,15 @@ export async function compiledTree(root) {
 export async function engineModule(path) {
   const inherited = process.env.LTH_ENGINE_TREE;
   if (inherited && existsSync(join(inherited, 'src', `${path}.js`))) return pathToFileURL(join(inherited, 'src', `${path}.js`)).href;
-  if (process.env.PIPELINE_FROM_SOURCE) {
-    const { register } = await import('tsx/esm/api');
-    register();
-    return pathToFileURL(join(ROOT, 'src', `${path}.ts`)).href;
+  if (!process.env.PIPELINE_FROM_SOURCE) {
+    try {
+      return pathToFileURL(join(await compiledTree(ROOT), 'src', `${path}.js`)).href;
+    } catch (e) {
+      // A read-only install, a full disk: slower, but it runs.
+      process.stderr.write(`note: cannot compile the engine into ${join(ROOT, '.build')} (${e?.code ?? e?.message ?? e}); running it through tsx\n`);
+    }
   }
-  return pathToFileURL(join(await compiledTree(ROOT), 'src', `${path}.js`)).href;
+  const { register } = await import('tsx/esm/api');
+  register();
+  return pathToFileURL(join(ROOT, 'src', `${path}.ts`)).href;
 }

@@ -3,7 +3,7 @@
 // file:line in errors, one engine and one copy of each user module per process.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 // @ts-expect-error: plain JavaScript (it runs before anything is compiled), no declarations
 import { compiledTree } from '../../bin/compiled.js';
@@ -23,15 +23,19 @@ describe('the compiled tree', () => {
     const second: string = await compiledTree(project.dir);
     assert.notEqual(second, first);
     assert.equal(((await import(join(second, 'src', 'sub', 'b.js'))) as { b: () => number }).b(), 42);
-    // Older trees are dropped, the three most recently used kept.
+    // Trees unused for an hour are dropped, beyond the three most recently used.
     for (let i = 0; i < 3; i++) {
       const t = new Date(Date.now() + (i + 1) * 60_000);
       utimesSync(project.path('src/a.ts'), t, t);
       await compiledTree(project.dir);
     }
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+    for (const tree of [first, second]) utimesSync(tree, hoursAgo, hoursAgo);
+    utimesSync(project.path('src/a.ts'), new Date(Date.now() + 600_000), new Date(Date.now() + 600_000));
+    await compiledTree(project.dir);
     const trees = readdirSync(project.path('.build')).filter((d) => /^[0-9a-f]{16}$/.test(d));
-    assert.equal(trees.length, 3);
-    assert.ok(!trees.includes(first.split('/').pop()!));
+    assert.equal(trees.length, 4, 'the newest, and three used within the hour');
+    assert.ok(!trees.includes(basename(first)) && !trees.includes(basename(second)));
   });
 });
 
