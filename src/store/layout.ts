@@ -14,7 +14,7 @@
  * file someone committed): every path built from one goes through `checkedHex` first, so a value
  * such as `../../x` never becomes a path (invariant 7).
  */
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { PipelineError } from '../errors.js';
 
 /** A stage key or a content digest: a sha256, as 64 lowercase hex digits. */
@@ -48,19 +48,30 @@ export function runSegments(key: string): [string, string, string] {
 const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 export class CacheLayout {
-  constructor(readonly root: string) {}
+  // objectPath and runPath append to these: join() of the whole path was ~10 ms of planning
+  // 1,000 stages (two lookups each). Same paths: join(root, 'objects') is normalised and never
+  // ends in a separator, and the rest is hex digits.
+  private readonly objectsPrefix: string;
+  private readonly runsPrefix: string;
+
+  constructor(readonly root: string) {
+    this.objectsPrefix = join(root, 'objects') + sep;
+    this.runsPrefix = join(root, 'runs') + sep;
+  }
 
   get objectsDir(): string {
     return join(this.root, 'objects');
   }
   objectPath(digest: string): string {
-    return join(this.root, ...objectSegments(digest));
+    const d = checkedHex(digest, 'digest');
+    return `${this.objectsPrefix}${d.slice(0, 2)}${sep}${d.slice(2)}`;
   }
   get runsDir(): string {
     return join(this.root, 'runs');
   }
   runPath(key: string): string {
-    return join(this.root, ...runSegments(key));
+    const k = checkedHex(key, 'key');
+    return `${this.runsPrefix}${k.slice(0, 2)}${sep}${k}.json`;
   }
   get leasesDir(): string {
     return join(this.root, 'leases');

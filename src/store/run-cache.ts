@@ -2,7 +2,7 @@
  * The run cache: stage key -> what that computation produced. Any combination of params ever run
  * is restored from here without recomputing, also after switching back and forth.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -68,8 +68,70 @@ export function checkRunRecord(value: unknown, key: string): { record: RunRecord
     const issue = parsed.error.issues[0]!;
     return { problem: `${issue.path.join('.') || 'the record'}: ${issue.message}` };
   }
-  if (parsed.data.key !== key) return { problem: `it is the record of key ${JSON.stringify(parsed.data.key.slice(0, 16))}..., not of ${key.slice(0, 16)}...` };
+  if (parsed.data.key !== key) return { problem: wrongKey(parsed.data.key, key) };
   return { record: parsed.data };
+}
+
+function wrongKey(found: string, key: string): string {
+  return `it is the record of key ${JSON.stringify(found.slice(0, 16))}..., not of ${key.slice(0, 16)}...`;
+}
+
+/*
+ * checkRunRecord without zod, for the common case of a well-formed record parsed from JSON (own,
+ * enumerable string members only: what this relies on). Planning reads one record per stage, and
+ * runRecordSchema.safeParse took 45-80 ms of a fully cached 1,000-stage `run` or `status` (~0.65 s;
+ * CPU profiles of bench/engine.ts), this 5-10 ms. It accepts only what
+ * runRecordSchema accepts, and returns what runRecordSchema returns: a new object with the
+ * schema's members in the schema's order (unknown members dropped), copies of the records and of
+ * the output entries, the rest as parsed. Anything else - a problem, or anything unusual such as
+ * a `__proto__` member - returns undefined, and runRecordSchema decides (and words the problem).
+ * test/store/run-record-check.test.ts compares the two.
+ */
+function wellFormedRecord(v: unknown): RunRecord | undefined {
+  if (!isJsonObject(v)) return undefined;
+  const { key, stage, id, codeFingerprint, params, inputs, outputs, metrics, startedAt, durationMs, host, provenance } = v;
+  if (!isHexDigest(key) || typeof stage !== 'string' || typeof id !== 'string' || typeof codeFingerprint !== 'string') return undefined;
+  if (typeof startedAt !== 'string' || typeof durationMs !== 'number' || !Number.isFinite(durationMs) || typeof host !== 'string') return undefined;
+  const paramsCopy = recordCopy(params, (x) => x);
+  const inputsCopy = recordCopy(inputs, (x) => (isHexDigest(x) ? x : Array.isArray(x) && x.every(isHexDigest) ? [...x] : undefined));
+  const outputsCopy = recordCopy(outputs, (x) =>
+    isJsonObject(x) && isHexDigest(x.digest) && Number.isSafeInteger(x.size) && (x.size as number) >= 0 ? { digest: x.digest, size: x.size as number } : undefined,
+  );
+  const metricsCopy = recordCopy(metrics, (x) => x);
+  const provenanceCopy = recordCopy(provenance, (x) => x);
+  if (!paramsCopy || !inputsCopy || !outputsCopy || !metricsCopy || !provenanceCopy) return undefined;
+  return {
+    key,
+    stage,
+    id,
+    codeFingerprint,
+    params: paramsCopy as Record<string, JsonValue>,
+    inputs: inputsCopy as Record<string, string | string[]>,
+    outputs: outputsCopy as Record<string, ObjectInfo>,
+    metrics: metricsCopy as Record<string, JsonValue>,
+    startedAt,
+    durationMs,
+    host,
+    provenance: provenanceCopy as Record<string, JsonValue>,
+  };
+}
+
+/** An object as JSON.parse makes it (no array, no other prototype). */
+function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** A copy of a JSON object with every value mapped; undefined when a value maps to undefined or a member is unusual. */
+function recordCopy(v: unknown, value: (x: unknown) => unknown): Record<string, unknown> | undefined {
+  if (!isJsonObject(v)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__') return undefined;
+    const x = value(v[k]);
+    if (x === undefined) return undefined;
+    out[k] = x;
+  }
+  return out;
 }
 
 /** `checkRunRecord` of a record file's text. */
@@ -80,6 +142,8 @@ export function parseRunRecord(text: string, key: string): { record: RunRecord }
   } catch (e) {
     return { problem: `not JSON (${(e as Error).message})` };
   }
+  const fast = wellFormedRecord(value);
+  if (fast) return fast.key === key ? { record: fast } : { problem: wrongKey(fast.key, key) };
   return checkRunRecord(value, key);
 }
 
@@ -107,7 +171,7 @@ export class RunCache {
     const rec = await this.get(key);
     if (!rec) return undefined;
     for (const out of Object.values(rec.outputs)) {
-      if (!existsSync(this.objects.path(out.digest))) return undefined;
+      if (!this.objects.presentNow(out.digest)) return undefined;
     }
     return rec;
   }
