@@ -25,7 +25,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
-import { datasetInputs, EARLY_BIRD_IDS, earlyBirdTicket, earlyBirdTrack, imp, retrain, trainConfigOf, trainDenseRun, type DenseConfig } from '../src/lth/index.js';
+import { datasetInputs, EARLY_BIRD_IDS, EB_BN_L1, earlyBirdTicket, earlyBirdTrack, imp, retrain, trainConfigOf, trainDenseRun, type DenseConfig } from '../src/lth/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -140,7 +140,10 @@ export default definePipeline(
               { model: ex.train.model, density: densityAt(l), epsilon: cfg.epsilon, rewind: cfg.rewind, distances: track.out('distances'), weights: track.out('weights'), init: track.out('init') },
               { id: EARLY_BIRD_IDS.ticket },
             );
-            p.stage(retrain, { ...trainConfigOf(dense), start: ticket.out('start'), mask: ticket.out('mask'), files }, { id: EARLY_BIRD_IDS.retrain });
+            // A channel ticket retrains with the search's L1 penalty on the scales, as the authors'
+            // retrain_continue.sh (--sparsity-regularization, its default 1e-4).
+            const l1 = ex.channels ? { bnL1: EB_BN_L1 } : {};
+            p.stage(retrain, { ...trainConfigOf(dense), ...l1, start: ticket.out('start'), mask: ticket.out('mask'), files }, { id: EARLY_BIRD_IDS.retrain });
           });
         }
       });

@@ -88,6 +88,12 @@ export const trainConfigShape = {
   /** Validation every N iterations (the curve and the early-stopping iteration); 0: never. */
   evalEvery: z.number().int().nonnegative().default(100),
   evalBatchSize: positiveInt.default(500),
+  /**
+   * L1 penalty on the batch-norm scales (network slimming; src/nn/train.ts adds lambda * sign(gamma)
+   * to their gradients). 0: none. The Early-Bird authors keep it when they retrain a channel ticket
+   * (RICE-EIC/Early-Bird-Tickets scripts/standard-train/retrain_continue.sh: --sparsity-regularization).
+   */
+  bnL1: z.number().nonnegative().default(0),
 };
 
 export const trainConfigSchema = z.object(trainConfigShape);
@@ -142,6 +148,7 @@ export function trainOptionsOf(
     evalEvery: cfg.evalEvery,
     evalSplit: 'validation',
     evalBatchSize: cfg.evalBatchSize,
+    ...(cfg.bnL1 > 0 ? { bnL1: cfg.bnL1 } : {}),
     progressEvery: 10,
     ...(report
       ? {

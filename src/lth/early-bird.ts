@@ -157,13 +157,15 @@ export const earlyBirdTrack = defineStage<typeof earlyBirdTrackParams, 'files', 
   outputs: ['distances', 'weights', 'init', 'curve'],
   resources: { cpu: 1 },
   async run(ctx) {
-    const p = ctx.params;
+    const params = ctx.params;
     const where = `stage ${ctx.id}`;
-    if (p.evalEvery === 0) throw new PipelineError('PARAM_INVALID', 'early-bird-track draws masks at the evaluation points: evalEvery must be > 0', { where });
+    if (params.evalEvery === 0) throw new PipelineError('PARAM_INVALID', 'early-bird-track draws masks at the evaluation points: evalEvery must be > 0', { where });
     const backend = await stageBackend(ctx);
-    const data = await loadStageData(ctx, p);
-    const model = createModel(p.model, { seed: p.initSeed, dropout: p.dropout });
-    const { granularity, scope, bnL1 } = resolveTracking(model, p);
+    const data = await loadStageData(ctx, params);
+    const model = createModel(params.model, { seed: params.initSeed, dropout: params.dropout });
+    const { granularity, scope, bnL1 } = resolveTracking(model, params);
+    // The training config with the penalty resolved (trainOptionsOf passes it to the trainer).
+    const p = { ...params, bnL1 };
     const meta = checkpointMeta(p, { initSeed: p.initSeed, backend: backend.name });
     const tracker = new EarlyBirdTracker(maskRule(model, granularity, scope), p.densities, p.window);
     const stored = new Map<number, WeightMap>();
@@ -172,7 +174,6 @@ export const earlyBirdTrack = defineStage<typeof earlyBirdTrackParams, 'files', 
     const result = await train({
       ...trainOptionsOf(p, model, data, ctx),
       weights: init,
-      bnL1,
       onEvalPoint: ({ iteration, weights }) => {
         const { record, maxima } = tracker.observe(iteration, weights);
         if (record) stored.set(iteration, weights);

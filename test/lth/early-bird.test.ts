@@ -8,6 +8,8 @@
 // channels' filters, scales and shifts are exactly zero after retraining (with every optimizer).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadPipeline } from '../../src/engine/index.js';
 import { after, describe, test } from 'node:test';
 import {
   channelLayersOf,
@@ -27,7 +29,9 @@ import {
   readCheckpoint,
   readMask,
   trainDense,
+  EARLY_BIRD_IDS,
   type EarlyBirdRecord,
+  type TrainConfig,
   type LayerInfo,
   type Mask,
 } from '../../src/lth/index.js';
@@ -198,6 +202,14 @@ const scales = (a: number[], b: number[]) => ({ 'a.gamma': { shape: [4], data: F
 const bits = (m: Mask) => [...m['a.gamma']!.data, ...m['b.gamma']!.data].join('');
 
 describe('Early-Bird: channels by batch-norm scale (network slimming)', () => {
+  test("a channel ticket's retraining keeps the search's L1 penalty (the authors' retrain_continue.sh), a weights ticket's has none", async () => {
+    const pipeline = await loadPipeline(fileURLToPath(new URL('../../pipelines/early-bird.ts', import.meta.url)), ['profile=paper']);
+    const retrains = [...pipeline.nodes.values()].filter((n) => /\/EB\d+\//.test(n.id) && n.id.endsWith(`/${EARLY_BIRD_IDS.retrain}`));
+    assert.deepEqual(retrains.filter((n) => n.id.startsWith('resnet20/')).map((n) => (n.params.effective as TrainConfig).bnL1), [1e-4, 1e-4, 1e-4]);
+    assert.equal(retrains.filter((n) => n.id.startsWith('lenet/')).length, 10);
+    assert.ok(retrains.filter((n) => n.id.startsWith('lenet/')).every((n) => (n.params.effective as TrainConfig).bnL1 === 0));
+  });
+
   test('the channel mask: the largest |gamma| over all batch norms (one threshold), exactly round(density x channels), ties by position', () => {
     const w = scales([0.9, -0.05, 0.3, 0], [-0.7, 0.2, 0.2, 0.01, 1.2, -0.4]);
     // |gamma| sorted: 1.2 (b4), 0.9 (a0), 0.7 (b0), 0.4 (b5), 0.3 (a2), 0.2 (b1), 0.2 (b2), 0.05, 0.01, 0.
