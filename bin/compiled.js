@@ -21,7 +21,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bump when the compile options below change, so that existing trees are rebuilt. */
 const FORMAT = 1;
 /**
- * Trees are dropped when unused for an hour (each command touches its tree when it starts), but
+ * Trees are dropped when unused for an hour (each command touches its tree when it starts, and
+ * every ten minutes while it runs: src/install.ts keepCompiledTreeInUse), but
  * the three most recently used are always kept: a long run started before an edit still imports
  * modules of its own tree, and its stage processes use that tree too (LTH_ENGINE_TREE).
  */

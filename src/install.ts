@@ -4,7 +4,7 @@
  * that names the engine's files, or reads stack frames, asks here instead of resolving paths from
  * its own module URL, which differ between the two.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, utimesSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,6 +20,24 @@ export const ENGINE_SOURCE = join(ENGINE_ROOT, 'src');
 
 /** The compiled tree `<root>/.build/<stamp>` (undefined when running from source). */
 export const COMPILED_TREE = COMPILED ? dirname(RUNNING) : undefined;
+
+/**
+ * Marks the compiled tree as in use every ten minutes while this process lives: bin/compiled.js
+ * drops trees unused for an hour, and a long run or a queue worker imports modules of its tree
+ * (and starts stage processes on it) long after it started.
+ */
+export function keepCompiledTreeInUse(): void {
+  if (!COMPILED_TREE) return;
+  const tree = COMPILED_TREE;
+  setInterval(() => {
+    const now = new Date();
+    try {
+      utimesSync(tree, now, now);
+    } catch {
+      // Gone already: nothing to keep.
+    }
+  }, 600_000).unref();
+}
 
 /** `<root>/src/x.ts` as the module that runs it: its compiled file when compiled, else itself. */
 export function runningModuleUrl(file: string): string {

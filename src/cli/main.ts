@@ -1,7 +1,7 @@
 /** The `pipeline` command line. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINE_ROOT } from '../install.js';
+import { ENGINE_ROOT, keepCompiledTreeInUse } from '../install.js';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPipelineError } from '../errors.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
@@ -255,6 +255,7 @@ export function buildProgram(done: (code: number) => void): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  keepCompiledTreeInUse();
   let code: number = EXIT.ok;
   const program = buildProgram((c) => (code = c));
   try {
