@@ -14,6 +14,8 @@ import { initBackend, tf, type BackendPref } from '../../src/nn/backend.js';
 import { readManifest, nativeDir, opsSourceDigest } from '../../src/nn/native/layout.js';
 import { optimizerStep, validateOptimizer } from '../../src/nn/optim.js';
 import { buildModel, createModel, MODEL_NAMES, type Model } from '../../src/nn/models/index.js';
+import { batchNormForward, setBatchNormTrainKernel } from '../../src/nn/models/batchnorm.js';
+import { BATCH_NORM_TRAIN_KERNEL } from '../../src/nn/kernels/batchnorm.js';
 import { denseChain, nativeDenseStep } from '../../src/nn/native/dense-step.js';
 import { train } from '../../src/nn/train.js';
 import { syntheticData } from '../../src/nn/train-data.js';
@@ -260,6 +262,120 @@ describe('native TensorFlow backend', { skip }, () => {
         assert.ok(d < 1e-6, `${model.name} ${type} ${k}: relative difference ${d.toExponential(2)}`);
       }
     }
+  });
+
+  // A layer's training-mode batch norm as one op (LthBatchNormTrain): the running averages' update
+  // folded in, and a ReLU right after it fused (layers.ts, `sequential`), or a residual block's sum
+  // and ReLU where its main path ends with the batch norm (`residual`). The same float operations as
+  // the composed path (LthBatchNorm, the update, the sum and Relu as tfjs ops, ReluGrad), so the
+  // same bits; and a gradient check against tfjs's autodiff of the textbook formula.
+  test('batch norm (+ ReLU) as one op: the composed path bit for bit, and the textbook gradient', async () => {
+    await initBackend('tensorflow', { threads: 1 });
+    assert.ok(getKernel(BATCH_NORM_TRAIN_KERNEL, 'tensorflow'), 'the kernel is registered');
+    const own = buildModel(
+      { name: 'own', inputShape: [6, 6, 3], numClasses: 4, init: 'he_normal', build: (l) => [l.conv(8, { bias: false }), l.batchNorm(), l.relu(), l.conv(8), l.batchNorm(), l.globalAvgPool(), l.dense(4)] },
+      { seed: 3 },
+    );
+    for (const [model, batch] of [[own, 12], [createModel('resnet20', { seed: 2 }), 8]] as const) {
+      const grads = async (fused: boolean) => {
+        setBatchNormTrainKernel(fused);
+        try {
+          return await lossAndGrads('tensorflow', model, batch);
+        } finally {
+          setBatchNormTrainKernel(true);
+        }
+      };
+      const fused = await grads(true);
+      const again = await grads(true);
+      const composed = await grads(false);
+      assert.deepEqual(Object.keys(fused).sort(), Object.keys(composed).sort());
+      for (const k of Object.keys(composed)) {
+        assert.ok(sameBits(fused[k]!, again[k]!), `${model.name} ${k}: the same bits twice`);
+        assert.ok(sameBits(fused[k]!, composed[k]!), `${model.name} ${k}: the composed path's bits (relative difference ${relDiff(fused[k]!, composed[k]!).toExponential(2)})`);
+      }
+    }
+    // ResNet-20's every ReLU follows a batch norm or a block's sum: none is left as its own op.
+    const resnet = createModel('resnet20', { seed: 2 });
+    const w0 = resnet.init();
+    const kernels = async (fused: boolean) => {
+      setBatchNormTrainKernel(fused);
+      try {
+        const w: Record<string, Tensor> = {};
+        for (const p of resnet.params) w[p.name] = tf().tensor(w0[p.name]!.data, p.shape);
+        const x = tf().zeros([2, 32, 32, 3]);
+        const info = await tf().profile(() => tf().tidy(() => {
+          const out = resnet.forward(w, x, { training: true });
+          return [out.logits, ...Object.values(out.buffers)];
+        }));
+        tf().dispose([...Object.values(w), x, ...(info.result as Tensor[])]);
+        return info.kernelNames;
+      } finally {
+        setBatchNormTrainKernel(true);
+      }
+    };
+    const fusedKernels = await kernels(true);
+    assert.ok(fusedKernels.includes(BATCH_NORM_TRAIN_KERNEL) && !fusedKernels.includes('Relu') && !fusedKernels.includes('LthBatchNorm'), fusedKernels.join(' '));
+    assert.ok((await kernels(false)).includes('Relu'), 'composed: ReLU as its own op');
+    // The op against tfjs's autodiff of [relu](x - mean) / sqrt(var + eps) * gamma + beta [+ r]) (moments, broadcasts).
+    const t = tf();
+    const rng = new Rng(9);
+    const r = (n: number, s = 1, o = 0) => Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * s + o);
+    const [rows, c] = [300, 5];
+    t.tidy(() => {
+      const x = t.tensor2d(r(rows * c, 2, 0.3), [rows, c]);
+      const gamma = t.tensor1d(r(c, 0.5, 1));
+      const beta = t.tensor1d(r(c, 0.5));
+      const res = t.tensor2d(r(rows * c), [rows, c]);
+      const weight = t.tensor2d(r(rows * c), [rows, c]);
+      const w = { gamma, beta, runningMean: t.tensor1d(r(c)), runningVar: t.tensor1d(r(c, 0.2, 1)) };
+      for (const [relu, withRes] of [[true, false], [false, false], [true, true]] as const) {
+        const what = `relu ${relu}, residual ${withRes}`;
+        const loss = (f: (a: Tensor, g: Tensor, b: Tensor, q?: Tensor) => Tensor) => (a: Tensor, g: Tensor, b: Tensor, q?: Tensor) => t.sum(t.mul(f(a, g, b, q), weight)) as Scalar;
+        const op = loss((a, g, b, q) => batchNormForward(a, { ...w, gamma: g, beta: b }, true, relu, q).y);
+        const textbook = loss((a, g, b, q) => {
+          const { mean, variance } = t.moments(a, [0]);
+          const y = t.add(t.mul(t.div(t.sub(a, mean), t.sqrt(t.add(variance, 1e-5))), g), b);
+          const z = q ? t.add(y, q) : y;
+          return relu ? t.relu(z) : z;
+        });
+        const args = withRes ? [x, gamma, beta, res] : [x, gamma, beta];
+        const ga = t.grads(op as (...a: Tensor[]) => Scalar)(args).map((g) => g.dataSync() as Float32Array);
+        const gb = t.grads(textbook as (...a: Tensor[]) => Scalar)(args).map((g) => g.dataSync() as Float32Array);
+        ['x', 'gamma', 'beta', 'residual'].slice(0, args.length).forEach((n, i) => {
+          const d = relDiff(ga[i]!, gb[i]!);
+          assert.ok(d < 1e-4, `${what}: d${n} relative difference ${d.toExponential(2)}`);
+        });
+        const y = batchNormForward(x, w, true, relu, withRes ? res : undefined).y.dataSync();
+        if (relu) assert.ok(y.every((v) => v >= 0) && y.some((v) => v === 0), `${what}: ReLU applied`);
+        else assert.ok(y.some((v) => v < 0), `${what}: no ReLU`);
+      }
+    });
+  });
+
+  test('batch norm (+ ReLU, + residual) as one op: the same bits on 1 and 2 threads (separate processes)', () => {
+    const script = [
+      "import { createHash } from 'node:crypto'; import { initBackend, tf } from './src/nn/backend.ts';",
+      "import { batchNormForward } from './src/nn/models/batchnorm.ts'; import { Rng } from './src/nn/rng.ts';",
+      'await initBackend("tensorflow", { threads: Number(process.env.TH) }); const t = tf(); const rng = new Rng(4); const h = createHash("sha256");',
+      'const r = (n) => Float32Array.from({ length: n }, () => rng.next() * 2 - 1); const put = (v) => h.update(Buffer.from(v.dataSync().buffer));',
+      'for (const shape of [[64, 16, 16, 16], [64, 8, 8, 64]]) {',
+      '  const n = shape.reduce((a, b) => a * b); const c = shape.at(-1); const [x, q, u] = [0, 1, 2].map(() => t.tensor(r(n), shape));',
+      '  const w = { gamma: t.tensor1d(r(c)), beta: t.tensor1d(r(c)), runningMean: t.tensor1d(r(c)), runningVar: t.tensor1d(r(c).map(Math.abs)) };',
+      '  for (const [relu, res] of [[false, false], [true, false], [true, true]]) {',
+      '    const f = (a, g, b, rr) => { const o = batchNormForward(a, { ...w, gamma: g, beta: b }, true, relu, rr); [o.y, o.updated.runningMean, o.updated.runningVar].forEach(put); return t.sum(t.mul(o.y, u)); };',
+      '    t.grads(f)(res ? [x, w.gamma, w.beta, q] : [x, w.gamma, w.beta]).forEach(put);',
+      '  }',
+      '}',
+      'console.log(h.digest("hex"));',
+    ].join('\n');
+    const digest = (threads: number) => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, TH: String(threads) } });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim().split('\n').at(-1)!;
+    };
+    const one = digest(1);
+    assert.match(one, /^[0-9a-f]{64}$/);
+    assert.equal(digest(2), one);
   });
 
   test('a build whose ops were compiled from another source runs without them and says so', () => {

@@ -18,6 +18,35 @@ import { free, heapOffset, simdKernels, wasmBackend, type WasmBackend } from './
 export const BATCH_NORM_KERNEL = 'LthBatchNorm';
 export const BATCH_NORM_GRAD_KERNEL = 'LthBatchNormGrad';
 
+/**
+ * A layer's whole training-mode batch norm, where a backend has it (the native backend, with our
+ * ops: ./native.ts; wasm has not):
+ * LthBatchNormTrain: inputs x [..., C], gamma, beta, runningMean, runningVar [C], and optionally
+ *   residual (x's shape); attrs epsilon, keep, m, varM (the running averages' update: running *
+ *   keep + batch * m, the variance's batch term times varM = m n / (n - 1), n rows; float32 as the
+ *   composed update's scalars) and relu (y = max(0, bn(x)): a batch norm directly followed by
+ *   ReLU; with residual, y = max(0, bn(x) + residual): the end of a residual block).
+ *   Outputs: y, the updated running mean and variance, then s0, s1, ... for the gradient.
+ * LthBatchNormTrainGrad: inputs dy, x, gamma, beta, s0, s1, ..., and y (the forward output) where
+ *   the forward pass had a residual; attr relu. Outputs dx, dgamma, dbeta (with relu, of the ReLU's
+ *   input: dy counts only where it was > 0), and the residual's gradient where there was one.
+ */
+export const BATCH_NORM_TRAIN_KERNEL = 'LthBatchNormTrain';
+export const BATCH_NORM_TRAIN_GRAD_KERNEL = 'LthBatchNormTrainGrad';
+
+export interface BatchNormTrainAttrs {
+  epsilon: number;
+  keep: number;
+  m: number;
+  varM: number;
+  relu: boolean;
+}
+
+/** Whether the active backend has the LthBatchNormTrain pair (above). */
+export function batchNormTrainKernelAvailable(backendName: string): boolean {
+  return core().getKernel(BATCH_NORM_TRAIN_KERNEL, backendName) !== undefined && core().getKernel(BATCH_NORM_TRAIN_GRAD_KERNEL, backendName) !== undefined;
+}
+
 const f = Math.fround;
 
 function simd() {

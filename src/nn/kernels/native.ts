@@ -25,9 +25,12 @@
  * training-mode batch norm and the optimizer update are one TensorFlow op each, as on wasm (the
  * LthBatchNorm pair and LthOptimizerUpdate: ./batchnorm.ts and ./optimizer.ts have the contracts)
  * instead of 13 and ~15 element-wise ops; and a fully connected network's whole training step is
- * one op (LthDenseTrainStep: src/nn/native/dense-step.ts). Without it, the composed versions run.
+ * one op (LthDenseTrainStep: src/nn/native/dense-step.ts). A model's batch norm layer in training
+ * is the LthBatchNormTrain pair (./batchnorm.ts): the running averages' update, and a following
+ * ReLU or a residual block's sum and ReLU, in the same op (src/nn/models/batchnorm.ts decides
+ * from the layer structure). Without the library, the composed versions run.
  */
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL } from './batchnorm.js';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, BATCH_NORM_TRAIN_GRAD_KERNEL, BATCH_NORM_TRAIN_KERNEL, type BatchNormTrainAttrs } from './batchnorm.js';
 import { OPTIMIZER_KERNEL, optimizerOutputCount, type OptimizerUpdateAttrs } from './optimizer.js';
 import type { backend_util, KernelFunc, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
 import { core } from '../tfjs-core.js';
@@ -162,6 +165,37 @@ const batchNormGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return b.executeMultipleOutputs(BATCH_NORM_GRAD_KERNEL, [epsilon], [dy, x, gamma, s0, s1], 3);
 };
 
+/**
+ * Our LthBatchNormTrain op (./batchnorm.ts has the contract): y, the updated running mean and
+ * variance, the saved mean and rstd. Attributes that are the same from step to step (the batch
+ * size's varM aside), so TensorFlow builds one kernel per layer shape.
+ */
+const batchNormTrain: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, gamma, beta, runningMean, runningVar, residual } = inputs as Record<'x' | 'gamma' | 'beta' | 'runningMean' | 'runningVar', TensorInfo> & { residual?: TensorInfo };
+  const a = attrs as unknown as BatchNormTrainAttrs;
+  const b = backend as unknown as NodeBackend;
+  const num = (name: string, value: number): OpAttr => ({ name, type: b.binding.TF_ATTR_FLOAT, value });
+  return b.executeMultipleOutputs(
+    BATCH_NORM_TRAIN_KERNEL,
+    [
+      num('epsilon', a.epsilon), num('keep', a.keep), num('m', a.m), num('var_m', a.varM),
+      { name: 'relu', type: b.binding.TF_ATTR_BOOL, value: a.relu },
+      { name: 'N', type: b.binding.TF_ATTR_INT, value: residual ? 1 : 0 },
+    ],
+    [x, gamma, beta, runningMean, runningVar, ...(residual ? [residual] : [])],
+    5,
+  );
+};
+
+/** Its gradient: dx, dgamma, dbeta, and with the forward op's output y given (a residual input), that input's gradient. */
+const batchNormTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, gamma, beta, s0, s1, y } = inputs as Record<'dy' | 'x' | 'gamma' | 'beta' | 's0' | 's1', TensorInfo> & { y?: TensorInfo };
+  const b = backend as unknown as NodeBackend;
+  const relu: OpAttr = { name: 'relu', type: b.binding.TF_ATTR_BOOL, value: (attrs as { relu: boolean }).relu };
+  const n: OpAttr = { name: 'N', type: b.binding.TF_ATTR_INT, value: y ? 1 : 0 };
+  return b.executeMultipleOutputs(BATCH_NORM_TRAIN_GRAD_KERNEL, [relu, n], [dy, x, gamma, beta, s0, s1, ...(y ? [y] : [])], y ? 4 : 3);
+};
+
 /** Our LthOptimizerUpdate op, with the attributes the wasm kernel's loops take (./optimizer.ts). */
 const optimizerUpdate: KernelFunc = ({ inputs, backend, attrs }) => {
   const { p, g, mask, s1, s2 } = inputs as { p: TensorInfo; g: TensorInfo; mask?: TensorInfo; s1?: TensorInfo; s2?: TensorInfo };
@@ -220,6 +254,8 @@ const KERNELS: Record<string, KernelFunc> = {
 const OPS_KERNELS: Record<string, KernelFunc> = {
   [BATCH_NORM_KERNEL]: batchNorm,
   [BATCH_NORM_GRAD_KERNEL]: batchNormGrad,
+  [BATCH_NORM_TRAIN_KERNEL]: batchNormTrain,
+  [BATCH_NORM_TRAIN_GRAD_KERNEL]: batchNormTrainGrad,
   [OPTIMIZER_KERNEL]: optimizerUpdate,
   [DENSE_STEP_KERNEL]: denseTrainStep,
 };

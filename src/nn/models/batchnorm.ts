@@ -3,9 +3,18 @@
  * batch statistics, a hand-written gradient and the running averages' update (PyTorch's
  * conventions: eps 1e-5, momentum 0.1, unbiased variance in the running average).
  */
-import type { Tensor } from '@tensorflow/tfjs-core';
+import type { NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../backend.js';
-import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, fusedBatchNormAvailable, registerBatchNormKernels } from '../kernels/batchnorm.js';
+import {
+  BATCH_NORM_GRAD_KERNEL,
+  BATCH_NORM_KERNEL,
+  BATCH_NORM_TRAIN_GRAD_KERNEL,
+  BATCH_NORM_TRAIN_KERNEL,
+  batchNormTrainKernelAvailable,
+  fusedBatchNormAvailable,
+  registerBatchNormKernels,
+  type BatchNormTrainAttrs,
+} from '../kernels/batchnorm.js';
 import type { ParamSpec } from './layers.js';
 
 const BN_EPS = 1e-5;
@@ -19,23 +28,95 @@ export interface BatchNormWeights {
 }
 
 /**
- * Batch norm over every axis but the last. Training: the batch's statistics, and the updated
- * running averages in `updated` (what the trainer stores back); inference: the running ones.
+ * Whether training-mode batch norm runs as the backend's LthBatchNormTrain pair where it has one
+ * (the native backend with our ops): on by default; `LTH_NATIVE_BN_TRAIN=0` or
+ * `setBatchNormTrainKernel(false)` keeps the composed path (the LthBatchNorm pair, the running
+ * averages' update and ReLU as separate ops), for comparisons.
  */
-export function batchNormForward(x: Tensor, w: BatchNormWeights, training: boolean): { y: Tensor; updated?: { runningMean: Tensor; runningVar: Tensor } } {
+let trainKernel = process.env.LTH_NATIVE_BN_TRAIN !== '0';
+
+export function setBatchNormTrainKernel(on: boolean): void {
+  trainKernel = on;
+}
+
+/**
+ * Batch norm over every axis but the last; plus `residual` where given (a residual block whose
+ * main path ends with this batch norm); then ReLU with `relu` (a batch norm, or such a block,
+ * directly followed by ReLU: src/nn/models/layers.ts). Training: the batch's statistics, and the
+ * updated running averages in `updated` (what the trainer stores back); inference: the running ones.
+ * Where the backend has the LthBatchNormTrain pair (src/nn/kernels/batchnorm.ts), training mode
+ * is one op forward and one backward, the running averages' update, the sum and ReLU included:
+ * the same arithmetic, float for float, as the composed path below.
+ */
+export function batchNormForward(
+  x: Tensor,
+  w: BatchNormWeights,
+  training: boolean,
+  relu = false,
+  residual?: Tensor,
+): { y: Tensor; updated?: { runningMean: Tensor; runningVar: Tensor } } {
   const t = tf();
+  const then = (y: Tensor): Tensor => {
+    const s = residual ? t.add(y, residual) : y;
+    return relu ? t.relu(s) : s;
+  };
   if (!training) {
     const scale = t.mul(w.gamma, t.rsqrt(t.add(w.runningVar, BN_EPS)));
     const shift = t.sub(w.beta, t.mul(w.runningMean, scale));
-    return { y: t.add(t.mul(x, scale), shift) };
+    return { y: then(t.add(t.mul(x, scale), shift)) };
+  }
+  const n = x.size / x.shape[x.rank - 1]!;
+  if (trainKernel && batchNormTrainKernelAvailable(t.getBackend())) {
+    if (residual && !relu) {
+      const r = batchNormTrainOp(x, w, n, false);
+      return { y: t.add(r.y, residual), updated: r.updated };
+    }
+    return batchNormTrainOp(x, w, n, relu, residual);
   }
   const { y, mean, variance } = batchNormTrain(x, w.gamma, w.beta);
-  const n = x.size / x.shape[x.rank - 1]!;
   const runningMean = t.add(t.mul(w.runningMean, 1 - BN_MOMENTUM), t.mul(mean, BN_MOMENTUM));
   const runningVar = t.add(t.mul(w.runningVar, 1 - BN_MOMENTUM), t.mul(variance, (BN_MOMENTUM * n) / (n - 1)));
   mean.dispose();
   variance.dispose();
-  return { y, updated: { runningMean, runningVar } };
+  return { y: then(y), updated: { runningMean, runningVar } };
+}
+
+/** Training mode as the backend's LthBatchNormTrain pair: one op forward, one backward. */
+function batchNormTrainOp(
+  x: Tensor,
+  w: BatchNormWeights,
+  n: number,
+  relu: boolean,
+  residual?: Tensor,
+): { y: Tensor; updated: { runningMean: Tensor; runningVar: Tensor } } {
+  const t = tf();
+  // The composed update's scalars (float32 once they are tensors; float attributes here).
+  const attrs: BatchNormTrainAttrs = { epsilon: BN_EPS, keep: 1 - BN_MOMENTUM, m: BN_MOMENTUM, varM: (BN_MOMENTUM * n) / (n - 1), relu };
+  let runningMean: Tensor | undefined;
+  let runningVar: Tensor | undefined;
+  const op = t.customGrad((...args: unknown[]) => {
+    const save = args.pop() as (ts: Tensor[]) => void;
+    const [xi, g, bt, r] = args as [Tensor, Tensor, Tensor, Tensor?];
+    const inputs: Record<string, Tensor> = { x: xi, gamma: g, beta: bt, runningMean: w.runningMean, runningVar: w.runningVar };
+    if (r) inputs.residual = r;
+    const [value, rm, rv, ...forGrad] = t.engine().runKernel(BATCH_NORM_TRAIN_KERNEL, inputs, attrs as unknown as NamedAttrMap) as Tensor[];
+    runningMean = t.keep(rm!);
+    runningVar = t.keep(rv!);
+    // With a residual, the gradient op reads where the ReLU passed from the output.
+    save([xi, g, bt, ...(r ? [value!] : []), ...forGrad]);
+    return {
+      value: value!,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sx, sg, sb, ...rest] = saved as Tensor[];
+        const ins: Record<string, Tensor> = { dy, x: sx!, gamma: sg!, beta: sb! };
+        if (r) ins.y = rest.shift()!;
+        rest.forEach((e, i) => (ins[`s${i}`] = e));
+        return t.engine().runKernel(BATCH_NORM_TRAIN_GRAD_KERNEL, ins, { relu }) as Tensor[];
+      },
+    };
+  });
+  const y = residual ? op(x, w.gamma, w.beta, residual) : op(x, w.gamma, w.beta);
+  return { y, updated: { runningMean: runningMean!, runningVar: runningVar! } };
 }
 
 /**

@@ -73,6 +73,16 @@ export interface BuiltLayer {
    * whole training step as one op of its own (src/nn/native/dense-step.ts). Absent otherwise.
    */
   readonly ops?: readonly LayerOp[];
+  /**
+   * The forward pass followed by ReLU, where the layer has it as one computation (batch norm:
+   * one op on the native backend): `sequential` runs it for the layer and a ReLU right after it.
+   */
+  forwardRelu?(x: Tensor, ctx: ForwardContext): Tensor;
+  /**
+   * relu(forward(x) + r), where the layer has it as one computation (a batch norm, or layers
+   * ending with one): `residual` runs it for a main path followed by a ReLU.
+   */
+  forwardAddRelu?(x: Tensor, r: Tensor, ctx: ForwardContext): Tensor;
 }
 
 /** An operation of `BuiltLayer.ops`: the forward pass of a layer, by the names of its weights. */
@@ -279,20 +289,25 @@ export function batchNorm(o: { name?: string } = {}): Layer {
     const name = net.layerName('bn', o.name);
     if (input.length === 0) net.fail(`batch norm '${name}' needs an input with channels`);
     net.batchNorm(name, input[input.length - 1]!, net.producedBy.get(input));
+    const forward = (x: Tensor, c: ForwardContext, relu: boolean, residual?: Tensor): Tensor => {
+      const { y, updated } = batchNormForward(
+        x,
+        { gamma: c.weight(`${name}.gamma`), beta: c.weight(`${name}.beta`), runningMean: c.weight(`${name}.running_mean`), runningVar: c.weight(`${name}.running_var`) },
+        c.opts.training,
+        relu,
+        residual,
+      );
+      if (updated) {
+        c.buffers[`${name}.running_mean`] = updated.runningMean;
+        c.buffers[`${name}.running_var`] = updated.runningVar;
+      }
+      return y;
+    };
     return {
       shape: input,
-      forward: (x, c) => {
-        const { y, updated } = batchNormForward(
-          x,
-          { gamma: c.weight(`${name}.gamma`), beta: c.weight(`${name}.beta`), runningMean: c.weight(`${name}.running_mean`), runningVar: c.weight(`${name}.running_var`) },
-          c.opts.training,
-        );
-        if (updated) {
-          c.buffers[`${name}.running_mean`] = updated.runningMean;
-          c.buffers[`${name}.running_var`] = updated.runningVar;
-        }
-        return y;
-      },
+      forward: (x, c) => forward(x, c, false),
+      forwardRelu: (x, c) => forward(x, c, true),
+      forwardAddRelu: (x, r, c) => forward(x, c, true, r),
     };
   };
 }
@@ -375,7 +390,24 @@ export function sequential(...layers: readonly Layer[]): Layer {
       shape = b.shape;
     }
     const ops = built.every((b) => b.ops) ? built.flatMap((b) => b.ops!) : undefined;
-    return { shape, ...(ops ? { ops } : {}), forward: (x, c) => built.reduce((h, b) => b.forward(h, c), x) };
+    // A layer with a fused forwardRelu and the ReLU right after it run as one step.
+    const steps: ((x: Tensor, c: ForwardContext) => Tensor)[] = [];
+    for (let i = 0; i < built.length; i++) {
+      const b = built[i]!;
+      const next = built[i + 1];
+      if (b.forwardRelu && next?.ops?.length === 1 && next.ops[0]!.op === 'relu') {
+        steps.push(b.forwardRelu.bind(b));
+        i++;
+      } else steps.push(b.forward.bind(b));
+    }
+    const forward = (x: Tensor, c: ForwardContext): Tensor => steps.reduce((h, f) => f(h, c), x);
+    // Its last layer's relu(forward + r), where that layer has one (then its last step is that
+    // layer alone: only a ReLU is ever fused into the layer before it, and a ReLU has none).
+    const last = built.at(-1);
+    const forwardAddRelu = last?.forwardAddRelu
+      ? (x: Tensor, r: Tensor, c: ForwardContext): Tensor => last.forwardAddRelu!(steps.slice(0, -1).reduce((h, f) => f(h, c), x), r, c)
+      : undefined;
+    return { shape, ...(ops ? { ops } : {}), forward, ...(forwardAddRelu ? { forwardAddRelu } : {}) };
   };
 }
 
@@ -405,7 +437,10 @@ export function residual(main: Layer | readonly Layer[], shortcut?: Layer | read
     }
     // The sum is no single kernel's output (a batch norm after it has no producer).
     net.producedBy.delete(m.shape);
-    return { shape: m.shape, forward: (x, c) => tf().add(m.forward(x, c), s ? s.forward(x, c) : x) };
+    const forward = (x: Tensor, c: ForwardContext): Tensor => tf().add(m.forward(x, c), s ? s.forward(x, c) : x);
+    // Followed by ReLU, where the main path ends with a batch norm: its relu(bn + shortcut) (one op on native).
+    const forwardRelu = m.forwardAddRelu ? (x: Tensor, c: ForwardContext): Tensor => m.forwardAddRelu!(x, s ? s.forward(x, c) : x, c) : undefined;
+    return { shape: m.shape, forward, ...(forwardRelu ? { forwardRelu } : {}) };
   };
 }
 

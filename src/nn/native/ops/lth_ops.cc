@@ -1,7 +1,9 @@
 // Our own TensorFlow kernels for the native backend, the counterpart of the WASM SIMD kernels
 // (src/nn/kernels/simd/): a training-mode batch norm pair and the masked optimizer update, each
 // one op where tfjs-node would run 8 to 17 element-wise ops, each with its own dispatch and its
-// own full-size allocation; and a fully connected network's whole training step (forward,
+// own full-size allocation; a model's batch norm layer in training as one op each way, with its
+// running averages' update and a following ReLU (or residual sum and ReLU) fused in
+// (LthBatchNormTrain); and a fully connected network's whole training step (forward,
 // loss, backward, masked update) as one op, where tfjs-node would run ~80 ops whose dispatch was
 // most of a LeNet step. Measured on ResNet-20 (batch 128) and LeNet-300-100 (batch 60):
 // bench/RESULTS.md.
@@ -207,19 +209,27 @@ void Fail(TF_OpKernelContext* ctx, const char* message) {
   TF_DeleteStatus(s);
 }
 
-// Per-channel sums over blocks of rows, in double, blocks added in order.
+// Per-channel sums over blocks of rows, in double, blocks added in order. A block accumulates in
+// its thread's own buffer and stores its sums once at the end: accumulating in place, next to the
+// block another thread sums (16 channels' sums are 128 bytes), made the threads fight over cache
+// lines on every row (ResNet-20's first stage ran slower on 2 threads than on 1). The same additions
+// in the same order either way.
 template <typename F>
 void ChannelSums(int64_t rows, int64_t c, int sums, std::vector<double>* out, F add_row) {
   const int64_t rpb = RowsPerBlock(c);
   const int64_t blocks = (rows + rpb - 1) / rpb;
-  std::vector<double> part(static_cast<size_t>(blocks * sums * c), 0.0);
+  const size_t width = static_cast<size_t>(sums * c);
+  std::vector<double> part(static_cast<size_t>(blocks) * width, 0.0);
   pool().Run(blocks, [&](int64_t b) {
-    double* acc = part.data() + b * sums * c;
+    thread_local std::vector<double> local;
+    local.assign(width, 0.0);
+    double* acc = local.data();
     for (int64_t r = b * rpb, end = std::min(rows, r + rpb); r < end; r++) add_row(r, acc);
+    std::memcpy(part.data() + b * width, acc, width * sizeof(double));
   });
-  out->assign(static_cast<size_t>(sums * c), 0.0);
+  out->assign(width, 0.0);
   for (int64_t b = 0; b < blocks; b++)
-    for (int64_t i = 0; i < sums * c; i++) (*out)[i] += part[b * sums * c + i];
+    for (size_t i = 0; i < width; i++) (*out)[i] += part[b * width + i];
 }
 
 // A row-wise pass in blocks.
@@ -242,6 +252,23 @@ void DeleteBatchNorm(void* k) { delete static_cast<BatchNormKernel*>(k); }
 
 // LthBatchNorm(x [..., C], gamma [C], beta [C]) -> y, mean, variance (biased), saved_mean, rstd.
 // saved_mean duplicates mean: the caller keeps one for the running averages, the gradient the other.
+// The batch's mean per channel into M, and the sums of squared deviations from it into *sq: the
+// training-mode statistics of both batch-norm forward ops, in double over fixed blocks of rows.
+void BatchStatistics(int64_t rows, int64_t c, const float* X, float* M, std::vector<double>* sq) {
+  ChannelSums(rows, c, 1, sq, [&](int64_t r, double* acc) {
+    const float* xr = X + r * c;
+    for (int64_t j = 0; j < c; j++) acc[j] += xr[j];
+  });
+  for (int64_t j = 0; j < c; j++) M[j] = static_cast<float>((*sq)[j] / rows);
+  ChannelSums(rows, c, 1, sq, [&](int64_t r, double* acc) {
+    const float* xr = X + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      const float d = xr[j] - M[j];
+      acc[j] += static_cast<double>(d) * d;
+    }
+  });
+}
+
 void ComputeBatchNorm(void* kernel, TF_OpKernelContext* ctx) {
   const float eps = static_cast<BatchNormKernel*>(kernel)->epsilon;
   Tensor x, gamma, beta, y, mean, var, saved, rstd;
@@ -256,18 +283,7 @@ void ComputeBatchNorm(void* kernel, TF_OpKernelContext* ctx) {
   float* V = var.data();
   float* R = rstd.data();
   std::vector<double> sum;
-  ChannelSums(rows, c, 1, &sum, [&](int64_t r, double* acc) {
-    const float* xr = X + r * c;
-    for (int64_t j = 0; j < c; j++) acc[j] += xr[j];
-  });
-  for (int64_t j = 0; j < c; j++) M[j] = static_cast<float>(sum[j] / rows);
-  ChannelSums(rows, c, 1, &sum, [&](int64_t r, double* acc) {
-    const float* xr = X + r * c;
-    for (int64_t j = 0; j < c; j++) {
-      const float d = xr[j] - M[j];
-      acc[j] += static_cast<double>(d) * d;
-    }
-  });
+  BatchStatistics(rows, c, X, M, &sum);
   std::vector<float> scale(c);
   const float* G = gamma.data();
   for (int64_t j = 0; j < c; j++) {
@@ -326,6 +342,195 @@ void ComputeBatchNormGrad(void*, TF_OpKernelContext* ctx) {
     float* out = DX + r * c;
     for (int64_t j = 0; j < c; j++) out[j] = (dr[j] * a[j] + (xr[j] - M[j]) * bc[j]) + cc[j];
   });
+}
+
+// LthBatchNormTrain(x, gamma, beta, running_mean, running_var, residual: N * float) -> y, new
+// running_mean, new running_var, saved_mean, rstd: the training-mode batch norm of a model's layer
+// in one op. The same batch statistics and bn(x) as LthBatchNorm, and:
+// - the running averages' update, folded in (one op instead of six tiny ones per layer):
+//   running * keep + batch * m, with keep = 1 - m, m and var_m = m n / (n - 1) (n rows) given as
+//   float attributes (the float32 scalars the composed update multiplies by: the same bits);
+// - with `relu`, y = max(0, bn(x)): the ReLU that follows the batch norm in the model, one pass
+//   over the activations fewer (a batch norm directly followed by ReLU: src/nn/models/layers.ts);
+// - with a residual input r (N = 1, with relu), y = max(0, bn(x) + r): the end of a residual
+//   block whose main path ends with the batch norm (the sum and its ReLU, two passes fewer).
+// Its gradient op zeroes dy where y would be <= 0 before the ReLU.
+struct BatchNormTrainKernel {
+  float epsilon, keep, m, var_m;
+  bool relu;
+  int64_t residual;
+};
+
+bool ReluAttr(TF_OpKernelConstruction* ctx) {
+  Status s;
+  TF_Bool b = 0;
+  TF_OpKernelConstruction_GetAttrBool(ctx, "relu", &b, s.s);
+  if (!s.ok()) TF_OpKernelConstruction_Failure(ctx, s.s);
+  return b != 0;
+}
+
+int64_t IntAttr(TF_OpKernelConstruction* ctx, const char* name) {
+  Status s;
+  int64_t v = 0;
+  TF_OpKernelConstruction_GetAttrInt64(ctx, name, &v, s.s);
+  if (!s.ok()) TF_OpKernelConstruction_Failure(ctx, s.s);
+  return v;
+}
+
+void* CreateBatchNormTrain(TF_OpKernelConstruction* ctx) {
+  return new BatchNormTrainKernel{FloatAttr(ctx, "epsilon"), FloatAttr(ctx, "keep"), FloatAttr(ctx, "m"), FloatAttr(ctx, "var_m"), ReluAttr(ctx), IntAttr(ctx, "N")};
+}
+void* CreateBatchNormTrainGrad(TF_OpKernelConstruction* ctx) { return new BatchNormTrainKernel{0, 0, 0, 0, ReluAttr(ctx), IntAttr(ctx, "N")}; }
+void DeleteBatchNormTrain(void* k) { delete static_cast<BatchNormTrainKernel*>(k); }
+
+// y = (x - mean) * scale + beta [+ r], then max(0, y) with kRelu: one IEEE operation at a time,
+// so the gradient op recomputes the same bits (without r).
+template <bool kRelu, bool kRes>
+void BatchNormOutput(int64_t rows, int64_t c, const float* X, const float* M, const float* scale, const float* B, const float* RS, float* Y) {
+  ForRows(rows, c, [&](int64_t r) {
+    const float* xr = X + r * c;
+    const float* rr = kRes ? RS + r * c : nullptr;
+    float* yr = Y + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      float v = (xr[j] - M[j]) * scale[j] + B[j];
+      if (kRes) v = v + rr[j];
+      yr[j] = kRelu ? (v > 0.0f ? v : 0.0f) : v;
+    }
+  });
+}
+
+void ComputeBatchNormTrain(void* kernel, TF_OpKernelContext* ctx) {
+  const BatchNormTrainKernel& k = *static_cast<BatchNormTrainKernel*>(kernel);
+  Tensor x, gamma, beta, rmean, rvar, res, y, nmean, nvar, saved, rstd;
+  if (!Input(ctx, 0, &x) || !Input(ctx, 1, &gamma) || !Input(ctx, 2, &beta) || !Input(ctx, 3, &rmean) || !Input(ctx, 4, &rvar)) return;
+  if (k.residual > 1 || (k.residual == 1 && !k.relu)) return Fail(ctx, "LthBatchNormTrain: one residual input at most, and only with relu");
+  if (k.residual == 1 && !Input(ctx, 5, &res)) return;
+  const int64_t c = x.channels();
+  const int64_t rows = c == 0 ? 0 : x.size() / c;
+  if (gamma.size() != c || beta.size() != c || rmean.size() != c || rvar.size() != c) return Fail(ctx, "LthBatchNormTrain: a per-channel input does not fit x's channels");
+  if (res.t && res.dims() != x.dims()) return Fail(ctx, "LthBatchNormTrain: the residual input's shape is not x's");
+  if (!Output(ctx, 0, x.dims(), &y) || !Output(ctx, 1, {c}, &nmean) || !Output(ctx, 2, {c}, &nvar) || !Output(ctx, 3, {c}, &saved) ||
+      !Output(ctx, 4, {c}, &rstd))
+    return;
+  const float* X = x.data();
+  float* M = saved.data();
+  float* R = rstd.data();
+  std::vector<double> sum;
+  BatchStatistics(rows, c, X, M, &sum);
+  std::vector<float> scale(c);
+  const float* G = gamma.data();
+  const float* RM = rmean.data();
+  const float* RV = rvar.data();
+  float* NM = nmean.data();
+  float* NV = nvar.data();
+  for (int64_t j = 0; j < c; j++) {
+    const float v = static_cast<float>(sum[j] / rows);
+    R[j] = 1.0f / std::sqrt(v + k.epsilon);
+    scale[j] = R[j] * G[j];
+    NM[j] = RM[j] * k.keep + M[j] * k.m;
+    NV[j] = RV[j] * k.keep + v * k.var_m;
+  }
+  if (res.t)
+    BatchNormOutput<true, true>(rows, c, X, M, scale.data(), beta.data(), res.data(), y.data());
+  else if (k.relu)
+    BatchNormOutput<true, false>(rows, c, X, M, scale.data(), beta.data(), nullptr, y.data());
+  else
+    BatchNormOutput<false, false>(rows, c, X, M, scale.data(), beta.data(), nullptr, y.data());
+}
+
+// keep ? g : 0.0f, as a bit mask: the same value, without the branch that keeps GCC from
+// vectorising a loop that adds the result into double sums.
+inline float KeepWhere(bool keep, float g) {
+  uint32_t u;
+  std::memcpy(&u, &g, sizeof u);
+  u &= 0u - static_cast<uint32_t>(keep);
+  float r;
+  std::memcpy(&r, &u, sizeof r);
+  return r;
+}
+
+// How the gradient op knows where the ReLU passed dy: not at all (no ReLU), from bn(x) recomputed
+// as the forward op computed it (the same bits; nothing more is read), or from the op's output y
+// (with a residual input: y > 0 exactly where bn(x) + r > 0).
+enum class Gate { kNone, kRecompute, kOutput };
+
+// LthBatchNormTrainGrad(dy, x, gamma, beta, saved_mean, rstd, y: N * float) -> dx, dgamma, dbeta,
+// dr: N * float: LthBatchNormGrad's formulas applied to dz = dy where the ReLU passed (else 0);
+// with a residual input (N = 1: y is the forward op's output), also its gradient dr = dz.
+template <Gate kGate>
+void BatchNormTrainGrad(TF_OpKernelContext* ctx) {
+  Tensor dy, x, gamma, beta, mean, rstd, out, dx, dgamma, dbeta, dr;
+  if (!Input(ctx, 0, &dy) || !Input(ctx, 1, &x) || !Input(ctx, 2, &gamma) || !Input(ctx, 3, &beta) || !Input(ctx, 4, &mean) || !Input(ctx, 5, &rstd)) return;
+  if (kGate == Gate::kOutput && !Input(ctx, 6, &out)) return;
+  const int64_t c = x.channels();
+  const int64_t rows = c == 0 ? 0 : x.size() / c;
+  if (dy.size() != x.size() || (out.t && out.size() != x.size())) return Fail(ctx, "LthBatchNormTrainGrad: dy or y does not fit x");
+  if (!Output(ctx, 0, x.dims(), &dx) || !Output(ctx, 1, {c}, &dgamma) || !Output(ctx, 2, {c}, &dbeta)) return;
+  if (kGate == Gate::kOutput && !Output(ctx, 3, x.dims(), &dr)) return;
+  const float* DY = dy.data();
+  const float* X = x.data();
+  const float* M = mean.data();
+  const float* R = rstd.data();
+  const float* G = gamma.data();
+  const float* B = beta.data();
+  const float* Y = kGate == Gate::kOutput ? out.data() : nullptr;
+  float* DR = kGate == Gate::kOutput ? dr.data() : nullptr;
+  std::vector<float> scale(c);
+  for (int64_t j = 0; j < c; j++) scale[j] = R[j] * G[j];
+  const float* S = scale.data();
+  std::vector<double> sums;
+  ChannelSums(rows, c, 2, &sums, [&](int64_t r, double* acc) {
+    const float* dr = DY + r * c;
+    const float* xr = X + r * c;
+    const float* yr = kGate == Gate::kOutput ? Y + r * c : nullptr;
+    float* drr = kGate == Gate::kOutput ? DR + r * c : nullptr;
+    for (int64_t j = 0; j < c; j++) {
+      const float xc = xr[j] - M[j];
+      float d = dr[j];
+      if (kGate == Gate::kRecompute) d = KeepWhere(xc * S[j] + B[j] > 0.0f, d);
+      if (kGate == Gate::kOutput) {
+        d = KeepWhere(yr[j] > 0.0f, d);
+        drr[j] = d;
+      }
+      acc[j] += d;
+      acc[c + j] += d * xc;
+    }
+  });
+  float* DG = dgamma.data();
+  float* DB = dbeta.data();
+  const float inv = static_cast<float>(-1.0 / rows);
+  std::vector<float> a(c), bc(c), cc(c);
+  for (int64_t j = 0; j < c; j++) {
+    DB[j] = static_cast<float>(sums[j]);
+    DG[j] = static_cast<float>(sums[c + j]) * R[j];
+    a[j] = G[j] * R[j];
+    bc[j] = a[j] * (R[j] * (DG[j] * inv));
+    cc[j] = a[j] * (DB[j] * inv);
+  }
+  float* DX = dx.data();
+  ForRows(rows, c, [&](int64_t r) {
+    // With a residual input, dz was written to dr by the pass above: read back, not recomputed.
+    const float* dr = kGate == Gate::kOutput ? DR + r * c : DY + r * c;
+    const float* xr = X + r * c;
+    float* o = DX + r * c;
+    for (int64_t j = 0; j < c; j++) {
+      const float xc = xr[j] - M[j];
+      float d = dr[j];
+      if (kGate == Gate::kRecompute) d = KeepWhere(xc * S[j] + B[j] > 0.0f, d);
+      o[j] = (d * a[j] + xc * bc[j]) + cc[j];
+    }
+  });
+}
+
+void ComputeBatchNormTrainGrad(void* kernel, TF_OpKernelContext* ctx) {
+  const BatchNormTrainKernel& k = *static_cast<BatchNormTrainKernel*>(kernel);
+  if (k.residual > 1 || (k.residual == 1 && !k.relu)) return Fail(ctx, "LthBatchNormTrainGrad: one residual at most, and only with relu");
+  if (k.residual == 1)
+    BatchNormTrainGrad<Gate::kOutput>(ctx);
+  else if (k.relu)
+    BatchNormTrainGrad<Gate::kRecompute>(ctx);
+  else
+    BatchNormTrainGrad<Gate::kNone>(ctx);
 }
 
 // ---------------------------------------------------------------- optimizer update
@@ -697,6 +902,13 @@ bool RegisterAll(TF_Status* s) {
          RegisterOp("LthBatchNormGrad", {"dy: float", "x: float", "gamma: float", "saved_mean: float", "rstd: float"},
                     {"dx: float", "dgamma: float", "dbeta: float"}, {"epsilon: float"}, s) &&
          RegisterKernel("LthBatchNormGrad", CreateBatchNorm, ComputeBatchNormGrad, DeleteBatchNorm, s) &&
+         RegisterOp("LthBatchNormTrain", {"x: float", "gamma: float", "beta: float", "running_mean: float", "running_var: float", "residual: N * float"},
+                    {"y: float", "new_running_mean: float", "new_running_var: float", "saved_mean: float", "rstd: float"},
+                    {"epsilon: float", "keep: float", "m: float", "var_m: float", "relu: bool", "N: int >= 0"}, s) &&
+         RegisterKernel("LthBatchNormTrain", CreateBatchNormTrain, ComputeBatchNormTrain, DeleteBatchNormTrain, s) &&
+         RegisterOp("LthBatchNormTrainGrad", {"dy: float", "x: float", "gamma: float", "beta: float", "saved_mean: float", "rstd: float", "y: N * float"},
+                    {"dx: float", "dgamma: float", "dbeta: float", "dr: N * float"}, {"relu: bool", "N: int >= 0"}, s) &&
+         RegisterKernel("LthBatchNormTrainGrad", CreateBatchNormTrainGrad, ComputeBatchNormTrainGrad, DeleteBatchNormTrain, s) &&
          RegisterOp("LthOptimizerUpdate", {"p: float", "g: float", "hyper: float", "extra: N * float"}, {"out: M * float"},
                     {"N: int >= 0", "M: int >= 1", "kind: {'sgd', 'momentum', 'nesterov', 'adam'}", "has_mask: bool",
                      "has_s1: bool", "has_s2: bool", "wd: float", "momentum: float", "b1: float", "b2: float",
