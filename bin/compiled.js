@@ -14,12 +14,12 @@
 // `PIPELINE_FROM_SOURCE=1` runs everything through tsx instead (for debugging the engine).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bump when the compile options below change, so that existing trees are rebuilt. */
-const FORMAT = 1;
+const FORMAT = 2;
 /**
  * Trees are dropped when unused for an hour (each command touches its tree when it starts, and
  * every ten minutes while it runs: src/install.ts keepCompiledTreeInUse), but
@@ -46,13 +46,49 @@ function stampOf(source, files) {
 
 const complete = (tree) => existsSync(join(tree, 'src'));
 
+/**
+ * Each source file compiles to its own module (bundle: true only lets this plugin rewrite
+ * imports): its relative imports stay as they are, `zod` goes to the bundled vendor/zod.js, and
+ * every other package is left to Node.
+ */
+function vendorAndExternal(source) {
+  return {
+    name: 'lth-engine-imports',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind === 'entry-point') return undefined;
+        if (args.path === 'zod') {
+          const out = relative(dirname(join('src', relative(source, args.importer))), join('vendor', 'zod.js'));
+          return { path: out.startsWith('.') ? out : `./${out}`, external: true };
+        }
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
 async function build(source, files, target) {
   const { build: esbuild } = await import('esbuild');
   const tmp = join(dirname(target), `.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true });
   try {
+    // zod, bundled into one module: its ESM build is 95 files, 45-55 ms of every command's start
+    // through Node's module loader; one file loads in a fraction of that.
+    await esbuild({
+      stdin: { contents: "export * from 'zod';", resolveDir: ROOT, sourcefile: 'zod.js' }, // the engine's own zod
+      outfile: join(tmp, 'vendor', 'zod.js'),
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      sourcesContent: false,
+      logLevel: 'silent',
+    });
     await esbuild({
       entryPoints: files.map((f) => join(source, f)),
+      bundle: true,
+      plugins: [vendorAndExternal(source)],
       outdir: join(tmp, 'src'),
       outbase: source,
       format: 'esm',
