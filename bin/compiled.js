@@ -44,6 +44,9 @@ function stampOf(source, files) {
   return h.digest('hex').slice(0, 16);
 }
 
+/** How every module of the tree is compiled (src/engine/user-module.ts compiles the user's alike). */
+const ESBUILD = { format: 'esm', platform: 'node', target: 'node20', sourcemap: 'linked', sourcesContent: false, logLevel: 'silent' };
+
 const complete = (tree) => existsSync(join(tree, 'src'));
 
 /**
@@ -78,12 +81,7 @@ async function build(source, files, target) {
       stdin: { contents: "export * from 'zod';", resolveDir: ROOT, sourcefile: 'zod.js' }, // the engine's own zod
       outfile: join(tmp, 'vendor', 'zod.js'),
       bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      sourcemap: 'linked',
-      sourcesContent: false,
-      logLevel: 'silent',
+      ...ESBUILD,
     });
     await esbuild({
       entryPoints: files.map((f) => join(source, f)),
@@ -91,12 +89,7 @@ async function build(source, files, target) {
       plugins: [vendorAndExternal(source)],
       outdir: join(tmp, 'src'),
       outbase: source,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      sourcemap: 'linked',
-      sourcesContent: false,
-      logLevel: 'silent',
+      ...ESBUILD,
     });
     try {
       renameSync(tmp, target);

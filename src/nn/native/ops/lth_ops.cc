@@ -269,6 +269,20 @@ void BatchStatistics(int64_t rows, int64_t c, const float* X, float* M, std::vec
   });
 }
 
+// From the per-channel sums of dy and dy * xc (sums[j], sums[c + j]): dbeta, dgamma, and the
+// coefficients of dx = a dy + bc xc + cc, as the composed gradient computes them (both gradient ops).
+void GradCoefficients(int64_t rows, int64_t c, const std::vector<double>& sums, const float* R, const float* G, float* DG, float* DB,
+                      float* a, float* bc, float* cc) {
+  const float inv = static_cast<float>(-1.0 / rows);
+  for (int64_t j = 0; j < c; j++) {
+    DB[j] = static_cast<float>(sums[j]);
+    DG[j] = static_cast<float>(sums[c + j]) * R[j];
+    a[j] = G[j] * R[j];
+    bc[j] = a[j] * (R[j] * (DG[j] * inv));
+    cc[j] = a[j] * (DB[j] * inv);
+  }
+}
+
 void ComputeBatchNorm(void* kernel, TF_OpKernelContext* ctx) {
   const float eps = static_cast<BatchNormKernel*>(kernel)->epsilon;
   Tensor x, gamma, beta, y, mean, var, saved, rstd;
@@ -324,17 +338,8 @@ void ComputeBatchNormGrad(void*, TF_OpKernelContext* ctx) {
       acc[c + j] += dr[j] * (xr[j] - M[j]);
     }
   });
-  float* DG = dgamma.data();
-  float* DB = dbeta.data();
-  const float inv = static_cast<float>(-1.0 / rows);
   std::vector<float> a(c), bc(c), cc(c);
-  for (int64_t j = 0; j < c; j++) {
-    DB[j] = static_cast<float>(sums[j]);
-    DG[j] = static_cast<float>(sums[c + j]) * R[j];
-    a[j] = G[j] * R[j];
-    bc[j] = a[j] * (R[j] * (DG[j] * inv));
-    cc[j] = a[j] * (DB[j] * inv);
-  }
+  GradCoefficients(rows, c, sums, R, G, dgamma.data(), dbeta.data(), a.data(), bc.data(), cc.data());
   float* DX = dx.data();
   ForRows(rows, c, [&](int64_t r) {
     const float* dr = DY + r * c;
@@ -496,17 +501,8 @@ void BatchNormTrainGrad(TF_OpKernelContext* ctx) {
       acc[c + j] += d * xc;
     }
   });
-  float* DG = dgamma.data();
-  float* DB = dbeta.data();
-  const float inv = static_cast<float>(-1.0 / rows);
   std::vector<float> a(c), bc(c), cc(c);
-  for (int64_t j = 0; j < c; j++) {
-    DB[j] = static_cast<float>(sums[j]);
-    DG[j] = static_cast<float>(sums[c + j]) * R[j];
-    a[j] = G[j] * R[j];
-    bc[j] = a[j] * (R[j] * (DG[j] * inv));
-    cc[j] = a[j] * (DB[j] * inv);
-  }
+  GradCoefficients(rows, c, sums, R, G, dgamma.data(), dbeta.data(), a.data(), bc.data(), cc.data());
   float* DX = dx.data();
   ForRows(rows, c, [&](int64_t r) {
     // With a residual input, dz was written to dr by the pass above: read back, not recomputed.
