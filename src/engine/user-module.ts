@@ -65,6 +65,7 @@ export async function compileUserModule(file: string): Promise<string | undefine
       bundle: true,
       write: false,
       outfile: out,
+      // As bin/compiled.js's ESBUILD compiles the engine (bin/ is plain JavaScript, not imported here).
       format: 'esm',
       platform: 'node',
       target: 'node20',
