@@ -8,7 +8,8 @@
  * stale when their heartbeat stops for `staleMs`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { namesIn } from './folder.js';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -104,14 +105,8 @@ export class Lease {
    * process racing for the same key sees an ordinary free or held lease. Live leases stay.
    */
   static async sweepStale(dir: string, opts: { staleMs?: number; dryRun?: boolean } = {}): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return [];
-    }
     const removed: string[] = [];
-    for (const name of names) {
+    for (const name of await namesIn(dir)) {
       const path = join(dir, name);
       if (GRAVEYARD.test(name)) {
         // Left by a process that died between its rename and its rm: nobody reads it again.

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { namesIn } from './folder.js';
 import { dirname, join } from 'node:path';
 import { PipelineError } from '../errors.js';
 import { digestOfFile } from './digest.js';
@@ -116,13 +117,7 @@ export class ObjectStore {
   /** Every digest in the store. */
   async list(): Promise<string[]> {
     const out: string[] = [];
-    let prefixes: string[];
-    try {
-      prefixes = await readdir(this.layout.objectsDir);
-    } catch {
-      return out;
-    }
-    for (const prefix of prefixes) {
+    for (const prefix of await namesIn(this.layout.objectsDir)) {
       if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
       for (const rest of await readdir(join(this.layout.objectsDir, prefix))) {
         // Temp files (dot names) and anything foreign are not objects.

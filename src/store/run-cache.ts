@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
+import { namesIn } from './folder.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic.js';
@@ -187,13 +188,7 @@ export class RunCache {
   /** Every record with its file's modification time (newest first). */
   async list(): Promise<Array<{ record: RunRecord; mtimeMs: number }>> {
     const out: Array<{ record: RunRecord; mtimeMs: number }> = [];
-    let prefixes: string[];
-    try {
-      prefixes = await readdir(this.layout.runsDir);
-    } catch {
-      return out;
-    }
-    for (const prefix of prefixes) {
+    for (const prefix of await namesIn(this.layout.runsDir)) {
       const dir = join(this.layout.runsDir, prefix);
       for (const name of await readdir(dir)) {
         if (!name.endsWith('.json') || !isHexDigest(name.slice(0, -5))) continue;

@@ -1,5 +1,6 @@
 /** A local cache directory: objects, run cache, leases and planner caches, opened together. */
-import { lstat, mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
+import { namesIn } from './folder.js';
 import { dirname, join, relative } from 'node:path';
 import { isTempFileName } from './atomic.js';
 import { FileDigestCache } from './file-digests.js';
@@ -78,7 +79,7 @@ export class Store {
     const removed: string[] = [];
     const dirs = [dirname(this.layout.metaPath('-')), this.layout.leasesDir];
     for (const sharded of [this.layout.runsDir, this.layout.objectsDir]) {
-      for (const prefix of await readdir(sharded).catch(() => [] as string[])) dirs.push(join(sharded, prefix));
+      for (const prefix of await namesIn(sharded)) dirs.push(join(sharded, prefix));
     }
     for (const dir of dirs) removed.push(...(await this.sweep(dir, isTempFileName, opts)));
     return removed;
@@ -92,14 +93,8 @@ export class Store {
 
   /** Removes the abandoned entries of `dir` that `candidate` accepts; returns their paths relative to the cache. */
   private async sweep(dir: string, candidate: (name: string) => boolean, opts: { dryRun?: boolean; staleMs?: number }): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return [];
-    }
     const removed: string[] = [];
-    for (const name of names) {
+    for (const name of await namesIn(dir)) {
       if (!candidate(name)) continue;
       const path = join(dir, name);
       let mtimeMs: number;
