@@ -19,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bump when the compile options below change, so that existing trees are rebuilt. */
-const FORMAT = 2;
+const FORMAT = 3;
 /**
  * Trees are dropped when unused for an hour (each command touches its tree when it starts, and
  * every ten minutes while it runs: src/install.ts keepCompiledTreeInUse), but
@@ -49,10 +49,38 @@ const ESBUILD = { format: 'esm', platform: 'node', target: 'node20', sourcemap: 
 
 const complete = (tree) => existsSync(join(tree, 'src'));
 
+/** zod's locale index (`z.locales`) as its English locale alone. */
+const englishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]locales[\\/]index\.js$/ }, () => ({ path: 'zod-locales', namespace: 'zod-english-only' }));
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({ contents: "export { default as en } from 'zod/v4/locales/en.js';", resolveDir: ROOT }));
+  },
+};
+
+/**
+ * The packages every command loads, each bundled into one module of the tree (`vendor/<name>.js`,
+ * from the engine's own node_modules) with whitespace dropped (names kept, so class names and
+ * stack frames read as the package's). Through Node's loader, a package costs its files one by
+ * one: zod's ESM build is 95 files (45-55 ms of every start), commander 7 CommonJS files (10 ms),
+ * p-queue 5 (8 ms); bundled, 25, 4 and 2 ms (`import` alone, medians of 21, bench/RESULTS.md).
+ * zod's 48 locales are 360 KB of its 760 KB and only English is used (zod's default; `z.locales`
+ * keeps only `en`). Not hasha: it starts a worker from a file beside its own module. Packages
+ * loaded only by some commands (ts-morph, TensorFlow.js, the AWS SDK, BullMQ) stay in
+ * node_modules, imported when needed.
+ */
+const VENDORED = {
+  zod: { contents: "export * from 'zod';", plugins: [englishOnly] },
+  commander: { contents: "export * from 'commander';" },
+  'p-queue': { contents: "export * from 'p-queue'; export { default } from 'p-queue';" },
+};
+/** For the CommonJS inside a bundled package (commander's `require('node:events')`). */
+const REQUIRE_BANNER = "import { createRequire as __lthCreateRequire } from 'node:module'; const require = __lthCreateRequire(import.meta.url);";
+
 /**
  * Each source file compiles to its own module (bundle: true only lets this plugin rewrite
- * imports): its relative imports stay as they are, `zod` goes to the bundled vendor/zod.js, and
- * every other package is left to Node.
+ * imports): its relative imports stay as they are, a VENDORED package goes to its bundled
+ * vendor/<name>.js, and every other package is left to Node.
  */
 function vendorAndExternal(source) {
   return {
@@ -60,8 +88,8 @@ function vendorAndExternal(source) {
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return undefined;
-        if (args.path === 'zod') {
-          const out = relative(dirname(join('src', relative(source, args.importer))), join('vendor', 'zod.js'));
+        if (Object.hasOwn(VENDORED, args.path)) {
+          const out = relative(dirname(join('src', relative(source, args.importer))), join('vendor', `${args.path}.js`));
           return { path: out.startsWith('.') ? out : `./${out}`, external: true };
         }
         return { path: args.path, external: true };
@@ -75,14 +103,18 @@ async function build(source, files, target) {
   const tmp = join(dirname(target), `.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true });
   try {
-    // zod, bundled into one module: its ESM build is 95 files, 45-55 ms of every command's start
-    // through Node's module loader; one file loads in a fraction of that.
-    await esbuild({
-      stdin: { contents: "export * from 'zod';", resolveDir: ROOT, sourcefile: 'zod.js' }, // the engine's own zod
-      outfile: join(tmp, 'vendor', 'zod.js'),
-      bundle: true,
-      ...ESBUILD,
-    });
+    for (const [name, { contents, plugins = [] }] of Object.entries(VENDORED)) {
+      await esbuild({
+        stdin: { contents, resolveDir: ROOT, sourcefile: `${name}.js` }, // the engine's own copy
+        outfile: join(tmp, 'vendor', `${name}.js`),
+        bundle: true,
+        plugins,
+        banner: { js: REQUIRE_BANNER },
+        ...ESBUILD,
+        minifyWhitespace: true,
+        minifySyntax: true,
+      });
+    }
     await esbuild({
       entryPoints: files.map((f) => join(source, f)),
       bundle: true,

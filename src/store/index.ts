@@ -7,5 +7,5 @@ export { digestOfFile, digestOfSync } from './digest.js';
 export { writeFileAtomic } from './atomic.js';
 export { FileDigestCache } from './file-digests.js';
 export { Store } from './store.js';
-export { collectGarbage, verifyObjects, type GcOptions, type GcReport, type VerifyReport } from './maintenance.js';
-export { DirectoryRemote, S3Remote, openRemote, pullRun, pushRun, pullRuns, pushRuns, expectationOfLockStage, s3OptionsFromEnv, type OpenRemoteOptions, type RecordExpectation, type RemoteStore, type S3RemoteOptions, type PullReport, type PushReport } from './remote/index.js';
+// Maintenance (./maintenance.js) and remotes (./remote/index.js) are imported from their own
+// modules by the commands that use them: a plain `run` or `status` does not load them (6 modules).

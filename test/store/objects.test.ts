@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isPipelineError } from '../../src/errors.js';
-import { Store, collectGarbage, emptyLock, verifyObjects } from '../../src/store/index.js';
+import { Store, emptyLock } from '../../src/store/index.js';
+import { collectGarbage, verifyObjects } from '../../src/store/maintenance.js';
 
 const SHA256_OF_HELLO = '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
 

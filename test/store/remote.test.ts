@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isPipelineError } from '../../src/errors.js';
-import { DirectoryRemote, Store, openRemote, parseLock, pullRun, pushRun, type RunRecord } from '../../src/store/index.js';
+import { Store, parseLock, type RunRecord } from '../../src/store/index.js';
+import { DirectoryRemote, openRemote, pullRun, pushRun } from '../../src/store/remote/index.js';
 import { CacheLayout } from '../../src/store/layout.js';
 import { parseS3Location } from '../../src/store/remote/index.js';
 

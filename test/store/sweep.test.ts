@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, wr
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { collectGarbage, emptyLock, Lease, Store, writeFileAtomic } from '../../src/store/index.js';
+import { emptyLock, Lease, Store, writeFileAtomic } from '../../src/store/index.js';
+import { collectGarbage } from '../../src/store/maintenance.js';
 import { hostTag, ownerOfName } from '../../src/store/owner.js';
 
 /** A pid that was alive a moment ago and is not now. */

@@ -1,5 +1,6 @@
 /** `pipeline gc`: drop cache entries and objects that neither the lock file nor recent runs use. */
-import { collectGarbage, readLock } from '../../store/index.js';
+import { readLock } from '../../store/index.js';
+import { collectGarbage } from '../../store/maintenance.js';
 import { formatBytes, writeJson } from '../format.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 

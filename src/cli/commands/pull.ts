@@ -7,7 +7,8 @@
  */
 import { METRICS_OUTPUT, loadPipeline } from '../../engine/index.js';
 import { pullPipeline } from '../../engine/host/sync.js';
-import { expectationOfLockStage, pullRuns, readLock, type LockStage } from '../../store/index.js';
+import { readLock, type LockStage } from '../../store/index.js';
+import { expectationOfLockStage, pullRuns } from '../../store/remote/index.js';
 import { formatBytes, writeJson } from '../format.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 import { requireRemote, transferProgress, type TransferCommandOptions } from './remote-transfer.js';

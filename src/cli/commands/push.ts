@@ -4,7 +4,8 @@
  * cached keys), as `dvc push` does. Only what the remote lacks (or holds a bad copy of) is sent.
  */
 import { loadPipeline, planPipeline } from '../../engine/index.js';
-import { pushRuns, readLock } from '../../store/index.js';
+import { readLock } from '../../store/index.js';
+import { pushRuns } from '../../store/remote/index.js';
 import { formatBytes, writeJson } from '../format.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 import { requireRemote, transferProgress, type TransferCommandOptions } from './remote-transfer.js';

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { SingleBar } from 'cli-progress';
 import { PipelineError } from '../../errors.js';
-import { DirectoryRemote, openRemote, type RemoteStore } from '../../store/index.js';
+import { DirectoryRemote, openRemote, type RemoteStore } from '../../store/remote/index.js';
 import { formatBytes } from '../format.js';
 
 export interface TransferCommandOptions {

@@ -1,7 +1,6 @@
 /** `pipeline run`: bring every stage up to date, computing only what the cache does not have. */
 import { PipelineError } from '../../errors.js';
 import { loadPipeline, runPipeline, typecheckPipeline } from '../../engine/index.js';
-import { openRemote } from '../../store/index.js';
 import { createReporter } from '../reporter.js';
 import { openWorkspace, planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 import { writeJson } from '../format.js';
@@ -55,7 +54,8 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   }
   // A bad remote entry is a warning; once the run's display exists, it goes through it.
   let warn = (m: string): void => void process.stderr.write(`warning: ${m}\n`);
-  const remote = remoteLocation ? openRemote(remoteLocation, { warn: (m) => warn(m) }) : undefined;
+  // Imported only when used: the remotes (the S3 one included) are 5 modules a plain run does not need.
+  const remote = remoteLocation ? (await import('../../store/remote/index.js')).openRemote(remoteLocation, { warn: (m) => warn(m) }) : undefined;
   const queueing = queueUrl && remote ? await import('../../engine/host/queue.js') : undefined;
   const dispatcher =
     queueing && queueUrl && remote

@@ -1,5 +1,5 @@
 /** `pipeline verify`: re-hash every object; corrupt ones are quarantined and recomputed next run. */
-import { verifyObjects } from '../../store/index.js';
+import { verifyObjects } from '../../store/maintenance.js';
 import { writeJson } from '../format.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 

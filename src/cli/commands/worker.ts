@@ -2,7 +2,7 @@
 import { PipelineError } from '../../errors.js';
 import { queueSecret, queueTimeoutMs, shownUrl } from '../../engine/host/queue.js';
 import { runWorker } from '../../engine/runner/queue-worker.js';
-import { openRemote } from '../../store/index.js';
+import { openRemote } from '../../store/remote/index.js';
 import { openWorkspace, type WorkspaceOptions } from '../workspace.js';
 
 export interface WorkerCommandOptions extends WorkspaceOptions {

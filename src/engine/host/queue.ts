@@ -13,7 +13,7 @@ import { relative, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, RedisConnection, type RedisOptions } from 'bullmq';
 import { PipelineError } from '../../errors.js';
-import type { RemoteStore } from '../../store/index.js';
+import type { RemoteStore } from '../../store/remote/index.js';
 import type { StageProgress } from '../definition/stage.js';
 import { signJob, type QueueJob, type SignedQueueJob, type StageTask } from '../protocol.js';
 

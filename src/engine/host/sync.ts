@@ -5,7 +5,9 @@
  * each key the remote holds, so that the keys of the stages after it become known.
  */
 import PQueue from 'p-queue';
-import { pullRun, type RecordExpectation, type RemoteStore, type RunRecord, type Store } from '../../store/index.js';
+import type { RunRecord, Store } from '../../store/index.js';
+import type { RecordExpectation, RemoteStore } from '../../store/remote/index.js';
+import { pullRun } from '../../store/remote/transfer.js';
 import { METRICS_OUTPUT } from '../definition/stage.js';
 import type { StageNode } from '../definition/pipeline.js';
 import type { Fingerprinter } from './fingerprint.js';

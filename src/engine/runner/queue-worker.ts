@@ -7,7 +7,8 @@
 import { stat } from 'node:fs/promises';
 import { Worker, type Job } from 'bullmq';
 import { PipelineError } from '../../errors.js';
-import { pullRun, pushRun, type RemoteStore, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
+import { pullRun, pushRun, type RemoteStore } from '../../store/remote/index.js';
 import { lookupStage } from '../definition/stage.js';
 import { connectionOf, QUEUE_NAME, watchConnection } from '../host/queue.js';
 import type { SignedQueueJob } from '../protocol.js';
