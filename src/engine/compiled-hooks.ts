@@ -3,11 +3,14 @@
  * import that resolves to the engine's TypeScript source (`<root>/src/x.ts`) is answered with its
  * compiled module (`<root>/.build/<stamp>/src/x.js`), and one that resolves to a user module
  * already compiled in this process with that compiled module: the ones the command already runs.
+ * A package the engine runs bundled (zod, resolved from the engine's node_modules) is answered
+ * with the bundled module.
  */
 interface Redirect {
   source: string;
   running: string;
   modules: Record<string, string>;
+  packages: Record<string, string>;
 }
 type Resolved = { url: string; format?: string | null; shortCircuit?: boolean };
 type NextResolve = (specifier: string, context: unknown) => Promise<Resolved>;
@@ -21,7 +24,7 @@ export function initialize(data: Redirect): void {
 export async function resolve(specifier: string, context: unknown, next: NextResolve): Promise<Resolved> {
   const resolved = await next(specifier, context);
   if (!redirect) return resolved;
-  const compiled = redirect.modules[resolved.url];
+  const compiled = redirect.modules[resolved.url] ?? redirect.packages[resolved.url];
   if (compiled) return { url: compiled, format: 'module', shortCircuit: true };
   if (resolved.url.startsWith(redirect.source) && resolved.url.endsWith('.ts')) {
     return { url: `${redirect.running}${resolved.url.slice(redirect.source.length, -3)}.js`, format: 'module', shortCircuit: true };

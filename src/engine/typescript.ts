@@ -15,7 +15,7 @@
 import { register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { COMPILED, compiledRedirect, runningModuleUrl } from '../install.js';
-import { compileUserModule } from './user-module.js';
+import { compileUserModule, VENDORED_ZOD } from './user-module.js';
 
 /** Source URL -> compiled URL of the user modules imported through esbuild in this process. */
 const compiledUserModules = new Map<string, string>();
@@ -27,7 +27,9 @@ async function registerTypeScript(): Promise<void> {
   const tsx = await import('tsx/esm/api');
   tsx.register();
   // Registered after tsx, so it runs first and sees tsx's resolution of each import.
-  register(new URL('./compiled-hooks.js', import.meta.url), { data: { ...redirect, modules: Object.fromEntries(compiledUserModules) } });
+  // The engine's own zod, as node_modules has it, is answered with the one the engine runs.
+  const packages = VENDORED_ZOD ? { [import.meta.resolve('zod')]: VENDORED_ZOD } : {};
+  register(new URL('./compiled-hooks.js', import.meta.url), { data: { ...redirect, modules: Object.fromEntries(compiledUserModules), packages } });
 }
 
 /** Imports a module by file path (the engine's own through their compiled form when compiled). */

@@ -14,7 +14,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { COMPILED_TREE, ENGINE_ROOT, ENGINE_SOURCE, runningModuleUrl } from '../install.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 const PACKAGE_NAME = 'lth-pipeline';
 
 /** The engine's own source file that a relative import names (`./x.js` is `./x.ts`), or undefined. */
@@ -35,6 +35,14 @@ function packageFile(specifier: string): string | undefined {
 }
 
 const BUILTINS = new Set(builtinModules);
+
+/**
+ * The engine's zod as the command runs it: bundled into the compiled tree by bin/compiled.js
+ * (VENDORED). A user module under the engine's root that imports `zod` gets this one, so that its
+ * schemas and the engine's come from one copy (and the 95 files of node_modules' zod are not
+ * loaded a second time).
+ */
+export const VENDORED_ZOD = COMPILED_TREE ? pathToFileURL(join(COMPILED_TREE, 'vendor', 'zod.js')).href : undefined;
 
 /** What only tsx can load: an import of another user module, or of a package from outside the engine's root. */
 class NeedsTsx extends Error {}
@@ -90,6 +98,7 @@ export async function compileUserModule(file: string): Promise<string | undefine
                 return engine ? { path: runningModuleUrl(engine), external: true } : undefined;
               }
               if (!spec.startsWith('node:') && !BUILTINS.has(spec) && !packagesResolve) throw new NeedsTsx(spec);
+              if (spec === 'zod' && VENDORED_ZOD) return { path: VENDORED_ZOD, external: true };
               return { path: spec, external: true };
             });
           },

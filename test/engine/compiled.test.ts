@@ -26,6 +26,11 @@ describe('the compiled tree', () => {
     assert.match(readFileSync(join(first, 'src', 'sub', 'c.js'), 'utf8'), /from "\.\.\/\.\.\/vendor\/zod\.js"/);
     const c = (await import(join(first, 'src', 'sub', 'c.js'))) as { positive: { safeParse(v: unknown): { success: boolean } } };
     assert.deepEqual([c.positive.safeParse(1).success, c.positive.safeParse(-1).success], [true, false]);
+    // English messages only (the other locales were half of zod's bundle); commander and p-queue bundled alike.
+    const zod = (await import(join(first, 'vendor', 'zod.js'))) as typeof import('zod');
+    assert.deepEqual(Object.keys(zod.z.locales), ['en']);
+    assert.equal(zod.z.number().safeParse('x').error?.issues[0]?.message, 'Invalid input: expected number, received string');
+    assert.ok(existsSync(join(first, 'vendor', 'commander.js')) && existsSync(join(first, 'vendor', 'p-queue.js')));
     assert.equal(await compiledTree(project.dir), first, 'no change, same tree');
     project.write('src/a.ts', 'export const a: number = 41;\n');
     const second: string = await compiledTree(project.dir);
@@ -112,5 +117,21 @@ export default definePipeline({ name: 'uses' }, (p) => { p.stage(twice, { n: 21 
     const shown = inRepo.cli(['show', 'uses.ts', '--json']);
     assert.match(shown.stdout, /"n2": 42/);
     assert.match(shown.stdout, /"n3": 15/);
+  });
+
+  test("a pipeline that imports zod itself gets the engine's copy, through esbuild and through tsx", () => {
+    const pipeline = (head: string) => `import { z as own } from 'zod';
+import { definePipeline, z } from ${JSON.stringify(API)};
+${head}
+export default definePipeline({ name: 'zods' }, (p) => { p.note(\`one zod: \${own === z}\`); });
+`;
+    inRepo.write('zod-direct.ts', pipeline(''));
+    inRepo.write('zod-helper.ts', "export { z } from 'zod';\n");
+    inRepo.write('zod-via-tsx.ts', pipeline("import { z as helper } from './zod-helper.js';\nif (helper !== own) throw new Error('two copies of zod');"));
+    for (const file of ['zod-direct.ts', 'zod-via-tsx.ts']) {
+      const r = inRepo.cli(['status', file, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { notes: string[] }).notes, ['one zod: true'], file);
+    }
   });
 });
