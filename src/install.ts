@@ -22,6 +22,13 @@ export const ENGINE_SOURCE = join(ENGINE_ROOT, 'src');
 export const COMPILED_TREE = COMPILED ? dirname(RUNNING) : undefined;
 
 /**
+ * `.build/<stamp>/src/engine/`: each engine module there is compiled from the same path under
+ * `src/engine/`, so its frames are engine frames without reading their source maps (undefined
+ * when running from source).
+ */
+export const COMPILED_ENGINE_DIR = COMPILED ? join(RUNNING, 'engine') + sep : undefined;
+
+/**
  * Marks the compiled tree as in use every ten minutes while this process lives: bin/compiled.js
  * drops trees unused for an hour, and a long run or a queue worker imports modules of its tree
  * (and starts stage processes on it) long after it started.

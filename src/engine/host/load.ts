@@ -9,7 +9,7 @@ import { importModule } from '../typescript.js';
 import { PipelineError, isPipelineError } from '../../errors.js';
 import { errorSiteIn, formatSite } from '../definition/callsite.js';
 import { getAtPath, parseSetValue, schemaAt, setAtPath } from '../definition/params.js';
-import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type PipelineDefinition, type PipelineParams, type StageNode, type StageOverride } from '../definition/pipeline.js';
+import { GraphBuilder, isPipelineDefinition, type ArtifactRef, type InputBinding, type PipelineDefinition, type PipelineParams, type StageNode, type StageOverride } from '../definition/pipeline.js';
 
 export interface LoadedPipeline {
   /** Absolute path of the pipeline file. */
@@ -30,6 +30,11 @@ export function refsOf(node: StageNode): Array<{ input: string; ref: ArtifactRef
     for (const ref of Array.isArray(binding) ? (binding as readonly ArtifactRef[]) : [binding as ArtifactRef]) out.push({ input, ref });
   }
   return out;
+}
+
+/** The artifacts that one input binding names: itself, or each of its list. */
+function bindingRefs(binding: InputBinding): readonly ArtifactRef[] {
+  return Array.isArray(binding) ? (binding as readonly ArtifactRef[]) : [binding as ArtifactRef];
 }
 
 /** `key=value` strings from the command line. */
@@ -135,23 +140,29 @@ function unknownSet(key: string, def: PipelineDefinition, stageIds?: string[]): 
   });
 }
 
-/** Checks references and finds a topological order; a cycle is reported with its path. */
+/**
+ * Checks references and finds a topological order; a cycle is reported with its path. The
+ * bindings are walked in place, not through refsOf(), which makes a pair per ref (3-6 ms of CPU
+ * for a 1,000-stage sweep).
+ */
 export function checkGraph(nodes: ReadonlyMap<string, StageNode>): StageNode[] {
   for (const node of nodes.values()) {
-    for (const { input, ref } of refsOf(node)) {
-      if (ref.kind !== 'output') continue;
-      const up = nodes.get(ref.stageId);
-      if (!up) {
-        throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input '${input}' refers to stage '${ref.stageId}', which the pipeline does not define`, {
-          where: formatSite(ref.site),
-          hint: `stage ids: ${[...nodes.keys()].slice(0, 10).join(', ')}`,
-        });
-      }
-      if (!up.outputs.includes(ref.output)) {
-        throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input '${input}' refers to output '${ref.output}' of '${up.id}', which has none of that name`, {
-          where: formatSite(ref.site),
-          hint: `outputs of '${up.id}': ${up.outputs.join(', ')}`,
-        });
+    for (const [input, binding] of Object.entries(node.inputs)) {
+      for (const ref of bindingRefs(binding)) {
+        if (ref.kind !== 'output') continue;
+        const up = nodes.get(ref.stageId);
+        if (!up) {
+          throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input '${input}' refers to stage '${ref.stageId}', which the pipeline does not define`, {
+            where: formatSite(ref.site),
+            hint: `stage ids: ${[...nodes.keys()].slice(0, 10).join(', ')}`,
+          });
+        }
+        if (!up.outputs.includes(ref.output)) {
+          throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input '${input}' refers to output '${ref.output}' of '${up.id}', which has none of that name`, {
+            where: formatSite(ref.site),
+            hint: `outputs of '${up.id}': ${up.outputs.join(', ')}`,
+          });
+        }
       }
     }
   }
@@ -161,17 +172,19 @@ export function checkGraph(nodes: ReadonlyMap<string, StageNode>): StageNode[] {
   const visit = (node: StageNode): void => {
     state.set(node.id, 'visiting');
     path.push(node.id);
-    for (const { ref } of refsOf(node)) {
-      if (ref.kind !== 'output') continue;
-      const s = state.get(ref.stageId);
-      if (s === 'visiting') {
-        const cycle = [...path.slice(path.indexOf(ref.stageId)), ref.stageId];
-        throw new PipelineError('CYCLE', `the stages form a cycle: ${cycle.reverse().join(' -> ')}`, {
-          where: formatSite(ref.site),
-          hint: 'a stage cannot depend, directly or through others, on its own outputs',
-        });
+    for (const binding of Object.values(node.inputs)) {
+      for (const ref of bindingRefs(binding)) {
+        if (ref.kind !== 'output') continue;
+        const s = state.get(ref.stageId);
+        if (s === 'visiting') {
+          const cycle = [...path.slice(path.indexOf(ref.stageId)), ref.stageId];
+          throw new PipelineError('CYCLE', `the stages form a cycle: ${cycle.reverse().join(' -> ')}`, {
+            where: formatSite(ref.site),
+            hint: 'a stage cannot depend, directly or through others, on its own outputs',
+          });
+        }
+        if (s === undefined) visit(nodes.get(ref.stageId)!);
       }
-      if (s === undefined) visit(nodes.get(ref.stageId)!);
     }
     path.pop();
     state.set(node.id, 'done');
