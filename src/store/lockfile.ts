@@ -5,7 +5,7 @@
  * same bytes. Rewritten atomically (temp + rename) under a lease, so concurrent runs of different
  * pipelines sharing one lock file do not lose each other's sections.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
@@ -100,7 +100,7 @@ async function parseCached(text: string, path: string, layout: CacheLayout | und
   const digest = digestOfSync(text);
   const cacheFile = layout.metaPath('lock-parsed.json');
   try {
-    const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as { digest: string; doc: LockDoc };
+    const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { digest: string; doc: LockDoc };
     if (cached.digest === digest) return cached.doc;
   } catch {
     /* no cache yet */
@@ -114,9 +114,12 @@ async function rememberParsed(layout: CacheLayout, digest: string, doc: LockDoc)
   await writeFileAtomic(layout.metaPath('lock-parsed.json'), JSON.stringify({ digest, doc })).catch(() => undefined);
 }
 
+// The lock file and its parsed copy are read synchronously: the run has nothing else to do
+// meanwhile, and fs.promises reads a 0.5-0.7 MB file in chunks, each a round trip through the
+// thread pool (5-7 ms of idle time in the CPU profile of a fully cached 1,000-stage run).
 async function readText(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw e;

@@ -103,3 +103,110 @@ function canonicalJsonOr(v: unknown): string {
     return `(${(e as Error).message})`;
   }
 }
+
+/** canonicalJson as it was written before its JSON.stringify fast path: the bytes it must keep. */
+function slowCanonical(value: unknown, inObject = false): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`cannot hash the non-finite number ${value}`);
+      return Object.is(value, -0) ? '0' : String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return inObject ? undefined : 'null';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          const v: unknown = value[i];
+          if (v !== undefined || i in value) out += slowCanonical(v);
+        }
+        return `${out}]`;
+      }
+      let out = '{';
+      for (const k of Object.keys(value).sort()) {
+        const v = slowCanonical((value as Record<string, unknown>)[k], true);
+        if (v === undefined) continue;
+        if (out.length > 1) out += ',';
+        out += `${JSON.stringify(k)}:${v}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new TypeError(`cannot hash a ${typeof value}`);
+  }
+}
+
+function bytesOr(f: () => string | undefined): string {
+  try {
+    return f() ?? 'null';
+  } catch (e) {
+    return `throws ${(e as Error).message}`;
+  }
+}
+
+describe('canonicalJson: the JSON.stringify fast path writes the same bytes', () => {
+  test('chosen values', () => {
+    const withHiddenToJson = { a: 1 };
+    Object.defineProperty(withHiddenToJson, 'toJSON', { value: () => 'x', enumerable: false });
+    const arrayLike = Object.create(Array.prototype) as Record<string, unknown>;
+    arrayLike.b = 1;
+    arrayLike.a = 2;
+    const values: unknown[] = [
+      { a: 1, b: [1, 2, { c: 'x', d: null }] },
+      { b: 1, a: 2 },
+      { 2: 'b', 10: 'a' },
+      { 1: 'a', 2: 'b', a: 'c' },
+      { a: -0, b: [-0] },
+      { a: undefined, b: 1 },
+      [1, undefined, 2],
+      [1, , 2],
+      { a: NaN },
+      [Infinity],
+      { '': 1, ' ': 2, 'é': 3, '\u2028': 4, 'a"b': 5 },
+      ['\ud800', 'a\nb', '\u0000'],
+      withHiddenToJson,
+      { toJSON: 'not a function' },
+      { toJSON: () => 1 },
+      new Date(0),
+      { d: new Date(0) },
+      Object.assign(Object.create(null), { a: 1 }),
+      arrayLike,
+      new Number(3),
+      new String('s'),
+      { a: () => 1 },
+      { a: 1n },
+      Symbol('s'),
+      { __proto__: { inherited: 1 }, own: 2 },
+      JSON.parse('{"__proto__":{"x":1},"a":1}'),
+      [[[[{ z: 1, y: 2 }]]]],
+      { format: 1, inputs: { data: 'a'.repeat(64), list: ['b'.repeat(64)] }, params: { lr: 0.1, w: [8, 16] } },
+    ];
+    for (const v of values) assert.equal(bytesOr(() => canonicalJson(v)), bytesOr(() => slowCanonical(v)), String(bytesOr(() => slowCanonical(v))));
+  });
+
+  test('random values', () => {
+    const rand = lcg(7);
+    for (let i = 0; i < 20_000; i++) {
+      const v = random(rand);
+      assert.equal(bytesOr(() => canonicalJson(v)), bytesOr(() => slowCanonical(v)));
+    }
+  });
+
+  test('stage keys: the parts written one by one make the same key', async () => {
+    const { stageKey, CACHE_FORMAT_VERSION } = await import('../../src/engine/host/key.js');
+    const { digestOfSync } = await import('../../src/store/index.js');
+    const parts: Array<{ stage: string; code: string; params: Record<string, unknown>; inputs: Record<string, string | string[]> }> = [
+      { stage: 'train', code: 'c'.repeat(64), params: { width: 8, lr: 0.1 }, inputs: { data: 'a'.repeat(64) } },
+      { stage: 'agg', code: 'x', params: {}, inputs: { scores: ['a'.repeat(64), 'b'.repeat(64)], none: [] } },
+      { stage: 's"q', code: '', params: { a: undefined, b: [1, , -0] }, inputs: {} },
+      { stage: 'u', code: 'c', params: undefined as unknown as Record<string, unknown>, inputs: {} },
+    ];
+    for (const p of parts) assert.equal(stageKey(p), digestOfSync(slowCanonical({ format: CACHE_FORMAT_VERSION, ...p })!));
+    assert.throws(() => stageKey({ stage: 'x', code: 'c', params: { lr: Infinity }, inputs: {} }), /non-finite/);
+  });
+});

@@ -102,6 +102,59 @@ describe('run records: the fast check agrees with the schema', () => {
     }
   });
 
+  // A record as RunCache.put writes it (members in the schema order, output entries of digest and
+  // size in that order) is returned as parsed, not copied: the same answers either way.
+  const written = { ...good, outputs: { model: { digest: D2, size: 12 }, metrics: { digest: D1, size: 0 } } };
+  test('a record as written', () => {
+    const text = JSON.stringify(written);
+    const { fast, schema } = both(text);
+    assert.equal(fast, schema);
+    const parsed = parseRunRecord(text, KEY);
+    assert.ok('record' in parsed);
+    assert.deepEqual(parsed.record, written);
+    assert.deepEqual(Object.keys(parsed.record), Object.keys(good));
+    assert.equal(JSON.stringify(parsed.record), text);
+  });
+  const asWritten = (f: (r: Record<string, unknown>) => void): string => {
+    const r = structuredClone(written) as unknown as Record<string, unknown>;
+    f(r);
+    return JSON.stringify(r);
+  };
+  const writtenCases: Array<[string, (r: Record<string, unknown>) => void]> = [
+    ...cases,
+    ['an output entry with another member', (r) => ((r.outputs as Record<string, Record<string, unknown>>).model!.extra = 1)],
+    ['an output entry with size first', (r) => (r.outputs = { m: { size: 1, digest: D1 } })],
+    ['members in another order', (r) => {
+      const { key, ...rest } = r;
+      for (const k of Object.keys(r)) delete r[k];
+      Object.assign(r, rest, { key });
+    }],
+    ['an unknown member', (r) => (r.extra = 1)],
+    ['an input list', (r) => (r.inputs = { list: [D1, D2, D1] })],
+  ];
+  for (const [name, f] of writtenCases) {
+    test(`as written: ${name}`, () => {
+      const { fast, schema } = both(asWritten(f));
+      assert.equal(fast, schema);
+    });
+  }
+  test('as written: __proto__ and constructor members', () => {
+    const base = JSON.stringify(written);
+    for (const text of [
+      base.replace('"params":{', '"params":{"__proto__":{"polluted":1},'),
+      base.replace('"inputs":{', '"inputs":{"__proto__":"' + D1 + '",'),
+      base.replace('"metrics":{"acc"', '"metrics":{"constructor":{"x":1},"acc"'),
+      base.replace('"provenance":{', '"provenance":{"__proto__":{"x":1},'),
+      base.replace('"outputs":{', '"outputs":{"__proto__":{"digest":"' + D1 + '","size":1},'),
+      base.replace('{"digest":"' + D2 + '"', '{"__proto__":1,"digest":"' + D2 + '"'),
+      base.replace('{"key"', '{"__proto__":{"key":"' + D1 + '"},"key"'),
+    ]) {
+      assert.notEqual(text, base);
+      const { fast, schema } = both(text);
+      assert.equal(fast, schema, text);
+    }
+  });
+
   test('text that is not an object', () => {
     for (const text of ['[]', 'null', '1', '"x"', '{']) {
       const { fast, schema } = both(text);

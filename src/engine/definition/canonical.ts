@@ -6,7 +6,61 @@
  * parts, and this is on the path of every fully cached run.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, false) ?? 'null';
+  return isPlain(value) ? JSON.stringify(value) : (write(value, false) ?? 'null');
+}
+
+const objectPrototype = Object.prototype;
+const arrayPrototype = Array.prototype;
+const hasOwn = Object.hasOwn;
+
+/**
+ * True when `JSON.stringify(value)` is already its canonical JSON: plain data (finite numbers,
+ * strings, booleans, null, arrays without holes or undefined, plain objects) whose object keys
+ * are in sorted order and hold no undefined, and no toJSON anywhere. That is what stage keys and
+ * lock values are made of, and the native serialiser writes it in a fraction of the time: the
+ * 1,000 stage keys of a fully cached 1,000-stage sweep took ~10 ms in a fresh process with write()
+ * alone, ~6.6 ms with this check in front (median of 7; hashing included). Anything else goes to
+ * write(), which decides, words errors and throws as before.
+ */
+function isPlain(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      // JSON.stringify writes -0 as 0, as write() does.
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto === arrayPrototype && Array.isArray(value)) {
+        const arr = value as unknown[];
+        if (typeof (arr as { toJSON?: unknown }).toJSON === 'function') return false;
+        for (let i = 0; i < arr.length; i++) {
+          const v = arr[i];
+          // A hole, or an undefined element: write() decides.
+          if (v === undefined || !isPlain(v)) return false;
+        }
+        return true;
+      }
+      if (proto !== objectPrototype || Array.isArray(value)) return false;
+      const obj = value as Record<string, unknown>;
+      if (typeof obj.toJSON === 'function') return false;
+      // for-in visits the own enumerable keys in Object.keys order (the prototype is
+      // Object.prototype, and hasOwn turns away anything enumerable added to it): strictly
+      // ascending means write()'s sorted order is JSON.stringify's order.
+      let previous: string | undefined;
+      for (const k in obj) {
+        if (!hasOwn(obj, k) || (previous !== undefined && !(previous < k))) return false;
+        previous = k;
+        const v = obj[k];
+        if (v === undefined || !isPlain(v)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** The canonical text of `value`; undefined for an object member that is to be left out. */
@@ -87,6 +141,10 @@ function sameCanonical(a: unknown, b: unknown): boolean {
         if (!Array.isArray(b) || a.length !== b.length) return false;
         for (let i = 0; i < a.length; i++) {
           const v = a[i];
+          if (typeof v === 'string') {
+            if (v !== b[i]) return false;
+            continue;
+          }
           // A hole is written as nothing, an undefined element as null: in doubt.
           if (v === undefined && !(i in a && i in b)) return false;
           if (!sameCanonical(v, b[i])) return false;
@@ -99,14 +157,33 @@ function sameCanonical(a: unknown, b: unknown): boolean {
       // have no more of them.
       const ra = a as Record<string, unknown>;
       const rb = b as Record<string, unknown>;
+      const ka = Object.keys(ra);
+      const kb = Object.keys(rb);
+      // The same keys in the same order (values built alike, as a lock entry and the one the run
+      // makes are): the members are the same set, compared value by value without asking `b`
+      // about each key (comparing 1,000 lock entries in a fresh process: ~8.3 ms with
+      // propertyIsEnumerable per key, ~6.1 ms so; medians of 15). An undefined value on both
+      // sides is left out on both.
+      if (ka.length === kb.length) {
+        let i = 0;
+        while (i < ka.length && ka[i] === kb[i]) i++;
+        if (i === ka.length) {
+          for (const k of ka) {
+            const v = ra[k];
+            // Equal strings (digests, most of a lock entry) without a call each.
+            if (typeof v === 'string' ? v !== rb[k] : !sameCanonical(v, rb[k])) return false;
+          }
+          return true;
+        }
+      }
       let count = 0;
-      for (const k of Object.keys(ra)) {
+      for (const k of ka) {
         const v = ra[k];
         if (v === undefined) continue;
         if (!enumerable.call(rb, k) || !sameCanonical(v, rb[k])) return false;
         count++;
       }
-      for (const k of Object.keys(rb)) if (rb[k] !== undefined) count--;
+      for (const k of kb) if (rb[k] !== undefined) count--;
       return count === 0;
     }
     default:

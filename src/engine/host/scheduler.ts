@@ -16,8 +16,8 @@ import type { BoundInput, StageTask } from '../protocol.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
-import { defaultDrift, resolveInputs, resolveInstance } from './plan.js';
-import type { StageNode } from '../definition/pipeline.js';
+import { defaultDrift, resolveInputs, resolveInstance, resolveInstanceNow } from './plan.js';
+import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
 import { namedCodeModules, namedCodeOf } from '../definition/named-code.js';
 import type { Dispatcher } from './queue.js';
 import { CpuPool } from './resources.js';
@@ -146,29 +146,35 @@ export function lockEntryOf(node: StageNode, record: RunRecord, inputs: InputDig
 }
 
 function readsFiles(node: StageNode): boolean {
+  // (Without wrapping each single binding in an array: this runs for every stage before anything
+  // starts.)
   for (const binding of Object.values(node.inputs)) {
-    for (const ref of Array.isArray(binding) ? binding : [binding]) if (ref.kind !== 'output') return true;
+    if (!Array.isArray(binding)) {
+      if ((binding as ArtifactRef).kind !== 'output') return true;
+    } else for (const ref of binding as readonly ArtifactRef[]) if (ref.kind !== 'output') return true;
   }
   return false;
 }
 
 /**
- * `deepEqual(before, after)` for the lock section before the run and the one it writes, without
- * walking again the stage entries the run left as they were: those are the same objects in both,
- * and an entry read from a lock file is plain JSON data (parseLock's schema admits nothing else),
- * whose canonical JSON is its own. Every other entry of `after` went through deepEqual in runNode,
- * so nothing here throws where deepEqual would not. A fully cached 1,000-stage run walked all its
- * entries a second time here (2-12 ms of its ~0.5 s).
+ * `deepEqual(before, after)` for the lock section before the run and the one it would write
+ * (`after`: the file, params and stage entries that `section()` puts in it), without building
+ * that section (Object.fromEntries of 1,000 entries: 3-5 ms of a fully cached 1,000-stage run's
+ * CPU profile), and without walking again the stage entries the run left as they were: those are
+ * the same objects in both, and an entry read from a lock file is plain JSON data (parseLock's
+ * schema admits nothing else), whose canonical JSON is its own. Every other entry went through
+ * deepEqual in runNode, so nothing here throws where deepEqual would not.
  */
-function sameSection(before: LockPipeline, after: LockPipeline): boolean {
+function sameSection(before: LockPipeline, after: { file: string; params: Record<string, JsonValue>; entries: ReadonlyMap<string, LockStage> }): boolean {
   const { stages: a, ...restBefore } = before;
-  const { stages: b, ...restAfter } = after;
-  if (!deepEqual(restBefore, restAfter)) return false;
+  if (!deepEqual(restBefore, { file: after.file, params: after.params })) return false;
   const ids = Object.keys(a);
-  if (ids.length !== Object.keys(b).length) return false;
+  // The section's stages are the entries' (their ids are those of distinct pipeline nodes).
+  if (ids.length !== after.entries.size) return false;
   for (const id of ids) {
-    if (!Object.prototype.propertyIsEnumerable.call(b, id)) return false;
-    if (a[id] !== b[id] && !deepEqual(a[id], b[id])) return false;
+    const b = after.entries.get(id);
+    if (b === undefined) return false;
+    if (a[id] !== b && !deepEqual(a[id], b)) return false;
   }
   return true;
 }
@@ -227,6 +233,10 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   const summary: RunSummary = { ran: [], cached: [], failed: [], skipped: [], interrupted: false, stopped: [] };
   const byKey = new Map<string, Promise<{ record: RunRecord; outcome: StageOutcome }>>();
   const results = new Map<string, Promise<RunRecord>>();
+  // The records of the stages that are done (what `results` resolved to), so that a stage whose
+  // inputs are ready takes them without awaiting each one again (an aggregate of 49 evaluations
+  // awaited 49 settled promises).
+  const finished = new Map<string, RunRecord>();
 
   const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean, cached: RunRecord | undefined): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
     // A record made with other default param values is not this key's result (see defaultDrift).
@@ -312,6 +322,11 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     for (const binding of Object.values(node.inputs)) {
       for (const ref of Array.isArray(binding) ? binding : [binding]) {
         if (ref.kind === 'output' && !upstream.has(ref.stageId)) {
+          const done = finished.get(ref.stageId);
+          if (done) {
+            upstream.set(ref.stageId, done);
+            continue;
+          }
           try {
             upstream.set(ref.stageId, await results.get(ref.stageId)!);
           } catch {
@@ -321,7 +336,9 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
       }
     }
     if (stopping || signal.aborted) throw new Skipped();
-    const instance = await resolveInstance(node, fingerprints.get(node)!, store, (ref) => upstream.get(ref.stageId)?.outputs[ref.output]?.digest);
+    const outputDigest = (ref: Extract<ArtifactRef, { kind: 'output' }>): string | undefined => upstream.get(ref.stageId)?.outputs[ref.output]?.digest;
+    const fingerprint = fingerprints.get(node)!;
+    const instance = resolveInstanceNow(node, fingerprint, store, outputDigest) ?? (await resolveInstance(node, fingerprint, store, outputDigest));
     const inputs = instance.inputs!;
     const key = instance.key!;
     const forced = matchesForce(node, force);
@@ -343,6 +360,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     }
     (outcome === 'ran' ? summary.ran : summary.cached).push(node.id);
     reporter.done?.(node.id, { outcome, durationMs: outcome === 'ran' ? record.durationMs : 0, key, metrics: record.metrics });
+    finished.set(node.id, record);
     return record;
   };
 
@@ -371,7 +389,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   opts.signal?.removeEventListener('abort', onOuterAbort);
   if (signal.aborted) summary.interrupted = true;
   // Stage ids that left the pipeline, or changed pipeline params, also change the section.
-  if (!previous || !sameSection(previous, section())) lockWriter.schedule();
+  if (!previous || !sameSection(previous, { file: relative(join(lockPath, '..'), pipeline.file), params: pipeline.params as Record<string, JsonValue>, entries })) lockWriter.schedule();
   await lockWriter.flush();
   return summary;
 }
