@@ -16,7 +16,7 @@ export { validateParams, parseSetValue } from './definition/params.js';
 // load a Redis client.
 export type { Dispatcher } from './host/queue.js';
 export type { WorkerOptions } from './runner/queue-worker.js';
-export { computeStage, type ComputeSpec } from './runner/compute.js';
+export type { ComputeSpec } from './runner/compute.js';
 export type { BoundInput, InputDigests, QueueJob, StageJob, StageTask } from './protocol.js';
 export { typecheckPipeline } from './host/typecheck.js';
 export { importModule } from './typescript.js';

@@ -79,9 +79,13 @@ describe('Ctrl-C during a run', () => {
     project.write('pipeline.ts', project.read('pipeline.ts').replace("appendFileSync(LOG, ctx.id + '\\n');\n    await sleep(SLEEP_MS);\n    const v = shape", "appendFileSync(LOG, ctx.id + '\\n');\n    await sleep(60_000);\n    const v = shape"));
     const child = project.spawn(['run', 'pipeline.ts']);
     let stderr = '';
+    let stdout = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = once(child, 'exit');
-    await waitFor(() => project.executions().includes('c'), 60_000);
+    // d runs beside b and c (--jobs follows the cores): interrupted only once it is done, so that
+    // c is the one stage running.
+    await waitFor(() => project.executions().includes('c') && /\[done\]\s+d\b/.test(stdout + stderr), 60_000);
     child.kill('SIGINT');
     const [code] = await exited;
     assert.equal(code, 130, stderr);

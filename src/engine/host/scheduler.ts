@@ -11,7 +11,6 @@ import { readLock, writeLockSection, type JsonValue, type LockPipeline, type Loc
 import type { RemoteStore } from '../../store/remote/index.js';
 import { pullRun, pushRun } from '../../store/remote/transfer.js';
 import { deepEqual } from '../definition/canonical.js';
-import { computeStage } from '../runner/compute.js';
 import type { BoundInput, StageTask } from '../protocol.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
@@ -302,6 +301,8 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
 
   const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     reporter.start?.(node.id, { key });
+    // Imported when a stage first runs: a fully cached run does not load the runner (3 modules).
+    const { computeStage } = await import('../runner/compute.js');
     return computeStage(store, { ...taskOf(node, key, inputs), def: node.def, inline: opts.inline ?? false }, hooksOf(node));
   };
 
