@@ -42,6 +42,8 @@ export class Fingerprinter {
   private dirty = false;
   private parser: { ts: Ts; graph: ModuleGraph; print: (n: TS.Node, m: ModuleInfo) => string } | undefined;
   private readonly memo = new Map<StageDefinition, Promise<string>>();
+  /** The settled values of `memo`. */
+  private readonly known = new Map<StageDefinition, string>();
   private readonly namedMemo = new Map<NamedCode, Promise<string>>();
 
   constructor(
@@ -53,10 +55,23 @@ export class Fingerprinter {
   fingerprint(def: StageDefinition): Promise<string> {
     let p = this.memo.get(def);
     if (!p) {
-      p = this.compute(def);
+      p = this.compute(def).then((f) => {
+        this.known.set(def, f);
+        return f;
+      });
       this.memo.set(def, p);
     }
     return p;
+  }
+
+  /**
+   * `ofNode`'s answer when it is known without waiting (the definition's fingerprint is settled
+   * and the instance names no registered code), else undefined. Planning asks for every instance
+   * in turn and most share a definition: 1,000 awaits of ofNode were ~3 ms of a no-op run.
+   */
+  ofNodeNow(node: Pick<StageNode, 'def' | 'params'>): string | undefined {
+    const stage = this.known.get(node.def);
+    return stage !== undefined && namedCodeOf(node.def.schema, node.params.effective).length === 0 ? stage : undefined;
   }
 
   /**

@@ -170,7 +170,7 @@ function instanceOf(node: StageNode, fingerprint: string, store: Store, inputs: 
 export async function planPipeline(pipeline: LoadedPipeline, store: Store, fingerprinter: Fingerprinter, lock: LockPipeline | undefined): Promise<PipelinePlan> {
   const stages = new Map<string, StagePlan>();
   for (const node of pipeline.order) {
-    const fingerprint = await fingerprinter.ofNode(node);
+    const fingerprint = fingerprinter.ofNodeNow(node) ?? (await fingerprinter.ofNode(node));
     const outputDigest = (ref: Extract<ArtifactRef, { kind: 'output' }>): string | undefined => stages.get(ref.stageId)?.record?.outputs[ref.output]?.digest;
     const { inputs, key, record, drift } = resolveInstanceNow(node, fingerprint, store, outputDigest) ?? (await resolveInstance(node, fingerprint, store, outputDigest));
     const lockEntry = lock?.stages[node.id];

@@ -193,7 +193,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   // (Only a stage that reads one has anything to check: the others are not awaited one by one.)
   for (const node of pipeline.order) if (readsFiles(node)) await resolveInputs(node, store, () => undefined);
   const fingerprints = new Map<StageNode, string>();
-  for (const node of pipeline.order) fingerprints.set(node, await fingerprinter.ofNode(node));
+  for (const node of pipeline.order) fingerprints.set(node, fingerprinter.ofNodeNow(node) ?? (await fingerprinter.ofNode(node)));
   await fingerprinter.save();
 
   // The section's params are the ones its stage entries were made with, at every write (after

@@ -58,7 +58,7 @@ export async function pullPipeline(
 ): Promise<PipelinePullReport> {
   const report: PipelinePullReport = { pulled: [], present: [], missing: [], bytesPulled: 0, keys: {} };
   const fingerprints = new Map<StageNode, string>();
-  for (const node of pipeline.order) fingerprints.set(node, await fingerprinter.ofNode(node));
+  for (const node of pipeline.order) fingerprints.set(node, fingerprinter.ofNodeNow(node) ?? (await fingerprinter.ofNode(node)));
   await fingerprinter.save();
   const queue = new PQueue({ concurrency: opts.concurrency ?? 8 });
   const results = new Map<string, Promise<RunRecord | undefined>>();
