@@ -19,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bump when the compile options below change, so that existing trees are rebuilt. */
-const FORMAT = 3;
+const FORMAT = 4;
 /**
  * Trees are dropped when unused for an hour (each command touches its tree when it starts, and
  * every ten minutes while it runs: src/install.ts keepCompiledTreeInUse), but
@@ -69,9 +69,27 @@ const englishOnly = {
  * loaded only by some commands (ts-morph, TensorFlow.js, the AWS SDK, BullMQ) stay in
  * node_modules, imported when needed.
  */
+/**
+ * commander requires node:child_process when it loads, for subcommands that are executables
+ * (which this CLI has none of): that builtin and what it pulls in (dgram, net's socket list) were
+ * 3-4 ms of every start. It gets a stand-in that requires it on first use.
+ */
+const childProcessOnUse = {
+  name: 'child-process-on-use',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      args.namespace === 'child-process-on-use' ? { path: args.path, external: true } : { path: 'child_process', namespace: 'child-process-on-use' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'child-process-on-use' }, () => ({
+      contents: "let loaded; module.exports = new Proxy({}, { get: (_, name) => (loaded ??= require('node:child_process'))[name] });",
+      loader: 'js',
+    }));
+  },
+};
+
 const VENDORED = {
   zod: { contents: "export * from 'zod';", plugins: [englishOnly] },
-  commander: { contents: "export * from 'commander';" },
+  commander: { contents: "export * from 'commander';", plugins: [childProcessOnUse] },
   'p-queue': { contents: "export * from 'p-queue'; export { default } from 'p-queue';" },
 };
 /** For the CommonJS inside a bundled package (commander's `require('node:events')`). */
