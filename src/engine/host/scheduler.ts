@@ -9,7 +9,6 @@ import PQueue from 'p-queue';
 import { PipelineError, isPipelineError } from '../../errors.js';
 import { readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RunRecord, type Store } from '../../store/index.js';
 import type { RemoteStore } from '../../store/remote/index.js';
-import { pullRun, pushRun } from '../../store/remote/transfer.js';
 import { deepEqual } from '../definition/canonical.js';
 import type { BoundInput, StageTask } from '../protocol.js';
 import type { Fingerprinter } from './fingerprint.js';
@@ -20,7 +19,6 @@ import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
 import { namedCodeModules, namedCodeOf } from '../definition/named-code.js';
 import type { Dispatcher } from './queue.js';
 import { CpuPool } from './resources.js';
-import { nodeExpectation } from './sync.js';
 import { METRICS_OUTPUT, type StageProgress } from '../definition/stage.js';
 
 /** ran: computed by this run (here, or by a queue worker); cached: from the local run cache;
@@ -178,6 +176,15 @@ function sameSection(before: LockPipeline, after: { file: string; params: Record
   return true;
 }
 
+/**
+ * The remote store's side of a run (pull, push, what a pulled record must agree with), imported
+ * when a run has a remote: a plain run does not load those 3 modules (nor node:util's namespace).
+ */
+async function remoteSide() {
+  const [{ pullRun, pushRun }, { nodeExpectation }] = await Promise.all([import('../../store/remote/transfer.js'), import('./sync.js')]);
+  return { pullRun, pushRun, nodeExpectation };
+}
+
 export async function runPipeline(pipeline: LoadedPipeline, store: Store, fingerprinter: Fingerprinter, lockPath: string, opts: RunOptions = {}): Promise<RunSummary> {
   const reporter = opts.reporter ?? {};
   const force = opts.force ?? [];
@@ -244,7 +251,8 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     if (cached && !forced) return { record: cached, outcome: 'cached' };
     // A remote record is taken only if it agrees with this stage instance (./sync.ts); a bad one
     // is reported by the remote once, and the stage is computed here (its push replaces it).
-    const pulled = forced || !opts.remote ? undefined : usable(await pullRun(opts.remote, key, store, nodeExpectation(node, fingerprints.get(node)!, inputs)));
+    const remote = forced || !opts.remote ? undefined : await remoteSide();
+    const pulled = remote ? usable(await remote.pullRun(opts.remote!, key, store, remote.nodeExpectation(node, fingerprints.get(node)!, inputs))) : undefined;
     if (pulled) return { record: pulled, outcome: 'pulled' };
     return queue.add(async () => {
       if (stopping || signal.aborted) throw new Skipped();
@@ -264,7 +272,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
         if (opts.remote) {
           // The result is safe in the local cache: a remote that cannot take it is a warning (a
           // later `pipeline push` sends it), not a failed stage.
-          await pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
+          await (await remoteSide()).pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
             reporter.warning?.(node.id, `not pushed to the remote store: ${isPipelineError(e) ? e.message : String((e as Error)?.message ?? e)}`);
           });
         }
@@ -313,6 +321,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     for (const b of Object.values(task.bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
     reporter.start?.(node.id, { key });
     await opts.dispatcher!.dispatch(task, hooksOf(node));
+    const { pullRun, nodeExpectation } = await remoteSide();
     const record = await pullRun(remote, key, store, nodeExpectation(node, fingerprints.get(node)!, inputs));
     if (!record) throw new PipelineError('STAGE_FAILED', `a worker reported stage '${node.id}' done, but the remote store lacks its results (or holds bad ones: see the warnings)`, { where: `stage ${node.id}` });
     return record;
