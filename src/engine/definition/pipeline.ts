@@ -240,13 +240,25 @@ export class GraphBuilder implements PipelineBuilder {
 }
 
 /**
- * A stage instance whose `site` is worked out only if an error message needs it. A class, not an
- * object literal with a getter: V8 keeps such a literal's properties in a dictionary, slow for
- * every later read of the node (~5 ms of CPU in building a 1,000-stage sweep).
+ * A call site worked out only if an error message asks for it, through a getter on the prototype:
+ * stage instances and refs are classes of this, not object literals with a getter of their own
+ * (V8 keeps such a literal's properties in a dictionary and gives each object its own map: slow to
+ * make and megamorphic wherever nodes and refs are read; ~5 and ~6 ms of CPU in building a
+ * 1,000-stage sweep). Their own properties stay their plain data (a ref's `kind` first).
  */
-class Instance implements StageNode {
+abstract class LazySite {
   readonly #site: () => CallSite | undefined;
 
+  constructor(site: () => CallSite | undefined) {
+    this.#site = site;
+  }
+
+  get site(): CallSite | undefined {
+    return this.#site();
+  }
+}
+
+class Instance extends LazySite implements StageNode {
   constructor(
     readonly id: string,
     readonly def: StageDefinition,
@@ -255,50 +267,30 @@ class Instance implements StageNode {
     readonly outputs: readonly string[],
     site: () => CallSite | undefined,
   ) {
-    this.#site = site;
-  }
-
-  get site(): CallSite | undefined {
-    return this.#site();
+    super(site);
   }
 }
 
-/**
- * Artifact references whose `site` is worked out only if an error message needs it: classes with
- * the getter on the prototype, so that a ref's own properties are its plain data (`kind` first) and
- * all refs of a kind share one shape. A getter defined on each ref gave each its own V8 map, slow to
- * make and megamorphic wherever refs are read (~6 ms of CPU in building a 1,000-stage sweep).
- */
-class OutputRef {
+class OutputRef extends LazySite {
   readonly kind = 'output';
   readonly stageId: string;
   readonly output: string;
-  readonly #site: () => CallSite | undefined;
 
   constructor(stageId: string, output: string, site: () => CallSite | undefined) {
+    super(site);
     this.stageId = stageId;
     this.output = output;
-    this.#site = site;
-  }
-
-  get site(): CallSite | undefined {
-    return this.#site();
   }
 }
 
-class FileRef {
+class FileRef extends LazySite {
   readonly kind = 'file';
   readonly path: string;
   declare readonly check?: FileCheck;
-  readonly #site: () => CallSite | undefined;
 
   constructor(path: string, site: () => CallSite | undefined) {
+    super(site);
     this.path = path;
-    this.#site = site;
-  }
-
-  get site(): CallSite | undefined {
-    return this.#site();
   }
 }
 
