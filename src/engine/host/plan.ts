@@ -43,44 +43,71 @@ export interface PipelinePlan {
   readonly removed: readonly string[];
 }
 
-/** Digests of one stage's inputs, given how to find an upstream output's digest. */
-export async function resolveInputs(
-  node: StageNode,
-  store: Store,
-  outputDigest: (ref: Extract<ArtifactRef, { kind: 'output' }>) => string | undefined,
-): Promise<InputDigests | undefined> {
+type OutputRef = Extract<ArtifactRef, { kind: 'output' }>;
+type FileRef = Extract<ArtifactRef, { kind: 'file' }>;
+
+/** Whether a stage reads an external file (`p.file`), whose digest takes I/O. */
+export function readsFiles(node: StageNode): boolean {
+  // (Without wrapping each single binding in an array: this runs for every stage of a plan.)
+  for (const binding of Object.values(node.inputs)) {
+    if (!Array.isArray(binding)) {
+      if ((binding as ArtifactRef).kind !== 'output') return true;
+    } else for (const ref of binding as readonly ArtifactRef[]) if (ref.kind !== 'output') return true;
+  }
+  return false;
+}
+
+/** A stage's input digests, given each artifact's; undefined while one is unknown. */
+function inputDigestsOf(node: StageNode, digestOf: (ref: ArtifactRef) => string | undefined): InputDigests | undefined {
   const digests: InputDigests = {};
   let complete = true;
-  // An upstream output's digest is known without waiting, so it is not awaited: only external
-  // files need I/O (a fully cached 1,000-stage run awaited ~1,500 known digests one by one).
-  const file = async (ref: Extract<ArtifactRef, { kind: 'file' }>): Promise<string | undefined> => {
-    const d = await store.fileDigests.digest(ref.path);
-    if (d === undefined) {
-      throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input file ${ref.path} does not exist`, {
-        where: formatSite(ref.site) ?? `stage ${node.id}`,
-        hint: 'create the file or fix the path given to p.file()',
-      });
-    }
-    if (ref.check) await runFileCheck(ref.path, d, ref.check, store);
-    return d;
-  };
-  for (const [name, binding] of Object.entries(node.inputs)) {
+  for (const name of Object.keys(node.inputs)) {
+    const binding = node.inputs[name]!;
     if (Array.isArray(binding)) {
       const list: string[] = [];
       for (const ref of binding as readonly ArtifactRef[]) {
-        const d = ref.kind === 'output' ? outputDigest(ref) : await file(ref);
+        const d = digestOf(ref);
         if (d === undefined) complete = false;
         else list.push(d);
       }
       digests[name] = list;
     } else {
-      const ref = binding as ArtifactRef;
-      const d = ref.kind === 'output' ? outputDigest(ref) : await file(ref);
+      const d = digestOf(binding as ArtifactRef);
       if (d === undefined) complete = false;
       else digests[name] = d;
     }
   }
   return complete ? digests : undefined;
+}
+
+/**
+ * Digests of one stage's inputs, given how to find an upstream output's digest. Every external
+ * file is checked first (it must exist, and pass its check), in the order of the bindings; an
+ * upstream output's digest is known without waiting (a fully cached 1,000-stage run awaited
+ * ~1,500 known digests one by one).
+ */
+export async function resolveInputs(node: StageNode, store: Store, outputDigest: (ref: OutputRef) => string | undefined): Promise<InputDigests | undefined> {
+  const files = new Map<FileRef, string>();
+  if (readsFiles(node)) {
+    for (const binding of Object.values(node.inputs)) {
+      for (const ref of (Array.isArray(binding) ? binding : [binding]) as readonly ArtifactRef[]) {
+        if (ref.kind === 'file' && !files.has(ref)) files.set(ref, await fileDigest(node, ref, store));
+      }
+    }
+  }
+  return inputDigestsOf(node, (ref) => (ref.kind === 'output' ? outputDigest(ref) : files.get(ref)));
+}
+
+async function fileDigest(node: StageNode, ref: FileRef, store: Store): Promise<string> {
+  const d = await store.fileDigests.digest(ref.path);
+  if (d === undefined) {
+    throw new PipelineError('INPUT_MISSING', `stage '${node.id}': input file ${ref.path} does not exist`, {
+      where: formatSite(ref.site) ?? `stage ${node.id}`,
+      hint: 'create the file or fix the path given to p.file()',
+    });
+  }
+  if (ref.check) await runFileCheck(ref.path, d, ref.check, store);
+  return d;
 }
 
 export function keyOf(node: StageNode, fingerprint: string, inputs: InputDigests): string {
@@ -133,31 +160,10 @@ export function resolveInstanceNow(
   node: StageNode,
   fingerprint: string,
   store: Store,
-  outputDigest: (ref: Extract<ArtifactRef, { kind: 'output' }>) => string | undefined,
+  outputDigest: (ref: OutputRef) => string | undefined,
 ): ResolvedInstance | undefined {
-  // resolveInputs, for upstream outputs only.
-  const digests: InputDigests = {};
-  let complete = true;
-  for (const name of Object.keys(node.inputs)) {
-    const binding = node.inputs[name]!;
-    if (Array.isArray(binding)) {
-      const list: string[] = [];
-      for (const ref of binding as readonly ArtifactRef[]) {
-        if (ref.kind !== 'output') return undefined;
-        const d = outputDigest(ref);
-        if (d === undefined) complete = false;
-        else list.push(d);
-      }
-      digests[name] = list;
-    } else {
-      const ref = binding as ArtifactRef;
-      if (ref.kind !== 'output') return undefined;
-      const d = outputDigest(ref);
-      if (d === undefined) complete = false;
-      else digests[name] = d;
-    }
-  }
-  return instanceOf(node, fingerprint, store, complete ? digests : undefined);
+  if (readsFiles(node)) return undefined;
+  return instanceOf(node, fingerprint, store, inputDigestsOf(node, (ref) => outputDigest(ref as OutputRef)));
 }
 
 function instanceOf(node: StageNode, fingerprint: string, store: Store, inputs: InputDigests | undefined): ResolvedInstance {

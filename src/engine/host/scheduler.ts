@@ -14,7 +14,7 @@ import type { BoundInput, StageTask } from '../protocol.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
 import type { LoadedPipeline } from './load.js';
-import { defaultDrift, resolveInputs, resolveInstance, resolveInstanceNow } from './plan.js';
+import { defaultDrift, readsFiles, resolveInputs, resolveInstance, resolveInstanceNow } from './plan.js';
 import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
 import { namedCodeModules, namedCodeOf } from '../definition/named-code.js';
 import type { Dispatcher } from './queue.js';
@@ -140,17 +140,6 @@ export function lockEntryOf(node: StageNode, record: RunRecord, inputs: InputDig
     outputs: record.outputs,
     ...(Object.keys(metrics).length > 0 ? { metrics } : {}),
   };
-}
-
-function readsFiles(node: StageNode): boolean {
-  // (Without wrapping each single binding in an array: this runs for every stage before anything
-  // starts.)
-  for (const binding of Object.values(node.inputs)) {
-    if (!Array.isArray(binding)) {
-      if ((binding as ArtifactRef).kind !== 'output') return true;
-    } else for (const ref of binding as readonly ArtifactRef[]) if (ref.kind !== 'output') return true;
-  }
-  return false;
 }
 
 /**
