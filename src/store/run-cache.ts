@@ -194,16 +194,12 @@ export class RunCache {
     private readonly objects: ObjectStore,
   ) {}
 
-  async get(key: string): Promise<RunRecord | undefined> {
-    return this.getNow(key);
-  }
-
   /**
-   * `get`, synchronously. Records are small files read one per stage while planning: synchronous
-   * reads are several times faster than awaiting each one (the event loop has nothing else to do
-   * meanwhile).
+   * A key's record. Synchronous: records are small files read one per stage while planning, and
+   * synchronous reads are several times faster than awaiting each one (the event loop has nothing
+   * else to do meanwhile).
    */
-  getNow(key: string): RunRecord | undefined {
+  get(key: string): RunRecord | undefined {
     let text: string;
     try {
       text = readFileSync(this.layout.runPath(key), 'utf8');
@@ -214,17 +210,13 @@ export class RunCache {
     return 'record' in checked ? checked.record : undefined; // a foreign or damaged entry is a miss, never a crash
   }
 
-  /** A record whose every output object is present: safe to restore from. */
-  async getComplete(key: string): Promise<RunRecord | undefined> {
-    return this.getCompleteNow(key);
-  }
-
   /**
-   * `getComplete`, synchronously: planning asks once per stage, and a fully cached 1,000-stage
-   * run awaited 2,000 promises here that had nothing to wait for.
+   * A record whose every output object is present: safe to restore from. Synchronous: planning
+   * asks once per stage, and a fully cached 1,000-stage run awaited 2,000 promises here that had
+   * nothing to wait for.
    */
-  getCompleteNow(key: string): RunRecord | undefined {
-    const rec = this.getNow(key);
+  getComplete(key: string): RunRecord | undefined {
+    const rec = this.get(key);
     if (!rec) return undefined;
     for (const out of Object.values(rec.outputs)) {
       if (!this.objects.presentNow(out.digest)) return undefined;
@@ -247,7 +239,7 @@ export class RunCache {
       const dir = join(this.layout.runsDir, prefix);
       for (const name of await readdir(dir)) {
         if (!name.endsWith('.json') || !isHexDigest(name.slice(0, -5))) continue;
-        const record = await this.get(name.slice(0, -5));
+        const record = this.get(name.slice(0, -5));
         if (record) out.push({ record, mtimeMs: (await stat(join(dir, name))).mtimeMs });
       }
     }

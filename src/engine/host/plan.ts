@@ -168,7 +168,7 @@ export function resolveInstanceNow(
 
 function instanceOf(node: StageNode, fingerprint: string, store: Store, inputs: InputDigests | undefined): ResolvedInstance {
   const key = inputs ? keyOf(node, fingerprint, inputs) : undefined;
-  const found = key ? store.runs.getCompleteNow(key) : undefined;
+  const found = key ? store.runs.getComplete(key) : undefined;
   const drift = found ? defaultDrift(node, found) : [];
   return { inputs, key, record: drift.length > 0 ? undefined : found, drift };
 }

@@ -236,7 +236,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean, cached: RunRecord | undefined): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
     // A record made with other default param values is not this key's result (see defaultDrift).
     const usable = (rec: RunRecord | undefined): RunRecord | undefined => (rec && defaultDrift(node, rec).length === 0 ? rec : undefined);
-    const cachedRecord = async (): Promise<RunRecord | undefined> => (forced ? undefined : usable(await store.runs.getComplete(key)));
+    const cachedRecord = (): RunRecord | undefined => (forced ? undefined : usable(store.runs.getComplete(key)));
     if (cached && !forced) return { record: cached, outcome: 'cached' };
     // A remote record is taken only if it agrees with this stage instance (./sync.ts); a bad one
     // is reported by the remote once, and the stage is computed here (its push replaces it).
@@ -253,7 +253,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
       });
       try {
         // Someone else may have computed it while we waited for the lease.
-        const late = await cachedRecord();
+        const late = cachedRecord();
         if (late) return { record: late, outcome: 'reused' as const };
         if (stopping || signal.aborted) throw new Skipped();
         if (opts.dispatcher && opts.remote) return { record: await dispatch(node, key, inputs), outcome: 'ran' as const };

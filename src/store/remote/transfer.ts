@@ -121,7 +121,7 @@ export interface PushReport {
 export async function pushRuns(remote: RemoteStore, local: LocalStore, keys: readonly string[], opts: TransferOptions = {}): Promise<PushReport> {
   const report: PushReport = { sent: [], present: [], missing: [], objectsSent: 0, objectsPresent: 0, bytesSent: 0 };
   await forEachBounded([...new Set(keys)], opts, async (key) => {
-    const record = await local.runs.getComplete(key);
+    const record = local.runs.getComplete(key);
     if (!record) {
       report.missing.push(key);
       return 0;
@@ -151,7 +151,7 @@ export async function pullRuns(remote: RemoteStore, local: LocalStore, wanted: r
   const report: PullReport = { pulled: [], present: [], missing: [], bytesPulled: 0 };
   const byKey = new Map(wanted.map((w) => [w.key, w]));
   await forEachBounded([...byKey.values()], opts, async (expect) => {
-    if (await local.runs.getComplete(expect.key)) {
+    if (local.runs.getComplete(expect.key)) {
       report.present.push(expect.key);
       return 0;
     }
