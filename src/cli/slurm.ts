@@ -87,3 +87,38 @@ export async function preflight(commands: SlurmCommands, nodes: readonly StageNo
   }
   for (const args of shapes.values()) await commands.check(args);
 }
+
+/** A stage's Slurm job as `status` shows it. */
+export interface StageJob {
+  jobId: string;
+  state: string;
+  /** pending, running, failed: `status`'s word for the stage. */
+  word: string;
+  text: string;
+}
+
+/** The Slurm jobs of a pipeline's stages that are not done (one squeue call for all). */
+export async function jobStates(plan: import('../engine/index.js').PipelinePlan, cacheRoot: string): Promise<Map<string, StageJob>> {
+  const { SlurmFiles } = await import('../engine/host/slurm/records.js');
+  const records = new SlurmFiles(cacheRoot).records(plan.pipeline.definition.name).filter((r) => plan.stages.get(r.id)?.state === 'stale');
+  const out = new Map<string, StageJob>();
+  if (records.length === 0) return out;
+  const states = await new SlurmCommands().states(records.map((r) => r.jobId)).catch(() => undefined);
+  for (const r of records) {
+    const st = states?.get(r.jobId);
+    const state = st?.state ?? (states ? 'GONE' : 'UNKNOWN');
+    const word = state === 'PENDING' ? 'pending' : state === 'RUNNING' || state === 'COMPLETING' ? 'running' : state === 'COMPLETED' ? 'stale' : 'failed';
+    const text =
+      state === 'PENDING'
+        ? `Slurm job ${r.jobId}: pending (${st!.reason})`
+        : state === 'RUNNING'
+          ? `Slurm job ${r.jobId}: running on ${st!.node}`
+          : state === 'UNKNOWN'
+            ? `Slurm job ${r.jobId}: squeue did not answer`
+            : state === 'GONE'
+              ? `Slurm job ${r.jobId}: no longer known to Slurm, without a result`
+              : `Slurm job ${r.jobId}: ${state}${st?.node ? ` on ${st.node}` : ''} (output: ${r.log})`;
+    out.set(r.id, { jobId: r.jobId, state, word, text });
+  }
+  return out;
+}
