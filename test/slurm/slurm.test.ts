@@ -1,13 +1,16 @@
 // Issue #21: a sweep on a real (one-node) Slurm cluster, every stage one job, through the real CLI.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { API, TestProject, waitFor } from '../helpers/project.js';
+import { API, REPO, TestProject, waitFor } from '../helpers/project.js';
+import { PipelineRunner } from '../pipelines/cli.js';
+import { parse } from 'yaml';
 import { TOY_HELPERS, toyPipeline } from '../helpers/toy-pipeline.js';
 import { jobFields, liveJobs, NO_SLURM, SLURM_ENV } from './cluster.js';
 
 const SLURM = ['--executor', 'slurm'];
+const MNIST = join(REPO, '..', 'shared', 'data', 'mnist');
 /** Poll often: the tests wait for short stages. */
 const FAST = { ...SLURM_ENV, PIPELINE_SLURM_POLL: '300ms' };
 
@@ -25,7 +28,7 @@ function toy(extra: Record<string, string> = {}): TestProject {
 /** A pipeline of `n` independent same-shaped stages, each sleeping `ms` and writing its CUDA_VISIBLE_DEVICES. */
 function sweep(opts: { n: number; ms?: number; resources?: string }): string {
   return `import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { defineStage, definePipeline, z } from ${JSON.stringify(API)};
 const LOG = join(import.meta.dirname, 'executions.log');
 const s = defineStage({
@@ -35,6 +38,7 @@ const s = defineStage({
   resources: ${opts.resources ?? '{ cpu: 1 }'},
   async run(ctx) {
     appendFileSync(LOG, ctx.id + '\\n');
+    ctx.log('sleeping ' + ctx.params.ms + ' ms');
     await new Promise((r) => setTimeout(r, ctx.params.ms));
     await ctx.writeText('out', JSON.stringify({ i: ctx.params.i, gpus: process.env.CUDA_VISIBLE_DEVICES ?? null }));
   },
@@ -72,6 +76,25 @@ describe('the Slurm executor', { skip: NO_SLURM }, () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /0 ran, 5 from cache/);
     assert.equal(records(p).length, 5, 'nothing was submitted');
+  });
+
+  test('the LeNet smoke pipeline on Slurm: 18 jobs, the numbers of the local run the lock file records', { skip: !existsSync(MNIST) && 'no ../shared/data/mnist' }, () => {
+    const runner = new PipelineRunner();
+    try {
+      const r = runner.run('lenet-mnist-imp.ts', ['--data-dir', dirname(MNIST), ...SLURM], { ...SLURM_ENV, PIPELINE_SLURM_POLL: '1s' });
+      assert.equal(r.code, 0, r.out);
+      assert.equal(r.executed.length, 18, r.executed.join(' '));
+      const ours = parse(readFileSync(join(runner.dir, 'dvc-like.lock'), 'utf8')).pipelines['lenet-mnist-imp'].stages;
+      const recorded = parse(readFileSync(join(REPO, 'dvc-like.lock'), 'utf8')).pipelines['lenet-mnist-imp'].stages;
+      // The repository's lock file is a local run's (`npx pipeline run pipelines/lenet-mnist-imp.ts`):
+      // the same accuracies up to float rounding across backends (a 2,000-image test set counts in 0.0005).
+      for (const m of ['denseAcc', 'ticketAcc', 'reinitAcc', 'finalDensity']) {
+        assert.ok(Math.abs(ours.summary.metrics[m] - recorded.summary.metrics[m]) <= 0.01, `${m}: ${ours.summary.metrics[m]} on Slurm, ${recorded.summary.metrics[m]} recorded`);
+      }
+      assert.equal(runner.run('lenet-mnist-imp.ts', ['--data-dir', dirname(MNIST), ...SLURM], SLURM_ENV).executed.length, 0);
+    } finally {
+      runner.remove();
+    }
   });
 
   test('--detach submits the DAG with dependencies and exits; status shows the jobs; run waits for them and submits nothing twice', async () => {
@@ -159,6 +182,31 @@ describe('the Slurm executor', { skip: NO_SLURM }, () => {
     const bases = new Set(ids.map((id) => id.split('_')[0]));
     assert.equal(bases.size, 1, `one array: ${ids.join(' ')}`);
     assert.deepEqual(ids.map((id) => Number(id.split('_')[1])).sort(), [0, 1, 2, 3, 4, 5]);
+  });
+
+  test('TIMEOUT: without retries the stage fails with Slurm\'s word and its output tail; with one it is resubmitted with more time and succeeds', async () => {
+    // Slurm counts time limits in minutes and checks them about every 30 s: a 1-minute limit on a
+    // 100-second stage ends it at 60-95 s. The two projects run at once (sleeping, not computing).
+    const config = 'slurm:\n  stages:\n    sleepy: { time: 1m }\n';
+    const fails = project(new TestProject({ 'sweep.ts': sweep({ n: 1, ms: 100_000 }), 'pipeline.config.yaml': config }));
+    const grows = project(new TestProject({ 'sweep.ts': sweep({ n: 1, ms: 100_000 }), 'pipeline.config.yaml': config }));
+    const [a, b] = await Promise.all(
+      [
+        [fails, { PIPELINE_SLURM_RESOURCE_RETRIES: '0' }],
+        [grows, { PIPELINE_SLURM_RESOURCE_RETRIES: '1', PIPELINE_SLURM_GROWTH: '3' }],
+      ].map(([p, env]) => {
+        const child = (p as TestProject).spawn(['run', 'sweep.ts', ...SLURM], { ...FAST, ...(env as Record<string, string>) });
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        return new Promise<{ code: number; err: string }>((r) => child.on('exit', (code) => r({ code: code ?? -1, err })));
+      }),
+    );
+    assert.equal(a!.code, 1, a!.err);
+    assert.match(a!.err, /stage 's0' failed: stage s0: Slurm job \d+ TIMEOUT/);
+    assert.match(a!.err, /last output of 's0':[\s\S]*sleeping 100000 ms/);
+    assert.equal(b!.code, 0, b!.err);
+    assert.match(b!.err, /ended TIMEOUT: resubmitted with more time 60 s -> 180 s/);
+    assert.deepEqual(grows.executions(), ['s0', 's0']);
   });
 
   test('mistakes are exit 2 before anything is submitted: no sbatch, a partition Slurm refuses, an unknown setting', () => {
