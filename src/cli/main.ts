@@ -284,6 +284,7 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (!isPipelineError(e)) e = (await import('./permissions.js')).permissionError(e) ?? e;
     if (isPipelineError(e)) {
       process.stderr.write(`error: ${e.format()}\n`);
       if (process.env.PIPELINE_DEBUG && e.cause) process.stderr.write(`${String((e.cause as Error).stack ?? e.cause)}\n`);

@@ -121,6 +121,10 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     });
   } finally {
     await cluster?.close();
+    if (slurm && summary) {
+      const done = new Set([...summary.ran, ...summary.cached]);
+      slurm.submit.files.collect(pipeline.definition.name, (id) => done.has(id), slurm.options.keepLogs);
+    }
     await dispatcher?.close();
     await remote?.close();
     reporter.close();
@@ -183,7 +187,6 @@ async function prepareSlurm(ws: Workspace, pipeline: LoadedPipeline, opts: RunCo
     if (e instanceof SlurmUnreachable) throw new PipelineError('REMOTE_UNAVAILABLE', `the Slurm controller does not answer: ${e.message}`, { hint: 'check `sinfo`; nothing was submitted' });
     throw e;
   }
-  await ensureGroupShared(ws.store.root);
   return {
     options,
     submit: { commands, files: new SlurmFiles(ws.store.root), pipelineName: pipeline.definition.name, pipelineFile: resolve(file), set: opts.set, cacheRoot: ws.store.root, projectRoot: ws.root },
@@ -214,15 +217,4 @@ async function detach(ws: Workspace, pipeline: LoadedPipeline, slurm: PreparedSl
       (jobs.length > 0 ? `  follow: pipeline status ${opts.set.length ? '... ' : ''}<pipeline>; collect: pipeline run <pipeline> --executor slurm; stop: pipeline cancel <pipeline>\n` : ''),
   );
   return 0;
-}
-
-/**
- * A cache folder shared by a Unix group (setgid, as a team's folder on a cluster's file system):
- * what this process creates there must be writable by the group too (DVC #2287, #4545), so the
- * group-write bit is kept out of the umask; the jobs inherit it from the submitting shell.
- */
-async function ensureGroupShared(cacheRoot: string): Promise<void> {
-  const { stat } = await import('node:fs/promises');
-  const s = await stat(cacheRoot).catch(() => undefined);
-  if (s && (s.mode & 0o2000) !== 0) process.umask(process.umask() & ~0o020);
 }

@@ -40,10 +40,10 @@ export async function submitDetached(ctx: SubmitContext, plan: PipelinePlan, o: 
   }
   const submittedAt = new Date().toISOString();
   const records: JobRecord[] = [];
-  const note = (id: string, key: string | null, jobId: JobId, after: JobId[]): void => {
+  const note = (id: string, key: string | null, jobId: JobId, after: JobId[], manifest: string): void => {
     jobOf.set(id, jobId);
     out.push({ id, jobId, after, earlier: false });
-    records.push({ id, jobId, key, log: ctx.files.logOf(jobId), submittedAt });
+    records.push({ id, jobId, key, log: ctx.files.logOf(jobId), manifest, submittedAt });
   };
   // Ready now (every input's result in the cache): arrays by shape.
   const ready = new Map<string, { shape: JobShape; stages: typeof todo }>();
@@ -57,8 +57,8 @@ export async function submitDetached(ctx: SubmitContext, plan: PipelinePlan, o: 
   for (const { shape, stages } of ready.values()) {
     for (let i = 0; i < stages.length; i += o.arraySize) {
       const chunk = stages.slice(i, i + o.arraySize);
-      const { ids } = await submitTasks(ctx, chunk.map((s) => ({ id: s.node.id, key: s.key!, ...(force(s.node.id) ? { force: true } : {}) })), shape);
-      chunk.forEach((s, j) => note(s.node.id, s.key!, ids[j]!, []));
+      const { ids, manifest } = await submitTasks(ctx, chunk.map((s) => ({ id: s.node.id, key: s.key!, ...(force(s.node.id) ? { force: true } : {}) })), shape);
+      chunk.forEach((s, j) => note(s.node.id, s.key!, ids[j]!, [], manifest));
     }
   }
   // Behind their inputs' jobs, in dependency order (an input's job is always submitted first).
@@ -71,8 +71,8 @@ export async function submitDetached(ctx: SubmitContext, plan: PipelinePlan, o: 
           .flatMap((r) => (r.kind === 'output' && jobOf.has(r.stageId) ? [jobOf.get(r.stageId)!] : [])),
       ),
     ];
-    const { ids } = await submitTasks(ctx, [{ id: s.node.id, key: s.key ?? null, ...(force(s.node.id) ? { force: true } : {}) }], shapeOf(s.node, o), after);
-    note(s.node.id, s.key ?? null, ids[0]!, after);
+    const { ids, manifest } = await submitTasks(ctx, [{ id: s.node.id, key: s.key ?? null, ...(force(s.node.id) ? { force: true } : {}) }], shapeOf(s.node, o), after);
+    note(s.node.id, s.key ?? null, ids[0]!, after, manifest);
   }
   await ctx.files.writeRecords(ctx.pipelineName, records);
   return out;

@@ -7,7 +7,6 @@
  * are resubmitted, jobs that ran out of time or memory are resubmitted with more; Ctrl-C cancels
  * every unfinished job and waits until Slurm confirms.
  */
-import { rmSync } from 'node:fs';
 import { PipelineError } from '../../../errors.js';
 import type { RunRecord, Store } from '../../../store/index.js';
 import type { StageNode } from '../../definition/pipeline.js';
@@ -57,7 +56,6 @@ interface Tracked {
   machineRetries: number;
   resourceRetries: number;
   jobId?: JobId;
-  manifest?: string;
   shown?: string;
   resolve(record: RunRecord): void;
   reject(error: unknown): void;
@@ -70,8 +68,6 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
   const submitCtx: SubmitContext = { ...ctx, commands, files };
   const waiting: Tracked[] = [];
   const live = new Map<JobId, Tracked>();
-  /** Manifest -> tasks of it not settled yet (the file is removed when none is left, unless logs are kept). */
-  const manifests = new Map<string, number>();
   const cancelled: JobId[] = [];
   let lost: PipelineError | undefined;
   let interrupted = false;
@@ -83,14 +79,6 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
 
   const settle = (t: Tracked): void => {
     if (t.jobId) live.delete(t.jobId);
-    if (t.manifest) {
-      const left = (manifests.get(t.manifest) ?? 1) - 1;
-      if (left > 0) manifests.set(t.manifest, left);
-      else {
-        manifests.delete(t.manifest);
-        if (!o.keepLogs) rmSync(t.manifest, { force: true });
-      }
-    }
   };
 
   const fail = (t: Tracked, st: JobState & { exitCode?: string }): void => {
@@ -122,8 +110,6 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
         return fail(t, { ...st, state: 'COMPLETED without a result', node: `${st.node}: the job's result is not in ${ctx.cacheRoot}; does the node write to another cache?` });
       }
       settle(t);
-      if (!o.keepLogs) files.removeLog(id);
-      files.removeRecord(ctx.pipelineName, t.node.id);
       t.resolve(record);
       return;
     }
@@ -132,7 +118,6 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
       t.hooks.log(`Slurm job ${id} ended ${st.state}: ${why}`);
       ctx.warn(t.node.id, `Slurm job ${id} ended ${st.state}: ${why}`);
       delete t.jobId;
-      delete t.manifest;
       delete t.shown;
       t.shape = shape;
       waiting.unshift(t);
@@ -215,17 +200,15 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
           for (const t of chunk) t.reject(e);
           continue;
         }
-        manifests.set(submitted.manifest, chunk.length);
         const submittedAt = new Date().toISOString();
         chunk.forEach((t, j) => {
           t.jobId = submitted.ids[j]!;
-          t.manifest = submitted.manifest;
           live.set(t.jobId, t);
           t.hooks.progress({ message: `Slurm job ${t.jobId} submitted` });
         });
         await files.writeRecords(
           ctx.pipelineName,
-          chunk.map((t) => ({ id: t.node.id, jobId: t.jobId!, key: t.task.key, log: files.logOf(t.jobId!), submittedAt })),
+          chunk.map((t) => ({ id: t.node.id, jobId: t.jobId!, key: t.task.key, log: files.logOf(t.jobId!), manifest: submitted.manifest, submittedAt })),
         );
       }
     }

@@ -26,6 +26,8 @@ const recordSchema = z.object({
   /** The stage key, where it was known at submission (a stage submitted behind its inputs' jobs has none yet). */
   key: hexDigestSchema.nullable(),
   log: z.string().max(4_096),
+  /** The manifest the job computes from (removed once no record names it). */
+  manifest: z.string().max(4_096),
   submittedAt: z.string().max(40),
 });
 export type JobRecord = z.infer<typeof recordSchema>;
@@ -118,6 +120,26 @@ export class SlurmFiles {
 
   removeRecord(pipeline: string, id: string): void {
     rmSync(this.recordPath(pipeline, id), { force: true });
+  }
+
+  /**
+   * After a run: the records of the stages that are done go, with their jobs' output files (unless
+   * kept) and the manifests no record names any more. What `--detach` left for the stages a later
+   * run found finished is collected here too.
+   */
+  collect(pipeline: string, done: (id: string) => boolean, keepLogs: boolean): void {
+    const records = this.records(pipeline);
+    const left = new Set<string>();
+    for (const r of records) {
+      if (!done(r.id)) {
+        left.add(r.manifest);
+        continue;
+      }
+      this.removeRecord(pipeline, r.id);
+      if (!keepLogs) this.removeLog(r.jobId);
+    }
+    if (keepLogs) return;
+    for (const r of records) if (!left.has(r.manifest) && done(r.id)) rmSync(r.manifest, { force: true });
   }
 
   async ensureLogsDir(): Promise<void> {
