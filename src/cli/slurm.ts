@@ -67,19 +67,23 @@ export function slurmOptions(setOverrides: ReadonlyArray<{ pattern: string; opti
   };
 }
 
-/**
- * Before anything is submitted: Slurm's commands answer, every per-stage pattern names a stage,
- * and Slurm accepts each job shape (`sbatch --test-only`: a partition, account or QoS it does not
- * know, a GPU request without GPUs). A refusal is exit 2.
- */
-export async function preflight(commands: SlurmCommands, nodes: readonly StageNode[], o: SlurmOptions): Promise<void> {
-  await commands.available();
+/** Every per-stage pattern names a stage (no subprocess: checked before the run starts). */
+export async function checkPatterns(nodes: readonly StageNode[], o: SlurmOptions): Promise<void> {
   const { matchesForce } = await import('../engine/index.js');
   for (const { pattern } of o.stages) {
     if (!nodes.some((n) => matchesForce(n, [pattern]))) {
       throw new PipelineError('USAGE', `slurm options for '${pattern}': no stage name, id or glob matches`, { hint: `stage ids: ${nodes.slice(0, 12).map((n) => n.id).join(', ')}` });
     }
   }
+}
+
+/**
+ * Before the first job is submitted (a run that submits nothing asks Slurm nothing): Slurm's
+ * commands answer, and Slurm accepts each job shape of the pipeline (`sbatch --test-only`: a
+ * partition, account or QoS it does not know, a GPU request without GPUs). A refusal is exit 2.
+ */
+export async function preflight(commands: SlurmCommands, nodes: readonly StageNode[], o: SlurmOptions): Promise<void> {
+  await commands.available();
   const shapes = new Map<string, string[]>();
   for (const n of nodes) {
     const s = shapeOf(n, o);

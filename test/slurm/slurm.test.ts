@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { API, REPO, TestProject, waitFor } from '../helpers/project.js';
 import { PipelineRunner } from '../pipelines/cli.js';
 import { parse } from 'yaml';
@@ -76,6 +77,12 @@ describe('the Slurm executor', { skip: NO_SLURM }, () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /0 ran, 5 from cache/);
     assert.equal(records(p).length, 5, 'nothing was submitted');
+    // show and the HTML report say which job computed each result, and where.
+    const rows = JSON.parse(p.cli(['show', 'toy.ts', '--json']).stdout) as Array<{ id: string; host: string }>;
+    const jobA = recs.find((x) => x.id === 'a')!.provenance.slurm!;
+    assert.equal(rows.find((x) => x.id === 'a')?.host, `${jobA.node} (Slurm job ${jobA.jobId})`);
+    assert.equal(p.cli(['report', 'toy.ts', '-o', p.path('report.html')]).code, 0);
+    assert.ok(p.read('report.html').includes(`(Slurm job ${jobA.jobId})`));
   });
 
   test('the LeNet smoke pipeline on Slurm: 18 jobs, the numbers of the local run the lock file records', { skip: !existsSync(MNIST) && 'no ../shared/data/mnist' }, () => {
@@ -118,6 +125,8 @@ describe('the Slurm executor', { skip: NO_SLURM }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(p.executions().sort(), ['a', 'b', 'c', 'd', 'e']);
     assert.equal(p.cli(['status', 'toy.ts'], env).stdout.trim(), 'toy: all 5 stages up to date');
+    // What the detached jobs left (records, output files, manifests) is collected by that run.
+    for (const d of ['jobs/toy', 'logs', 'manifests']) assert.deepEqual(readdirSync(p.path(`cache/slurm/${d}`)), [], d);
   });
 
   test('scancel of a running job fails its stage with CANCELLED, --keep-going runs the rest, a rerun completes it', async () => {
@@ -207,6 +216,33 @@ describe('the Slurm executor', { skip: NO_SLURM }, () => {
     assert.equal(b!.code, 0, b!.err);
     assert.match(b!.err, /ended TIMEOUT: resubmitted with more time 60 s -> 180 s/);
     assert.deepEqual(grows.executions(), ['s0', 's0']);
+  });
+
+  test('a stage that throws fails with FAILED and its own error; a controller that stops answering is a countdown, then exit 1, the job left running', async () => {
+    const p = project(new TestProject({ 'sweep.ts': sweep({ n: 1, ms: 12_000 }).replace("await ctx.writeText('out'", "if (ctx.params.i < 0) throw new Error('negative i: ' + ctx.params.i);\n    await ctx.writeText('out'") }));
+    const failed = p.cli(['run', 'sweep.ts', ...SLURM, '--set', 's0.i=-1'], FAST);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /stage 's0' failed: stage s0: Slurm job \d+ FAILED \(exit 1:0\) on \S+: .*negative i: -1/);
+    // The controller goes away while the job runs.
+    const run = p.spawn(['run', 'sweep.ts', ...SLURM], { ...FAST, PIPELINE_SLURM_TIMEOUT: '4s' });
+    let err = '';
+    run.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const done = new Promise<number>((r) => run.on('exit', (c) => r(c ?? -1)));
+    await waitFor(() => liveJobs('lth-sweep').length === 1 && p.executions().length === 2, 60_000, 200);
+    const ctld = readFileSync(join(dirname(SLURM_ENV.SLURM_CONF!), 'slurmctld.pid'), 'utf8').trim();
+    process.kill(Number(ctld), 'SIGTERM');
+    try {
+      assert.equal(await done, 1, err);
+      assert.match(err, /slurm: the controller does not answer .*giving up in \d+ s/);
+      assert.match(err, /the Slurm controller has not answered for \d+ s .*giving up; the jobs already submitted go on/);
+    } finally {
+      // Back with its saved state: the job ran on, and a rerun collects it.
+      spawnSync('/usr/sbin/slurmctld', ['-f', SLURM_ENV.SLURM_CONF!], { env: { ...process.env, ...SLURM_ENV } });
+      await waitFor(() => spawnSync('sinfo', ['-h', '-o', '%T'], { env: { ...process.env, ...SLURM_ENV }, encoding: 'utf8' }).stdout.trim() !== '', 30_000, 200);
+    }
+    const again = p.cli(['run', 'sweep.ts', ...SLURM], FAST);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(p.executions().length, 2, 'the job that ran while the controller was away is not run again');
   });
 
   test('mistakes are exit 2 before anything is submitted: no sbatch, a partition Slurm refuses, an unknown setting', () => {

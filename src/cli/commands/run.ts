@@ -101,6 +101,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
         ...slurm.submit,
         store: ws.store,
         options: slurm.options,
+        preflight: slurm.preflight,
         say: (m) => reporter.warning(undefined, m),
         warn: (id, m) => reporter.warning(id, m),
       })
@@ -169,26 +170,28 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
 
 interface PreparedSlurm {
   options: import('../../engine/host/slurm/options.js').SlurmOptions;
+  /** The checks made before the first submission (exit 2 on a mistake). */
+  preflight(): Promise<void>;
   submit: import('../../engine/host/slurm/submit.js').SubmitContext;
 }
 
 /** The Slurm executor's settings and the checks made before anything is submitted (exit 2 on a mistake). */
 async function prepareSlurm(ws: Workspace, pipeline: LoadedPipeline, opts: RunCommandOptions, overrides: Parameters<typeof import('../slurm.js').slurmOptions>[0], file: string): Promise<PreparedSlurm> {
-  const [{ slurmOptions, preflight }, { SlurmCommands, SlurmUnreachable }, { SlurmFiles }] = await Promise.all([
+  const [{ slurmOptions, preflight, checkPatterns }, { SlurmCommands, SlurmUnreachable }, { SlurmFiles }] = await Promise.all([
     import('../slurm.js'),
     import('../../engine/host/slurm/commands.js'),
     import('../../engine/host/slurm/records.js'),
   ]);
   const options = slurmOptions(overrides);
+  await checkPatterns(pipeline.order, options);
   const commands = new SlurmCommands();
-  try {
-    await preflight(commands, pipeline.order, options);
-  } catch (e) {
-    if (e instanceof SlurmUnreachable) throw new PipelineError('REMOTE_UNAVAILABLE', `the Slurm controller does not answer: ${e.message}`, { hint: 'check `sinfo`; nothing was submitted' });
-    throw e;
-  }
   return {
     options,
+    preflight: () =>
+      preflight(commands, pipeline.order, options).catch((e: unknown) => {
+        if (e instanceof SlurmUnreachable) throw new PipelineError('REMOTE_UNAVAILABLE', `the Slurm controller does not answer: ${e.message}`, { hint: 'check `sinfo`; nothing was submitted' });
+        throw e;
+      }),
     submit: { commands, files: new SlurmFiles(ws.store.root), pipelineName: pipeline.definition.name, pipelineFile: resolve(file), set: opts.set, cacheRoot: ws.store.root, projectRoot: ws.root },
   };
 }
@@ -203,6 +206,7 @@ async function detach(ws: Workspace, pipeline: LoadedPipeline, slurm: PreparedSl
   const lock = await readLock(ws.lockPath, ws.store.layout);
   const plan = await planPipeline(pipeline, ws.store, ws.fingerprinter, lock.pipelines[pipeline.definition.name]);
   const forced = (id: string): boolean => opts.force.length > 0 && matchesForce(pipeline.nodes.get(id)!, opts.force);
+  if ([...plan.stages.values()].some((s) => !s.record || forced(s.node.id))) await slurm.preflight();
   const jobs = await submitDetached(slurm.submit, plan, slurm.options, forced);
   const cached = pipeline.order.length - jobs.length;
   if (opts.json) {

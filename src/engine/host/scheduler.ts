@@ -234,6 +234,17 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   // awaited 49 settled promises).
   const finished = new Map<string, RunRecord>();
 
+  /**
+   * A result computed for this run goes to the remote store too. It is safe in the local cache: a
+   * remote that cannot take it is a warning (a later `pipeline push` sends it), not a failed stage.
+   */
+  const pushToRemote = async (node: StageNode, record: RunRecord): Promise<void> => {
+    if (!opts.remote) return;
+    await (await remoteSide()).pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
+      reporter.warning?.(node.id, `not pushed to the remote store: ${isPipelineError(e) ? e.message : String((e as Error)?.message ?? e)}`);
+    });
+  };
+
   const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean, cached: RunRecord | undefined): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
     // A record made with other default param values is not this key's result (see defaultDrift).
     const usable = (rec: RunRecord | undefined): RunRecord | undefined => (rec && defaultDrift(node, rec).length === 0 ? rec : undefined);
@@ -251,7 +262,9 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
         const late = cachedRecord();
         if (late) return { record: late, outcome: 'reused' as const };
         reporter.start?.(node.id, { key });
-        return { record: await opts.cluster!.run(node, taskFor(node, key, inputs), hooksOf(node), forced), outcome: 'ran' as const };
+        const record = await opts.cluster!.run(node, taskFor(node, key, inputs), hooksOf(node), forced);
+        await pushToRemote(node, record);
+        return { record, outcome: 'ran' as const };
       }) as Promise<{ record: RunRecord; outcome: StageOutcome }>;
     }
     return queue.add(async () => {
@@ -269,13 +282,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
         if (stopping || signal.aborted) throw new Skipped();
         if (opts.dispatcher && opts.remote) return { record: await dispatch(node, key, inputs), outcome: 'ran' as const };
         const record = await compute(node, key, inputs);
-        if (opts.remote) {
-          // The result is safe in the local cache: a remote that cannot take it is a warning (a
-          // later `pipeline push` sends it), not a failed stage.
-          await (await remoteSide()).pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
-            reporter.warning?.(node.id, `not pushed to the remote store: ${isPipelineError(e) ? e.message : String((e as Error)?.message ?? e)}`);
-          });
-        }
+        await pushToRemote(node, record);
         return { record, outcome: 'ran' as const };
       } finally {
         await lease.release();

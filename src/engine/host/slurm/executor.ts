@@ -20,7 +20,10 @@ import { submitTasks, type SubmitContext } from './submit.js';
 export interface ClusterExecutor {
   /** `force`: compute it even though the cache has its key (`run --force`). */
   run(node: StageNode, task: StageTask, hooks: StageHooks, force: boolean): Promise<RunRecord>;
-  /** Set once the cluster's controller stopped answering for longer than the timeout. */
+  /**
+   * Set once the run cannot go on: the checks before the first submission failed, or the
+   * cluster's controller stopped answering for longer than the timeout.
+   */
   readonly lost: PipelineError | undefined;
   /** Jobs this run cancelled after Ctrl-C. */
   readonly cancelled: readonly JobId[];
@@ -30,6 +33,8 @@ export interface ClusterExecutor {
 export interface SlurmExecutorContext extends Omit<SubmitContext, 'commands' | 'files'> {
   store: Store;
   options: SlurmOptions;
+  /** Checks made once, before the first submission; a failure stops the run (the executor is `lost`). */
+  preflight?(): Promise<void>;
   commands?: SlurmCommands;
   /** Lines for the user that belong to no stage (a controller that does not answer). */
   say(line: string): void;
@@ -163,8 +168,20 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
     lastSaid = 0;
   };
 
+  let checked: Promise<void> | undefined;
+
   /** Submits what waits, as far as `maxPending` allows: a live job of an earlier run is followed, not submitted again. */
   const flush = async (): Promise<void> => {
+    if (waiting.length === 0) return;
+    checked ??= ctx.preflight?.() ?? Promise.resolve();
+    try {
+      await checked;
+    } catch (e) {
+      // Nothing was submitted: every stage of the run fails with this one error (exit 2 for a mistake).
+      lost = e instanceof PipelineError ? e : new PipelineError('STAGE_FAILED', String((e as Error)?.message ?? e));
+      for (const t of waiting.splice(0)) t.reject(lost);
+      return;
+    }
     const batch = waiting.splice(0, Math.max(0, o.maxPending - live.size));
     if (batch.length === 0) return;
     const earlier = new Map<Tracked, JobId>();
