@@ -132,9 +132,7 @@ export class GraphBuilder implements PipelineBuilder {
       throw new PipelineError('PIPELINE_INVALID', 'p.stage() takes a stage made with defineStage() as its first argument', { where: where() });
     }
     const localId = opts.id ?? def.name;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.:,=+-]*$/.test(localId)) {
-      throw new PipelineError('PIPELINE_INVALID', `stage id '${localId}' may use letters, digits and _ . : , = + -`, { where: where() });
-    }
+    checkIdSegment(localId, 'stage id', where);
     const id = this.prefix + String(localId);
     const existing = this.nodes.get(id);
     if (existing) {
@@ -210,6 +208,7 @@ export class GraphBuilder implements PipelineBuilder {
   }
 
   scope<T>(name: string, body: () => T): T {
+    checkIdSegment(name, 'scope name', () => formatSite(lazyCallerSite(USER_CODE)()));
     this.scopes.push(name);
     this.prefix = `${this.scopes.join('/')}/`;
     try {
@@ -296,6 +295,21 @@ class FileRef extends LazySite {
 
 const isRef = (x: unknown): x is ArtifactRef =>
   typeof x === 'object' && x !== null && ((x as ArtifactRef).kind === 'output' || (x as ArtifactRef).kind === 'file');
+
+/**
+ * One segment of a stage id (a `{ id }`, a `p.scope` name, a `p.sweep` point's `k:v,...`): ids
+ * become folder names of working directories and keys of the lock file, so a segment may not be
+ * empty, `.` or `..`, nor hold a `/` (the pattern's first character rules out the first three).
+ */
+const ID_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.:,=+-]*$/;
+
+function checkIdSegment(segment: unknown, what: string, where: () => string | undefined): void {
+  if (typeof segment === 'string' && ID_SEGMENT.test(segment)) return;
+  throw new PipelineError('PIPELINE_INVALID', `${what} ${JSON.stringify(segment)} may use only letters, digits and _ . : , = + - (starting with a letter or digit; no '/')`, {
+    where: where(),
+    hint: what === 'scope name' ? 'a p.sweep value becomes part of a scope name (`k:v`): sweep over plain numbers or names' : undefined,
+  });
+}
 
 function checkBinding(v: unknown, id: string, input: string, where: () => string | undefined): InputBinding {
   if (isRef(v)) return v;
