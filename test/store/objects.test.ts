@@ -39,6 +39,33 @@ describe('ObjectStore', () => {
     assert.equal(readdirSync(store.layout.quarantineDir).length, 1);
   });
 
+  test('check: intact, missing, or corrupt and quarantined; ingesting good bytes again replaces a corrupt copy', async () => {
+    const f = join(dir, 'hello2.txt');
+    writeFileSync(f, 'hello');
+    await store.objects.ingest(f);
+    const other = new Store(store.root); // a fresh process's view: nothing trusted yet
+    assert.deepEqual(await other.objects.check(SHA256_OF_HELLO), { state: 'intact', path: other.objects.path(SHA256_OF_HELLO) });
+    const fresh = new Store(store.root);
+    chmodSync(fresh.objects.path(SHA256_OF_HELLO), 0o644);
+    writeFileSync(fresh.objects.path(SHA256_OF_HELLO), 'jello');
+    // A recomputation's good bytes take the corrupt copy's place (which goes to quarantine).
+    writeFileSync(f, 'hello');
+    await fresh.objects.ingest(f);
+    assert.equal(readdirSync(store.layout.quarantineDir).length, 2);
+    assert.equal((await new Store(store.root).objects.check(SHA256_OF_HELLO)).state, 'intact');
+    const third = new Store(store.root);
+    chmodSync(third.objects.path(SHA256_OF_HELLO), 0o644);
+    writeFileSync(third.objects.path(SHA256_OF_HELLO), 'jello');
+    await assert.rejects(third.objects.verifiedResult(SHA256_OF_HELLO, "output 'x' of stage 's'", 'pipeline run p.ts'), (e) => {
+      assert.ok(isPipelineError(e, 'STORE_CORRUPT'));
+      assert.match(e.message, /^object 2cf24dba5fb0 \(output 'x' of stage 's'\) was corrupt \(its bytes hash to [0-9a-f]{12}\) and is now in quarantine$/);
+      assert.equal(e.hint, 'rerun the stage that made it: pipeline run p.ts');
+      return true;
+    });
+    assert.deepEqual(await third.objects.check(SHA256_OF_HELLO), { state: 'missing' });
+    assert.equal(await third.objects.quarantine(SHA256_OF_HELLO), undefined, 'already gone: nothing to move');
+  });
+
   test('gc keeps what the lock file and the newest runs reference, and removes the rest', async () => {
     const mk = async (text: string) => {
       const f = join(dir, `${text}.txt`);
