@@ -3,19 +3,10 @@
 // goes on (exit 0); `get` quarantines it and says which stage to rerun; a stage computed again
 // replaces a corrupt copy of its output.
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { TestProject } from '../helpers/project.js';
 import { TOY_HELPERS, toyPipeline } from '../helpers/toy-pipeline.js';
-
-/** Flips the lowest bit of an object's first byte (a disk's bit flip: same size, other bytes). */
-export function flipByte(project: TestProject, digest: string, at = 0): void {
-  const file = project.path(`cache/objects/${digest.slice(0, 2)}/${digest.slice(2)}`);
-  const bytes = readFileSync(file);
-  bytes[at % bytes.length]! ^= 1;
-  chmodSync(file, 0o644);
-  writeFileSync(file, bytes);
-}
 
 function outputDigest(project: TestProject, stageId: string, output: string): string {
   const lock = project.read('dvc-like.lock');
@@ -36,7 +27,7 @@ describe('a corrupt object in the local cache', () => {
 
   test('read by a stage that runs: quarantined, said once, its producer recomputed, the run goes on (exit 0)', () => {
     const x = outputDigest(project, 'a', 'x');
-    flipByte(project, x);
+    project.flipByte(x);
     project.clearExecutions();
     // b and d both read a's x: b is forced; d stays cached (its key did not change).
     const r = project.cli(['run', 'pipeline.ts', '--force', 'b']);
@@ -52,7 +43,7 @@ describe('a corrupt object in the local cache', () => {
 
   test('found by `get`: quarantined, the error names the stage and the command to rerun; `run` heals it', () => {
     const total = outputDigest(project, 'e', 'total');
-    flipByte(project, total);
+    project.flipByte(total);
     const r = project.cli(['get', 'pipeline.ts', 'e', '-o', 'total.txt']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`object ${total.slice(0, 12)} \\(output 'total' of stage 'e'\\) was corrupt .* now in quarantine\\n\\s+rerun the stage that made it: pipeline run pipeline.ts`));
@@ -67,7 +58,7 @@ describe('a corrupt object in the local cache', () => {
 
   test('a stage computed again replaces a corrupt copy of its output', () => {
     const w = outputDigest(project, 'd', 'w');
-    flipByte(project, w);
+    project.flipByte(w);
     project.clearExecutions();
     assert.equal(project.cli(['run', 'pipeline.ts', '--force', 'd']).code, 0);
     assert.deepEqual(project.executions(), ['d']);
