@@ -85,7 +85,7 @@ export class ObjectStore {
     const target = this.path(digest);
     // A copy already here is kept only if it is intact: a recomputation is what heals a corrupt
     // object (its new, good bytes take the place of the quarantined ones).
-    if (await this.has(digest) && (this.trusted.has(digest) || (await this.check(digest)).state === 'intact')) {
+    if ((await this.has(digest)) && (await this.check(digest)).state === 'intact') {
       await rm(file, { force: true });
     } else {
       await mkdir(dirname(target), { recursive: true });
