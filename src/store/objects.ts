@@ -127,7 +127,15 @@ export class ObjectStore {
     const actual = await this.rehash(digest);
     if (actual === undefined) return { state: 'missing' };
     if (actual === digest) return { state: 'intact', path };
-    return { state: 'corrupt', actual, movedTo: await this.quarantine(digest) };
+    const movedTo = await this.quarantine(digest);
+    // Another run on this cache may have healed the object between the hash and the move: then
+    // the good copy goes back (it is never a reason to lose a good object).
+    if (movedTo !== undefined && (await digestOfFile(movedTo)) === digest) {
+      await rename(movedTo, path);
+      this.trusted.add(digest);
+      return { state: 'intact', path };
+    }
+    return { state: 'corrupt', actual, movedTo };
   }
 
   /**

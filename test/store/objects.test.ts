@@ -66,6 +66,28 @@ describe('ObjectStore', () => {
     assert.equal(await third.objects.quarantine(SHA256_OF_HELLO), undefined, 'already gone: nothing to move');
   });
 
+  test('check never quarantines a good copy that another run put in place after the hash', async () => {
+    const good = new Store(store.root);
+    const f = join(dir, 'hello3.txt');
+    writeFileSync(f, 'hello');
+    await good.objects.ingest(f);
+    const p = good.objects.path(SHA256_OF_HELLO);
+    chmodSync(p, 0o644);
+    writeFileSync(p, 'jello');
+    // This process hashes the corrupt bytes; another one heals the object before the move.
+    const racing = new Store(store.root);
+    const quarantine = racing.objects.quarantine.bind(racing.objects);
+    racing.objects.quarantine = async (digest: string) => {
+      writeFileSync(p, 'hello');
+      return quarantine(digest);
+    };
+    const before_ = readdirSync(store.layout.quarantineDir).length;
+    assert.deepEqual(await racing.objects.check(SHA256_OF_HELLO), { state: 'intact', path: p });
+    assert.equal(readdirSync(store.layout.quarantineDir).length, before_, 'the good copy went back');
+    assert.equal((await new Store(store.root).objects.check(SHA256_OF_HELLO)).state, 'intact');
+    await good.objects.remove(SHA256_OF_HELLO); // (the next test counts the objects)
+  });
+
   test('gc keeps what the lock file and the newest runs reference, and removes the rest', async () => {
     const mk = async (text: string) => {
       const f = join(dir, `${text}.txt`);
