@@ -76,10 +76,13 @@ const SEEDS = [1, 2];
 const KILLS = 10;
 const SLOW = { FAULT_SLEEP_MS: '150' };
 
-/** Whether a process is running (a zombie, waiting for a parent to reap it, is not). */
-function running(pid: number): boolean {
+/**
+ * Whether a process of one of `groups` (the runs this test started) is running: a zombie, waiting
+ * for a parent to reap it, is not, nor is another program that got a dead owner's pid again.
+ */
+function runningIn(pid: number, groups: ReadonlySet<number>): boolean {
   const f = statFields(pid);
-  return f !== undefined && f[0] !== 'Z';
+  return f !== undefined && f[0] !== 'Z' && groups.has(Number(f[2]));
 }
 
 /** `/proc/<pid>/stat` after the command name: state, ppid, process group, ... */
@@ -151,6 +154,8 @@ describe('fault injection: SIGKILL at random moments, byte flips between runs', 
   const clean = new TestProject({ 'faults.ts': PIPELINE });
   /** The lock file of a clean run, per seed. */
   const cleanLocks = new Map<number, string>();
+  /** The process groups of the runs started here. */
+  const groups = new Set<number>();
   const rng = new Rng(Number(process.env.FAULT_INJECTION_SEED ?? 23));
   after(() => {
     project.remove();
@@ -171,7 +176,7 @@ describe('fault injection: SIGKILL at random moments, byte flips between runs', 
   const checkAfterKill = async (what: string, selfExitedPid: number | undefined): Promise<void> => {
     const cache = project.path('cache');
     for (const item of leftovers(cache)) {
-      assert.ok(item.pid === undefined || !running(item.pid), `${what}: ${item.path} belongs to process ${item.pid}, which is still running`);
+      assert.ok(item.pid === undefined || !runningIn(item.pid, groups), `${what}: ${item.path} belongs to process ${item.pid}, which is still running`);
       if (selfExitedPid !== undefined) assert.notEqual(item.pid, selfExitedPid, `${what}: the run exited by itself but left ${item.path}`);
     }
     const verify = project.cli(['verify']);
@@ -194,6 +199,7 @@ describe('fault injection: SIGKILL at random moments, byte flips between runs', 
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const group = child.pid!;
+      groups.add(group);
       let stderr = '';
       child.stdout.resume();
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
