@@ -6,6 +6,7 @@
 import { isAbsolute, resolve, dirname } from 'node:path';
 import type { z } from 'zod';
 import { PipelineError } from '../../errors.js';
+import { checkIdSegment } from './stage-id.js';
 import { callerSite, formatSite, lazyCallerSite, type CallSite } from './callsite.js';
 import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
 import { METRICS_OUTPUT, OUTPUT_NAME_HINT, outputNamesProblem, outputsOf, type StageDefinition } from './stage.js';
@@ -295,21 +296,6 @@ class FileRef extends LazySite {
 
 const isRef = (x: unknown): x is ArtifactRef =>
   typeof x === 'object' && x !== null && ((x as ArtifactRef).kind === 'output' || (x as ArtifactRef).kind === 'file');
-
-/**
- * One segment of a stage id (a `{ id }`, a `p.scope` name, a `p.sweep` point's `k:v,...`): ids
- * become folder names of working directories and keys of the lock file, so a segment may not be
- * empty, `.` or `..`, nor hold a `/` (the pattern's first character rules out the first three).
- */
-const ID_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.:,=+-]*$/;
-
-function checkIdSegment(segment: unknown, what: string, where: () => string | undefined): void {
-  if (typeof segment === 'string' && ID_SEGMENT.test(segment)) return;
-  throw new PipelineError('PIPELINE_INVALID', `${what} ${JSON.stringify(segment)} may use only letters, digits and _ . : , = + - (starting with a letter or digit; no '/')`, {
-    where: where(),
-    hint: what === 'scope name' ? 'a p.sweep value becomes part of a scope name (`k:v`): sweep over plain numbers or names' : undefined,
-  });
-}
 
 function checkBinding(v: unknown, id: string, input: string, where: () => string | undefined): InputBinding {
   if (isRef(v)) return v;
