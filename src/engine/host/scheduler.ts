@@ -14,7 +14,8 @@ import type { StageTask } from '../protocol.js';
 import { taskOf } from './task.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
-import type { LoadedPipeline } from './load.js';
+import { refsOf, type LoadedPipeline } from './load.js';
+import { CacheHealer } from './heal.js';
 import { defaultDrift, readsFiles, resolveInputs, resolveInstance, resolveInstanceNow } from './plan.js';
 import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
 import type { Dispatcher } from './queue.js';
@@ -336,10 +337,12 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     if (stopping || signal.aborted) throw new Skipped();
     const outputDigest = (ref: Extract<ArtifactRef, { kind: 'output' }>): string | undefined => upstream.get(ref.stageId)?.outputs[ref.output]?.digest;
     const fingerprint = fingerprints.get(node)!;
-    const instance = resolveInstanceNow(node, fingerprint, store, outputDigest) ?? (await resolveInstance(node, fingerprint, store, outputDigest));
+    let instance = resolveInstanceNow(node, fingerprint, store, outputDigest) ?? (await resolveInstance(node, fingerprint, store, outputDigest));
+    const forced = matchesForce(node, force);
+    // A stage about to compute reads its inputs: a bad one is made again first (./heal.ts).
+    if ((forced || !instance.record) && (await healer.healInputs(node, upstream))) instance = await resolveInstance(node, fingerprint, store, outputDigest);
     const inputs = instance.inputs!;
     const key = instance.key!;
-    const forced = matchesForce(node, force);
     let shared = forced ? undefined : byKey.get(key);
     let sharedWithEarlier = true;
     if (!shared) {
@@ -364,6 +367,20 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     finished.set(node.id, record);
     return record;
   };
+
+  /** A stage settled earlier in this run whose output turned out bad, computed again (./heal.ts). */
+  const recomputeSettled = async (id: string): Promise<RunRecord> => {
+    const node = pipeline.nodes.get(id)!;
+    const upstream = new Map<string, RunRecord>();
+    for (const { ref } of refsOf(node)) if (ref.kind === 'output') upstream.set(ref.stageId, finished.get(ref.stageId)!);
+    await healer.healInputs(node, upstream);
+    const outputDigest = (ref: Extract<ArtifactRef, { kind: 'output' }>): string | undefined => upstream.get(ref.stageId)?.outputs[ref.output]?.digest;
+    const { key, inputs } = await resolveInstance(node, fingerprints.get(node)!, store, outputDigest);
+    const { record, outcome } = await execute(node, key!, inputs!, false, undefined);
+    for (const list of [summary.ran, summary.cached]) if (list.includes(id)) list.splice(list.indexOf(id), 1);
+    return settle(node, record, outcome, key!, inputs!);
+  };
+  const healer = new CacheHealer(store, recomputeSettled, (id, message) => reporter.warning?.(id, message));
 
   /**
    * runNode for a stage that is settled from the run cache as it is reached: every input an
