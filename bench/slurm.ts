@@ -15,7 +15,7 @@
  * Targets: our wall time at most half of Snakemake's, the no-op rerun under 1 s.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +58,9 @@ function ours(dir: string): { run: Sample; noop: Sample } {
 
 function snakemake(dir: string): Sample {
   for (const d of ['src', 'train', 'eval', 'agg', '.snakemake', 'logs']) rmSync(join(dir, d), { recursive: true, force: true });
+  // Slurm cannot start a job whose output file's folder is missing (JobLaunchFailure), and
+  // Snakemake's generic submission then waits for it forever.
+  mkdirSync(join(dir, 'logs'));
   const s = measure('snakemake', ['--cluster', 'sbatch --parsable -c 1 -o logs/%j.out', '--jobs', '200', '--latency-wait', '30', '-s', 'Snakefile', '--quiet'], dir);
   return s;
 }

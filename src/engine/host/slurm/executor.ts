@@ -86,11 +86,12 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
     if (t.jobId) live.delete(t.jobId);
   };
 
-  const fail = (t: Tracked, st: JobState & { exitCode?: string }): void => {
+  /** Fails a stage with Slurm's word for its job's end and the job's last words (or `why`). */
+  const fail = (t: Tracked, st: JobState & { exitCode?: string }, why?: string): void => {
     settle(t);
     const tail = files.tail(t.jobId!);
     for (const line of tail) t.hooks.log(line);
-    const last = [...tail].reverse().find((l) => !l.startsWith('progress:'));
+    const last = why ?? [...tail].reverse().find((l) => !l.startsWith('progress:'));
     const exit = st.exitCode && st.exitCode !== '0:0' ? ` (exit ${st.exitCode})` : '';
     t.reject(
       new PipelineError('STAGE_FAILED', `Slurm job ${t.jobId} ${st.state}${exit}${st.node ? ` on ${st.node}` : ''}${last ? `: ${last}` : ''}`, {
@@ -112,7 +113,7 @@ export function createSlurmExecutor(ctx: SlurmExecutorContext): ClusterExecutor 
     if (st.state === 'COMPLETED') {
       const record = ctx.store.runs.getComplete(t.task.key);
       if (!record) {
-        return fail(t, { ...st, state: 'COMPLETED without a result', node: `${st.node}: the job's result is not in ${ctx.cacheRoot}; does the node write to another cache?` });
+        return fail(t, st, `but its result is not in ${ctx.cacheRoot}: does the node write to another cache?`);
       }
       settle(t);
       t.resolve(record);
