@@ -12,18 +12,18 @@
 //   its source files are those it was built from, by path and size (npm writes every file's mtime
 //   anew when it installs, so mtimes cannot tell); it is never written to (an install may be
 //   read-only). A clone builds its own, below, whatever `npm pack` left in its dist/.
-// - Else a cache: `<build root>/<stamp>/src/**.js` (with source maps, which map stack frames back
-//   to src/*.ts for error messages and code fingerprints), where the stamp digests the engine's
-//   root and every source file's path, size and mtime. Any edit gives a new stamp and a rebuild
-//   (esbuild, ~0.3 s for the whole tree); a build is written to a temporary folder and renamed into
-//   place, so concurrent commands never see half a tree. The build root is `.build/` in a clone,
-//   and a per-user folder for a package installed under node_modules (never written into).
+//   An installed package whose sources differ from its tree's (edited in node_modules) runs
+//   through tsx, with a note: a tree built elsewhere would not find the package's dependencies.
+// - A clone builds a cache: `.build/<stamp>/src/**.js` (with source maps, which map stack frames
+//   back to src/*.ts for error messages and code fingerprints), where the stamp digests the
+//   engine's root and every source file's path, size and mtime. Any edit gives a new stamp and a
+//   rebuild (esbuild, ~0.3 s for the whole tree); a build is written to a temporary folder and
+//   renamed into place, so concurrent commands never see half a tree.
 // `PIPELINE_FROM_SOURCE=1` runs everything through tsx instead (for debugging the engine).
 // Each tree's `tree.json` marks it as one (src/install.ts reads it) and names the engine's root.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -70,22 +70,7 @@ function stampOf(root, source, files) {
   return { stamp: h.digest('hex').slice(0, 16), listing: listing.digest('hex').slice(0, 32) };
 }
 
-/**
- * The per-user cache folder of the engine (`$XDG_CACHE_HOME/lth-pipeline`, else
- * `~/.cache/lth-pipeline`): src/install.ts userCacheDir says the same for the engine's modules,
- * which cannot import this file.
- */
-function userCacheDir() {
-  const xdg = process.env.XDG_CACHE_HOME;
-  return xdg ? join(resolve(xdg), 'lth-pipeline') : join(homedir(), '.cache', 'lth-pipeline');
-}
-
 const installed = (root) => root.split(sep).includes('node_modules');
-
-/** Where built trees go: `.build/` in a clone, a per-user folder for an installed package. */
-function buildRootOf(root) {
-  return installed(root) ? join(userCacheDir(), 'build') : join(root, '.build');
-}
 
 /**
  * The marker of a compiled tree: the engine's root, relative to the tree (a shipped tree moves
@@ -220,7 +205,6 @@ function prune(buildRoot, current) {
 
 /** `<root>/dist`, the tree an installed package ships, when it was built from these sources. */
 function shippedTree(root, listing) {
-  if (!installed(root)) return undefined;
   const tree = join(root, 'dist');
   try {
     const marker = JSON.parse(readFileSync(join(tree, 'tree.json'), 'utf8'));
@@ -231,16 +215,19 @@ function shippedTree(root, listing) {
 }
 
 /**
- * The compiled tree of `<root>/src`: the shipped one, else `<build root>/<stamp>`, built first
- * when the sources changed since the last build.
+ * The compiled tree of `<root>/src`: an installed package's shipped one, else `.build/<stamp>`,
+ * built first when the sources changed since the last build.
  */
 export async function compiledTree(root) {
   const source = join(root, 'src');
   const files = sourceFiles(source);
   const { stamp, listing } = stampOf(root, source, files);
-  const shipped = shippedTree(root, listing);
-  if (shipped) return shipped;
-  const tree = join(buildRootOf(root), stamp);
+  if (installed(root)) {
+    const shipped = shippedTree(root, listing);
+    if (shipped) return shipped;
+    throw new Error(`its compiled tree (${join(root, 'dist')}) was not built from its sources as they are now`);
+  }
+  const tree = join(root, '.build', stamp);
   if (!complete(tree)) {
     rmSync(tree, { recursive: true, force: true }); // what a command that lost its tree to prune() may have left
     mkdirSync(dirname(tree), { recursive: true });
@@ -273,8 +260,8 @@ export async function engineModule(path) {
     try {
       return pathToFileURL(join(await compiledTree(ROOT), 'src', `${path}.js`)).href;
     } catch (e) {
-      // A read-only install, a full disk: slower, but it runs.
-      process.stderr.write(`note: cannot compile the engine into ${buildRootOf(ROOT)} (${e?.code ?? e?.message ?? e}); running it through tsx\n`);
+      // A read-only clone, a full disk, an installed package edited in place: slower, but it runs.
+      process.stderr.write(`note: no compiled engine: ${e?.code ?? e?.message ?? e}; running it through tsx\n`);
     }
   }
   const { register } = await import('tsx/esm/api');
