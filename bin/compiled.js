@@ -15,8 +15,8 @@
 //   An installed package whose sources differ from its tree's (edited in node_modules) runs
 //   through tsx, with a note: a tree built elsewhere would not find the package's dependencies.
 // - A clone builds a cache: `.build/<stamp>/src/**.js` (with source maps, which map stack frames
-//   back to src/*.ts for error messages and code fingerprints), where the stamp digests the
-//   engine's root and every source file's path, size and mtime. Any edit gives a new stamp and a
+//   back to src/*.ts for error messages and code fingerprints), where the stamp digests every
+//   source file's path, size and mtime. Any edit gives a new stamp and a
 //   rebuild (esbuild, ~0.3 s for the whole tree); a build is written to a temporary folder and
 //   renamed into place, so concurrent commands never see half a tree.
 // `PIPELINE_FROM_SOURCE=1` runs everything through tsx instead (for debugging the engine).
@@ -59,8 +59,8 @@ function sourceFiles(source) {
  * The stamp of the sources (see the top), and their listing: the digest of their paths and sizes
  * alone, which a shipped tree records.
  */
-function stampOf(root, source, files) {
-  const h = createHash('sha256').update(`lth-build ${FORMAT} ${process.version} ${root}\n`);
+function stampOf(source, files) {
+  const h = createHash('sha256').update(`lth-build ${FORMAT} ${process.version}\n`);
   const listing = createHash('sha256').update(`lth-sources ${FORMAT}\n`);
   for (const f of files) {
     const s = statSync(join(source, f));
@@ -221,7 +221,7 @@ function shippedTree(root, listing) {
 export async function compiledTree(root) {
   const source = join(root, 'src');
   const files = sourceFiles(source);
-  const { stamp, listing } = stampOf(root, source, files);
+  const { stamp, listing } = stampOf(source, files);
   if (installed(root)) {
     const shipped = shippedTree(root, listing);
     if (shipped) return shipped;
@@ -230,7 +230,6 @@ export async function compiledTree(root) {
   const tree = join(root, '.build', stamp);
   if (!complete(tree)) {
     rmSync(tree, { recursive: true, force: true }); // what a command that lost its tree to prune() may have left
-    mkdirSync(dirname(tree), { recursive: true });
     await build(root, source, files, tree);
     prune(dirname(tree), stamp);
   } else {
@@ -244,7 +243,7 @@ export async function compiledTree(root) {
 export async function buildShippedTree(root) {
   const source = join(root, 'src');
   const files = sourceFiles(source);
-  const { listing } = stampOf(root, source, files);
+  const { listing } = stampOf(source, files);
   await build(root, source, files, join(root, 'dist'), { shipped: { shipped: true, sources: listing }, replace: true });
 }
 

@@ -1,7 +1,7 @@
 /**
  * Where the engine's own files are. The engine runs either from its TypeScript source (the tests,
  * and `PIPELINE_FROM_SOURCE=1`) or compiled by bin/compiled.js into a tree: the one the package
- * ships (`<root>/dist`), or one built into `<root>/.build/<stamp>` or a per-user folder. Code that
+ * ships (`<root>/dist`, run when installed), or one a clone builds into `<root>/.build/<stamp>`. Code that
  * names the engine's files, or reads stack frames, asks here instead of resolving paths from its
  * own module URL, which differ between these.
  */
