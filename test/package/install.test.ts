@@ -65,7 +65,7 @@ describe('npm pack, npm install <tarball>, pipeline init, pipeline run', { skip:
     for (const f of ['tsconfig.json', 'pipeline.config.yaml', '.gitignore', 'pipelines/example.ts', 'README.md']) assert.ok(existsSync(join(project, f)), f);
   });
 
-  test('the example runs every stage; a second run executes nothing; nothing is written inside node_modules', () => {
+  test('the example runs every stage; a second run executes nothing; nothing is written inside node_modules; table, report and get read the results', () => {
     const first = pipeline('run', 'pipelines/example.ts');
     assert.equal(first.status, 0, text(first));
     assert.match(first.stderr, /example: 13 ran, 0 from cache/);
@@ -78,6 +78,9 @@ describe('npm pack, npm install <tarball>, pipeline init, pipeline run', { skip:
     assert.deepEqual(files.sort(), packed, 'the installed package holds what the tarball did, nothing more');
     const table = pipeline('table', 'pipelines/example.ts', '--format', 'md');
     assert.equal(table.status, 0, text(table));
+    const report = pipeline('report', 'pipelines/example.ts', '-o', join(dir, 'report.html'));
+    assert.equal(report.status, 0, text(report));
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /<svg/);
     const get = pipeline('get', 'pipelines/example.ts', 'L2/retrain', '-o', join(dir, 'ticket.safetensors'));
     assert.equal(get.status, 0, text(get));
     assert.ok(existsSync(join(dir, 'ticket.safetensors')));
