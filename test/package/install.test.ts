@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REPO } from '../helpers/project.js';
+import { nativeDir, readManifest } from '../../src/nn/native/layout.js';
 
 const DATA = join(REPO, '..', 'shared', 'data');
 const TIMEOUT = 300_000;
@@ -125,6 +126,16 @@ export default definePipeline({ name: 'mine' }, (p) => {
     assert.equal(second.status, 0, text(second));
     assert.match(second.stderr, /mine: 1 ran, 1 from cache/);
     assert.match(second.stderr, /\[done\]\s+mine /);
+  });
+
+  // A native build is shared by every project of the user (src/nn/native/layout.ts): one made by
+  // another project (here the repository's, whose links point into its own node_modules) trains
+  // this project's stages, its imports of tfjs resolved to this project's copies.
+  test("a native build made by another project trains this one's stages", { skip: !readManifest() && `the native backend is not built in ${nativeDir()}` }, () => {
+    const r = sh('npx', ['--no-install', 'pipeline', 'run', 'pipelines/mine.ts', '--force', 'builtin'], { LTH_NATIVE_DIR: nativeDir(), LTH_BACKEND: 'tensorflow' });
+    assert.equal(r.status, 0, text(r));
+    const show = pipeline('show', 'pipelines/mine.ts');
+    assert.match(show.stdout, /^builtin .* tensorflow \d/m);
   });
 
   test('pipeline init a second time: exit 2 naming the files that exist, nothing written', () => {
