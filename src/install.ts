@@ -39,8 +39,14 @@ export const COMPILED_TREE = MARKER ? dirname(RUNNING) : undefined;
 export const ENGINE_ROOT = MARKER ? resolve(COMPILED_TREE!, MARKER.root) : dirname(RUNNING);
 /** The engine's TypeScript source, `<root>/src`. */
 export const ENGINE_SOURCE = join(ENGINE_ROOT, 'src');
-/** The tree the package ships, `<root>/dist/src` (what `exports` names): a user's import of the package lands there. */
-export const SHIPPED_SOURCE = join(ENGINE_ROOT, 'dist', 'src');
+/**
+ * The export condition under which the package's entry points are its TypeScript source
+ * (package.json `exports`): the engine resolves a user's `import 'lth-pipeline'` with it, to the
+ * source (and from there to the running tree), so that a project linking a clone without a built
+ * `dist/` runs and type-checks as an installed one. Node and tsc elsewhere take `types` and
+ * `default`, the shipped tree.
+ */
+export const SOURCE_CONDITION = 'lth-source';
 
 /**
  * The engine's per-user cache folder (`$XDG_CACHE_HOME/lth-pipeline`, else
@@ -91,13 +97,9 @@ export function runningModuleUrl(file: string): string {
   return pathToFileURL(file).href;
 }
 
-/**
- * The compiled tree's URL prefixes, for the loader hook that sends the user's imports of the
- * engine to it: of src/*.ts, and of the shipped tree's modules (an import of `lth-pipeline`) when
- * the tree that runs is another.
- */
-export function compiledRedirect(): { source: string; shipped: string; running: string } | undefined {
-  return COMPILED ? { source: pathToFileURL(ENGINE_SOURCE + sep).href, shipped: pathToFileURL(SHIPPED_SOURCE + sep).href, running: pathToFileURL(RUNNING + sep).href } : undefined;
+/** The compiled tree's URL prefixes, for the loader hook that sends the user's imports of src/ to it. */
+export function compiledRedirect(): { source: string; running: string; condition: string } | undefined {
+  return COMPILED ? { source: pathToFileURL(ENGINE_SOURCE + sep).href, running: pathToFileURL(RUNNING + sep).href, condition: SOURCE_CONDITION } : undefined;
 }
 
 const maps = new Map<string, SourceMap | null>();

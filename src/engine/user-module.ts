@@ -12,7 +12,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { COMPILED_TREE, ENGINE_ROOT, ENGINE_SOURCE, runningModuleUrl, SHIPPED_SOURCE, USER_MODULES_DIR } from '../install.js';
+import { COMPILED_TREE, ENGINE_ROOT, ENGINE_SOURCE, runningModuleUrl, SOURCE_CONDITION, USER_MODULES_DIR } from '../install.js';
 
 const FORMAT = 2;
 const PACKAGE_NAME = 'lth-pipeline';
@@ -27,19 +27,12 @@ function engineFile(resolveDir: string, specifier: string): string | undefined {
   return undefined;
 }
 
-type ExportTarget = string | { default?: string };
-
-/**
- * `lth-pipeline[/sub]` through the package's exports, as an engine source file: exports name the
- * shipped tree's modules (`dist/src/x.js`), each compiled from `src/x.ts`.
- */
+/** `lth-pipeline[/sub]` through the package's exports, as an engine source file (their SOURCE_CONDITION). */
 function packageFile(specifier: string): string | undefined {
-  const exports = (JSON.parse(readFileSync(join(ENGINE_ROOT, 'package.json'), 'utf8')) as { exports?: Record<string, ExportTarget> }).exports ?? {};
+  const exports = (JSON.parse(readFileSync(join(ENGINE_ROOT, 'package.json'), 'utf8')) as { exports?: Record<string, string | Record<string, string>> }).exports ?? {};
   const entry = exports[specifier === PACKAGE_NAME ? '.' : `.${specifier.slice(PACKAGE_NAME.length)}`];
-  const target = typeof entry === 'string' ? entry : entry?.default;
-  if (!target) return undefined;
-  const file = join(ENGINE_ROOT, target);
-  return file.startsWith(SHIPPED_SOURCE + sep) ? join(ENGINE_SOURCE, file.slice(SHIPPED_SOURCE.length + 1)).replace(/\.js$/, '.ts') : file;
+  const target = typeof entry === 'object' ? entry[SOURCE_CONDITION] : undefined;
+  return target ? join(ENGINE_ROOT, target) : undefined;
 }
 
 const BUILTINS = new Set(builtinModules);
