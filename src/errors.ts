@@ -21,6 +21,7 @@ export type PipelineErrorCode =
   | 'USAGE' // a command-line mistake (unknown stage for --force, bad flag value)
   | 'RESULT_MISSING' // a report needs a result that is not in the cache
   | 'TOOL_MISSING' // a command needs a program that is not installed (pip, a C++ compiler)
+  | 'PERMISSION_DENIED' // a file or folder the command must write (a shared cache) is not writable for this user
   // run-time failures
   | 'STAGE_FAILED' // a stage's run threw or its process died: exit code 1
   | 'INTERRUPTED' // Ctrl-C / SIGTERM: exit code 130
@@ -44,6 +45,7 @@ export const USER_ERROR_CODES: ReadonlySet<PipelineErrorCode> = new Set<Pipeline
   'USAGE',
   'RESULT_MISSING',
   'TOOL_MISSING',
+  'PERMISSION_DENIED',
 ]);
 
 export interface PipelineErrorDetails {

@@ -15,7 +15,7 @@ import { PipelineError } from '../errors.js';
 export { CONFIG_FILE, LOCAL_CONFIG_FILE, projectRoot } from '../engine/definition/project.js';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, projectRoot } from '../engine/definition/project.js';
 
-type Kind = 'path' | 'location' | 'string' | 'positiveInt' | 'boolean';
+type Kind = 'path' | 'location' | 'string' | 'positiveInt' | 'count' | 'boolean' | 'stageOptions';
 
 interface SettingSpec {
   kind: Kind;
@@ -43,6 +43,21 @@ export const SETTINGS = {
   's3.endpoint': { kind: 'string', env: ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], describe: 'S3 endpoint for MinIO, Ceph RGW, R2 (default: AWS)', exportTo: 'AWS_ENDPOINT_URL_S3' },
   's3.region': { kind: 'string', env: ['AWS_REGION'], describe: 'S3 region', exportTo: 'AWS_REGION' },
   's3.forcePathStyle': { kind: 'boolean', env: ['PIPELINE_S3_FORCE_PATH_STYLE'], describe: 'path-style S3 addressing (MinIO, Ceph)', exportTo: 'PIPELINE_S3_FORCE_PATH_STYLE' },
+  executor: { kind: 'string', env: ['PIPELINE_EXECUTOR'], flag: 'executor', describe: 'where `run` computes stages: local (child processes, the default) or slurm (one Slurm job each)' },
+  'slurm.partition': { kind: 'string', env: ['PIPELINE_SLURM_PARTITION'], describe: 'Slurm partition of every job (default: the cluster\'s)' },
+  'slurm.account': { kind: 'string', env: ['PIPELINE_SLURM_ACCOUNT'], describe: 'Slurm account charged for the jobs' },
+  'slurm.qos': { kind: 'string', env: ['PIPELINE_SLURM_QOS'], describe: 'Slurm quality of service of the jobs' },
+  'slurm.options': { kind: 'string', env: ['PIPELINE_SLURM_OPTIONS'], describe: 'further sbatch options for every job, e.g. "--constraint=avx2 --nice=10"' },
+  'slurm.time': { kind: 'string', env: ['PIPELINE_SLURM_TIME'], describe: 'wall-clock limit of a stage that declares no resources.time (90m, 6h; default 1h)' },
+  'slurm.maxPending': { kind: 'positiveInt', env: ['PIPELINE_SLURM_MAX_PENDING'], describe: 'jobs submitted and not finished at once (clusters cap it; default 200)' },
+  'slurm.arraySize': { kind: 'positiveInt', env: ['PIPELINE_SLURM_ARRAY_SIZE'], describe: 'most tasks of one job array: ready stages of one resource shape go in as one array (default 100; 1: no arrays)' },
+  'slurm.retries': { kind: 'count', env: ['PIPELINE_SLURM_RETRIES'], describe: 'resubmissions of a job lost to NODE_FAIL or PREEMPTED (default 2)' },
+  'slurm.resourceRetries': { kind: 'count', env: ['PIPELINE_SLURM_RESOURCE_RETRIES'], describe: 'resubmissions of a job ended by TIMEOUT or OUT_OF_MEMORY, with more time or memory (default 1; 0: none)' },
+  'slurm.growth': { kind: 'string', env: ['PIPELINE_SLURM_GROWTH'], describe: 'factor on the time or memory of such a resubmission (default 2)' },
+  'slurm.keepLogs': { kind: 'boolean', env: ['PIPELINE_SLURM_KEEP_LOGS'], describe: 'keep the output files of successful jobs (default: removed after the run)' },
+  'slurm.poll': { kind: 'string', env: ['PIPELINE_SLURM_POLL'], describe: 'how often one squeue call asks for the states of all of a run\'s jobs (default 2s)' },
+  'slurm.timeout': { kind: 'string', env: ['PIPELINE_SLURM_TIMEOUT'], describe: 'how long an unanswering controller is waited for before exit 1, the jobs left running (default 5m)' },
+  'slurm.stages': { kind: 'stageOptions', env: [], describe: 'per stage name, id or glob: partition, account, qos, time, options (also --set slurm.<stage>.<option>=<value>)' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -94,14 +109,18 @@ function readConfigFile(file: string): FileValues | undefined {
       if (SECRET_KEYS.test(key)) {
         throw bad(keyNode, `'${key}': credentials are never read from config files`, 'use the AWS SDK\'s standard chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment, a profile (AWS_PROFILE) or an instance role');
       }
-      if (key === 's3' && isMap(valueNode)) {
-        visit(valueNode, 's3.');
+      if ((key === 's3' || key === 'slurm') && isMap(valueNode)) {
+        visit(valueNode, `${key}.`);
         continue;
       }
       if (!(key in SETTINGS)) {
         throw bad(keyNode, `unknown setting '${key}'`, `settings: ${Object.keys(SETTINGS).join(', ')}`);
       }
       const name = key as SettingName;
+      if (SETTINGS[name].kind === 'stageOptions') {
+        out.values[name] = { value: stageOptionsOf(valueNode, key, bad, { isMap, isScalar }), line: lineOf(keyNode) };
+        continue;
+      }
       const raw = isScalar(valueNode) ? valueNode.value : undefined;
       const value = checkValue(name, raw);
       if (value === undefined) throw bad(valueNode ?? keyNode, `'${key}' must be ${expected(SETTINGS[name].kind)}`, `${key}: ${SETTINGS[name].describe}`);
@@ -113,16 +132,58 @@ function readConfigFile(file: string): FileValues | undefined {
 }
 
 function expected(kind: Kind): string {
-  return { path: 'a path', location: 'a path or URL', string: 'a string', positiveInt: 'a positive integer', boolean: 'true or false' }[kind];
+  return {
+    path: 'a path',
+    location: 'a path or URL',
+    string: 'a string',
+    positiveInt: 'a positive integer',
+    count: 'a whole number (0 or more)',
+    boolean: 'true or false',
+    stageOptions: 'a mapping of stage: { option: value }',
+  }[kind];
+}
+
+/** Options that may be set per stage (`slurm.stages`, `--set slurm.<stage>.<option>=...`). */
+export const SLURM_STAGE_OPTIONS = ['partition', 'account', 'qos', 'time', 'options'] as const;
+export type SlurmStageOption = (typeof SLURM_STAGE_OPTIONS)[number];
+
+/**
+ * `slurm.stages` of a config file: stage name, id or glob -> { option: value }, kept as canonical
+ * JSON text (settings are scalars; `pipeline config` prints it as such).
+ */
+function stageOptionsOf(
+  node: YamlNode | null,
+  key: string,
+  bad: (node: YamlNode | null | undefined, what: string, hint: string) => PipelineError,
+  y: { isMap: (n: unknown) => boolean; isScalar: (n: unknown) => boolean },
+): string {
+  const hint = `e.g.\n  slurm:\n    stages:\n      train-dense: { partition: gpu, time: 6h }\n  (options: ${SLURM_STAGE_OPTIONS.join(', ')})`;
+  if (!y.isMap(node)) throw bad(node, `'${key}' must be ${expected('stageOptions')}`, hint);
+  const out: Record<string, Record<string, string>> = {};
+  for (const pair of (node as unknown as { items: Array<{ key: YamlNode; value: YamlNode | null }> }).items) {
+    const stage = String((pair.key as { value?: unknown }).value ?? '');
+    if (!y.isMap(pair.value)) throw bad(pair.value ?? pair.key, `'${key}.${stage}' must be a mapping of option: value`, hint);
+    const options: Record<string, string> = {};
+    for (const o of (pair.value as unknown as { items: Array<{ key: YamlNode; value: YamlNode | null }> }).items) {
+      const option = String((o.key as { value?: unknown }).value ?? '');
+      if (!(SLURM_STAGE_OPTIONS as readonly string[]).includes(option)) throw bad(o.key, `unknown option '${option}' in '${key}.${stage}'`, hint);
+      const v = y.isScalar(o.value) ? (o.value as { value?: unknown }).value : undefined;
+      if (typeof v !== 'string' && typeof v !== 'number') throw bad(o.value ?? o.key, `'${key}.${stage}.${option}' must be a string`, hint);
+      options[option] = String(v);
+    }
+    out[stage] = options;
+  }
+  return JSON.stringify(out);
 }
 
 /** A raw value (from YAML or the environment) as the setting's type, or undefined when it is not. */
 function checkValue(name: SettingName, raw: unknown): SettingValue | undefined {
   const kind: Kind = SETTINGS[name].kind;
   switch (kind) {
-    case 'positiveInt': {
+    case 'positiveInt':
+    case 'count': {
       const n = typeof raw === 'string' ? Number(raw) : raw;
-      return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : undefined;
+      return typeof n === 'number' && Number.isInteger(n) && n >= (kind === 'count' ? 0 : 1) ? n : undefined;
     }
     case 'boolean':
       if (typeof raw === 'boolean') return raw;

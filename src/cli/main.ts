@@ -28,6 +28,8 @@ const commands = {
   get: () => import('./commands/get.js'),
   push: () => import('./commands/push.js'),
   pull: () => import('./commands/pull.js'),
+  cancel: () => import('./commands/cancel.js'),
+  slurmJob: () => import('./commands/slurm-job.js'),
 };
 
 /** The engine's version, from its package.json. */
@@ -82,11 +84,26 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--remote <location>', 'a shared store to read results from and write them to: a directory or s3://bucket/prefix (default: $PIPELINE_REMOTE)')
     .option('--queue <redis-url>', 'send stages to `pipeline worker`s through this Redis (default: $PIPELINE_QUEUE; needs --remote)')
     .addOption(queueTimeoutOption())
+    .option('--executor <name>', 'where stages compute: local (child processes) or slurm (one Slurm job each, the cache on a shared file system) (default: $PIPELINE_EXECUTOR, the config, else local)')
+    .option('--detach', 'with --executor slurm: submit every remaining stage, each job after its inputs\' jobs, print the job ids and exit', false)
     .option('-v, --verbose', 'print the stages\' output', false)
     .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .addOption(cacheOption())
     .addOption(lockOption())
     .action(wrap(async (file: string, o) => (await commands.run()).runCommand(file, o)));
+
+  program
+    .command('cancel <pipeline>')
+    .description('cancel the Slurm jobs of a pipeline that are pending or running (`run --executor slurm --detach`)')
+    .option('--json', 'machine-readable output (one JSON document on stdout)', false)
+    .addOption(cacheOption())
+    .action(wrap(async (file: string, o) => (await commands.cancel()).cancelCommand(file, o)));
+
+  // What a Slurm job runs on its node (src/engine/host/slurm/node-job.ts): not for people.
+  program
+    .command('slurm-job <manifest> <index>', { hidden: true })
+    .description('compute one stage of a Slurm job manifest (run by the jobs that `run --executor slurm` submits)')
+    .action(wrap(async (manifest: string, index: string) => (await commands.slurmJob()).slurmJobCommand(manifest, Number(index))));
 
   program
     .command('status <pipeline>')
@@ -273,6 +290,7 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (!isPipelineError(e)) e = (await import('./permissions.js')).permissionError(e) ?? e;
     if (isPipelineError(e)) {
       process.stderr.write(`error: ${e.format()}\n`);
       if (process.env.PIPELINE_DEBUG && e.cause) process.stderr.write(`${String((e.cause as Error).stack ?? e.cause)}\n`);

@@ -23,18 +23,19 @@ const TAIL_LINES = 30;
 /** Keeps the last lines of every stage's output, and counts the stages that are over. */
 abstract class BaseReporter {
   private readonly tails = new Map<string, string[]>();
-  private finished = 0;
+  /** The stages that are over (a set: a stage whose output turned out corrupt is done twice). */
+  private readonly over = new Set<string>();
 
   constructor(private readonly total: number | undefined) {}
 
-  /** ` (7/18)`: one more stage over, out of the pipeline's (nothing when the total is unknown). */
-  protected count(): string {
-    this.finished++;
-    return this.total ? ` (${this.finished}/${this.total})` : '';
+  /** ` (7/18)`: stage `id` is over, out of the pipeline's (nothing when the total is unknown). */
+  protected count(id: string): string {
+    this.over.add(id);
+    return this.total ? ` (${this.over.size}/${this.total})` : '';
   }
 
   protected overall(): string {
-    return this.total ? `${this.finished}/${this.total} stages` : '';
+    return this.total ? `${this.over.size}/${this.total} stages` : '';
   }
 
   protected keep(id: string, message: string): void {
@@ -124,18 +125,18 @@ class TtyReporter extends BaseReporter implements Reporter {
   }
   done(id: string, info: { outcome: string; durationMs: number; metrics: Record<string, unknown> }): void {
     this.running.delete(id);
-    const n = this.count();
+    const n = this.count(id);
     if (info.outcome !== 'ran') return this.print(`· ${id}  ${info.outcome}${n}`);
     const m = formatMetrics(info.metrics as never);
     this.print(`✓ ${id}  ${formatDuration(info.durationMs)}${m ? `  ${m}` : ''}${n}`);
   }
   failed(id: string, error: Error): void {
     this.running.delete(id);
-    this.print(`✗ ${id}  ${error.message.split('\n')[0]}${this.count()}`);
+    this.print(`✗ ${id}  ${error.message.split('\n')[0]}${this.count(id)}`);
   }
   skipped(id: string, reason: string): void {
     this.running.delete(id);
-    this.print(`- ${id}  skipped: ${reason}${this.count()}`);
+    this.print(`- ${id}  skipped: ${reason}${this.count(id)}`);
   }
   warning(id: string | undefined, message: string): void {
     this.print(`! ${id ? `${id}: ` : ''}warning: ${message}`);
@@ -200,17 +201,17 @@ class LogReporter extends BaseReporter implements Reporter {
     this.line(`[wait]   ${id}: ${owner} is computing the same key`);
   }
   done(id: string, info: { outcome: string; durationMs: number; metrics: Record<string, unknown> }): void {
-    const n = this.count();
+    const n = this.count(id);
     // Metrics are shown for what ran only (not formatted for the thousands of cached lines).
     if (info.outcome !== 'ran') return this.line(`[${info.outcome}] ${id}${n}`);
     const m = formatMetrics(info.metrics as never);
     this.line(`[done]   ${id} ${formatDuration(info.durationMs)}${m ? ` ${m}` : ''}${n}`);
   }
   failed(id: string, error: Error): void {
-    this.line(`[failed] ${id}: ${error.message.split('\n')[0]}${this.count()}`);
+    this.line(`[failed] ${id}: ${error.message.split('\n')[0]}${this.count(id)}`);
   }
   skipped(id: string, reason: string): void {
-    this.line(`[skip]   ${id}: ${reason}${this.count()}`);
+    this.line(`[skip]   ${id}: ${reason}${this.count(id)}`);
   }
   warning(id: string | undefined, message: string): void {
     this.line(`[warn]   ${id ? `${id}: ` : ''}${message}`);

@@ -85,8 +85,9 @@ let nativeLoad: NativeLoad | undefined;
 /**
  * TensorFlow's settings, read once when its binding loads (so before the first native
  * backend of the process): intra-op threads as the stage was given (the scheduler counts them),
- * one inter-op thread (eager ops run one at a time), no start-up notices, and deterministic
- * kernels. Each is left as it is when the user set it.
+ * one inter-op thread (eager ops run one at a time), its warnings and errors but not its INFO
+ * notices (level 1; the notices that Abseil prints while the library loads are dropped where a
+ * stage's output is read: src/engine/runner/library-log.ts), and deterministic kernels. Each is left as it is when the user set it.
  */
 function nativeEnv(threads: number | undefined): void {
   const set = (k: string, v: string) => {
@@ -94,7 +95,7 @@ function nativeEnv(threads: number | undefined): void {
   };
   if (threads !== undefined) set('TF_NUM_INTRAOP_THREADS', String(threads));
   set('TF_NUM_INTEROP_THREADS', '1');
-  set('TF_CPP_MIN_LOG_LEVEL', '2');
+  set('TF_CPP_MIN_LOG_LEVEL', '1');
   set('TF_DETERMINISTIC_OPS', '1');
 }
 

@@ -45,6 +45,17 @@ export function backendOf(record: { provenance: Record<string, JsonValue> } | un
   return typeof tf === 'string' ? `${p.backend} ${tf}` : p.backend;
 }
 
+/**
+ * Where a result was computed: the host, and the Slurm job that computed it there (the runner
+ * records `provenance.slurm: { jobId, node }` for a stage run as a Slurm job).
+ */
+export function hostOf(record: { host: string; provenance: Record<string, JsonValue> } | undefined): string | null {
+  if (!record) return null;
+  const slurm = record.provenance.slurm;
+  const jobId = slurm && typeof slurm === 'object' && !Array.isArray(slurm) ? slurm.jobId : undefined;
+  return typeof jobId === 'string' ? `${record.host} (Slurm job ${jobId})` : record.host;
+}
+
 export function experimentRows(plan: PipelinePlan): ExperimentRow[] {
   return [...plan.stages.values()].map((s) => ({
     id: s.node.id,
@@ -53,7 +64,7 @@ export function experimentRows(plan: PipelinePlan): ExperimentRow[] {
     key: s.key ?? null,
     durationMs: s.record?.durationMs ?? null,
     startedAt: s.record?.startedAt ?? null,
-    host: s.record?.host ?? null,
+    host: hostOf(s.record),
     backend: backendOf(s.record),
     params: s.node.params.effective as Record<string, unknown>,
     metrics: s.record?.metrics ?? null,

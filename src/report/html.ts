@@ -7,7 +7,7 @@ import type { PipelinePlan } from '../engine/index.js';
 import { refsOf } from '../engine/index.js';
 import type { JsonValue } from '../store/index.js';
 import { flatten } from './diff.js';
-import { backendOf } from './experiments.js';
+import { backendOf, hostOf } from './experiments.js';
 import { svgForHtml } from './plots.js';
 import type { ResolvedReport } from './resolve.js';
 import { escapeHtml, tableToHtml } from './tables.js';
@@ -257,7 +257,7 @@ export function reportHtml(input: HtmlReportInput): string {
   for (const s of stages) {
     out.push(
       `<tr data-id="${escapeHtml(s.node.id)}"><td><code>${escapeHtml(s.node.id)}</code></td><td>${escapeHtml(s.node.def.name)}</td><td>${badge(s.state)}</td><td><code>${escapeHtml(s.key?.slice(0, 12) ?? '-')}</code></td>` +
-        `<td class="num">${s.record ? formatMs(s.record.durationMs) : '-'}</td><td>${escapeHtml(s.record?.startedAt ?? '-')}</td><td>${escapeHtml(s.record?.host ?? '-')}</td><td>${escapeHtml(backendOf(s.record) ?? '-')}</td></tr>`,
+        `<td class="num">${s.record ? formatMs(s.record.durationMs) : '-'}</td><td>${escapeHtml(s.record?.startedAt ?? '-')}</td><td>${escapeHtml(hostOf(s.record) ?? '-')}</td><td>${escapeHtml(backendOf(s.record) ?? '-')}</td></tr>`,
     );
   }
   out.push('</tbody></table>');

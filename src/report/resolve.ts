@@ -145,7 +145,7 @@ export async function resolveReport(replicates: readonly ReplicatePlan[], store:
   const lookup: Lookup = (id) => replicates.map((r) => r.plan.stages.get(id)!);
   const tables = (spec.tables ?? []).map((t) => resolveTable(t, lookup));
   const plots: ResolvedPlot[] = [];
-  for (const p of spec.plots ?? []) plots.push(await resolvePlot(p, lookup, store));
+  for (const p of spec.plots ?? []) plots.push(await resolvePlot(p, lookup, replicates, store));
   return { pipeline: first.plan.pipeline.definition.name, stages: ids, tables, plots };
 }
 
@@ -231,7 +231,7 @@ export function curvePairs(data: unknown, ref: Pick<SeriesRef, 'x' | 'y' | 'scal
   return out;
 }
 
-async function resolvePlot(spec: PlotSpec, lookup: Lookup, store: Store): Promise<ResolvedPlot> {
+async function resolvePlot(spec: PlotSpec, lookup: Lookup, replicates: readonly ReplicatePlan[], store: Store): Promise<ResolvedPlot> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.name)) throw new PipelineError('PIPELINE_INVALID', `report plot name '${spec.name}' must use only letters, digits, '_', '.', '-'`);
   const rows: PlotRow[] = [];
   let kind: 'points' | 'curve' = 'points';
@@ -239,7 +239,7 @@ async function resolvePlot(spec: PlotSpec, lookup: Lookup, store: Store): Promis
     if ('curve' in s) {
       kind = 'curve';
       const byX = new Map<number, number[]>();
-      for (const p of s.curve.stages.flatMap(lookup)) {
+      for (const { p, runCommand } of s.curve.stages.flatMap((id) => replicates.map((r) => ({ p: r.plan.stages.get(id)!, runCommand: r.runCommand })))) {
         const id = p.node.id;
         const info = p.record!.outputs[s.curve.output];
         let data: unknown;
@@ -248,7 +248,7 @@ async function resolvePlot(spec: PlotSpec, lookup: Lookup, store: Store): Promis
           throw new PipelineError('PIPELINE_INVALID', `the report reads output '${s.curve.output}' of stage '${id}', which has none of that name`, {
             hint: `its outputs: ${Object.keys(p.record!.outputs).join(', ')}`,
           });
-        } else data = JSON.parse(await readFile(store.objects.path(info.digest), 'utf8'));
+        } else data = JSON.parse(await readFile(await store.objects.verifiedResult(info.digest, `output '${s.curve.output}' of stage '${id}'`, runCommand), 'utf8'));
         for (const [x, y] of curvePairs(data, s.curve)) {
           const list = byX.get(x);
           if (list) list.push(y);

@@ -1,5 +1,5 @@
 export { CacheLayout } from './layout.js';
-export { ObjectStore, type ObjectInfo } from './objects.js';
+export { ObjectStore, type ObjectCheck, type ObjectInfo } from './objects.js';
 export { RunCache, hexDigestSchema, jsonValueSchema, type RunRecord, type JsonValue } from './run-cache.js';
 export { Lease, type LeaseOptions } from './lease.js';
 export { readLock, parseLock, serializeLock, writeLockSection, emptyLock, LOCK_SCHEMA_VERSION, type LockDoc, type LockPipeline, type LockStage } from './lockfile.js';

@@ -81,11 +81,9 @@ export async function verifyObjects(store: Store, onProgress?: (done: number, to
   const corrupt: VerifyReport['corrupt'] = [];
   let done = 0;
   for (const digest of digests) {
-    try {
-      await store.objects.verified(digest);
-    } catch {
-      corrupt.push({ digest, movedTo: await store.objects.quarantine(digest) });
-    }
+    // (One that another process removed or quarantined meanwhile is no longer this verify's.)
+    const c = await store.objects.check(digest);
+    if (c.state === 'corrupt' && c.movedTo !== undefined) corrupt.push({ digest, movedTo: c.movedTo });
     onProgress?.(++done, digests.length);
   }
   return { checked: digests.length, corrupt };

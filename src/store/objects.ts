@@ -19,6 +19,9 @@ export interface ObjectInfo {
   size: number;
 }
 
+/** What re-hashing an object found: intact (its path), missing, or corrupt and moved to quarantine. */
+export type ObjectCheck = { state: 'intact'; path: string } | { state: 'missing' } | { state: 'corrupt'; actual: string; movedTo: string | undefined };
+
 export class ObjectStore {
   /** Digests this process wrote or already re-hashed: no need to hash them again. */
   private readonly trusted = new Set<string>();
@@ -80,7 +83,9 @@ export class ObjectStore {
       throw new PipelineError('STORE_CORRUPT', `object ${expected.digest.slice(0, 12)} is corrupt (${what})`, expected.from ? { where: expected.from } : {});
     }
     const target = this.path(digest);
-    if (await this.has(digest)) {
+    // A copy already here is kept only if it is intact: a recomputation is what heals a corrupt
+    // object (its new, good bytes take the place of the quarantined ones).
+    if ((await this.has(digest)) && (await this.check(digest)).state === 'intact') {
       await rm(file, { force: true });
     } else {
       await mkdir(dirname(target), { recursive: true });
@@ -95,10 +100,8 @@ export class ObjectStore {
   async verified(digest: string): Promise<string> {
     const p = this.path(digest);
     if (this.trusted.has(digest)) return p;
-    let actual: string;
-    try {
-      actual = await digestOfFile(p);
-    } catch {
+    const actual = await this.rehash(digest);
+    if (actual === undefined) {
       throw new PipelineError('INPUT_MISSING', `object ${digest.slice(0, 12)} is not in the cache`, {
         where: p,
         hint: 'run `pipeline gc` or `pipeline verify` only when no run is active; rerun the pipeline to recompute it',
@@ -110,8 +113,53 @@ export class ObjectStore {
         hint: 'run `pipeline verify` to quarantine corrupt objects, then rerun',
       });
     }
-    this.trusted.add(digest);
     return p;
+  }
+
+  /**
+   * Re-hashes an object (unless this process wrote or checked it already) and moves a corrupt one
+   * to quarantine: the object is then missing, so the run record that names it is no longer a hit
+   * and the stage that made it runs again. `pipeline verify`, a run and `get` share this.
+   */
+  async check(digest: string): Promise<ObjectCheck> {
+    const path = this.path(digest);
+    if (this.trusted.has(digest)) return { state: 'intact', path };
+    const actual = await this.rehash(digest);
+    if (actual === undefined) return { state: 'missing' };
+    if (actual === digest) return { state: 'intact', path };
+    const movedTo = await this.quarantine(digest);
+    // Another run on this cache may have healed the object between the hash and the move: then
+    // the good copy goes back (it is never a reason to lose a good object).
+    if (movedTo !== undefined && (await digestOfFile(movedTo)) === digest) {
+      await rename(movedTo, path);
+      this.trusted.add(digest);
+      return { state: 'intact', path };
+    }
+    return { state: 'corrupt', actual, movedTo };
+  }
+
+  /**
+   * A result someone asked for (`get`, a report's curve), re-hashed: a corrupt object is
+   * quarantined, and the error says whose result it was (`of`: "output 'x' of stage 'id'") and
+   * how to recompute it (`rerun`: a command).
+   */
+  async verifiedResult(digest: string, of: string, rerun: string): Promise<string> {
+    const c = await this.check(digest);
+    if (c.state === 'intact') return c.path;
+    const what = c.state === 'missing' ? 'is no longer in the cache' : `was corrupt (its bytes hash to ${c.actual.slice(0, 12)}) and is now in quarantine`;
+    throw new PipelineError('STORE_CORRUPT', `object ${digest.slice(0, 12)} (${of}) ${what}`, { hint: `rerun the stage that made it: ${rerun}` });
+  }
+
+  /** The digest of an object's bytes (remembered as trusted when it matches); undefined when it is not there. */
+  private async rehash(digest: string): Promise<string | undefined> {
+    let actual: string;
+    try {
+      actual = await digestOfFile(this.path(digest));
+    } catch {
+      return undefined;
+    }
+    if (actual === digest) this.trusted.add(digest);
+    return actual;
   }
 
   /** Every digest in the store. */
@@ -139,14 +187,23 @@ export class ObjectStore {
     this.presentThisTurn?.delete(digest);
   }
 
-  /** Moves a corrupt object out of the way so that the next run recomputes it. */
-  async quarantine(digest: string): Promise<string> {
+  /**
+   * Moves a corrupt object out of the way so that the next run recomputes it; undefined when it
+   * was gone already (another process moved it first).
+   */
+  async quarantine(digest: string): Promise<string | undefined> {
     await mkdir(this.layout.quarantineDir, { recursive: true });
-    const target = join(this.layout.quarantineDir, `${digest}.${Date.now()}`);
+    const target = join(this.layout.quarantineDir, `${digest}.${Date.now()}.${process.pid}`);
     this.presentThisTurn?.delete(digest);
-    await rename(this.path(digest), target);
-    this.trusted.delete(digest);
-    this.presentThisTurn?.delete(digest);
-    return target;
+    try {
+      await rename(this.path(digest), target);
+      return target;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    } finally {
+      this.trusted.delete(digest);
+      this.presentThisTurn?.delete(digest);
+    }
   }
 }

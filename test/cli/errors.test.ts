@@ -149,6 +149,51 @@ export default definePipeline({ name: 'hlp' }, (p) => {
       message: /input file .*absent\.bin does not exist/,
       where: /nofile\.ts:12:/,
     },
+    // Issue #23: every stage id, however made, passes one rule at the line that made it.
+    {
+      name: 'a stage id that climbs out ({ id })',
+      file: 'id-escape.ts',
+      source: `${header}export default definePipeline({ name: 'ide' }, (p) => {
+  p.stage(root, {}, { id: '../evil' });
+});\n`,
+      message: /stage id "\.\.\/evil" may use only letters, digits/,
+      where: /id-escape\.ts:12:/,
+    },
+    {
+      name: 'a scope name that climbs out (p.scope)',
+      file: 'scope-escape.ts',
+      source: `${header}export default definePipeline({ name: 'sce' }, (p) => {
+  const r = p.stage(root, {});
+  p.scope('../..', () => p.stage(s, { src: r.out('out') }));
+});\n`,
+      message: /scope name "\.\.\/\.\." may use only letters, digits/,
+      where: /scope-escape\.ts:13:/,
+    },
+    {
+      name: 'an empty scope name',
+      file: 'scope-empty.ts',
+      source: `${header}export default definePipeline({ name: 'sem' }, (p) => {
+  p.scope('', () => p.stage(root, {}));
+});\n`,
+      message: /scope name "" may use only letters, digits/,
+      where: /scope-empty\.ts:12:/,
+    },
+    {
+      name: 'a sweep value that climbs out (p.sweep)',
+      file: 'sweep-escape.ts',
+      source: `${header}export default definePipeline({ name: 'swe' }, (p) => {
+  const r = p.stage(root, {});
+  p.sweep({ k: ['ok', '../../x'] }, () => p.stage(s, { src: r.out('out') }));
+});\n`,
+      message: /scope name "k:\.\.\/\.\.\/x" may use only letters, digits/,
+      where: /sweep-escape\.ts:13:/,
+    },
+    {
+      name: 'a pipeline file that does not exist (nearest names listed first)',
+      file: 'pipelin.ts',
+      source: '',
+      message: /no pipeline file pipelin\.ts\n {2}pipeline files in .*: pipeline\.ts, /,
+    },
   ];
 
   for (const c of cases) {

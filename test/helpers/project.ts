@@ -3,7 +3,7 @@
  * in a child process against it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +79,15 @@ export class TestProject {
 
   clearExecutions(): void {
     rmSync(this.path('executions.log'), { force: true });
+  }
+
+  /** Flips the lowest bit of one byte of a cached object (a disk's bit flip: same size, other bytes). */
+  flipByte(digest: string, at = 0): void {
+    const file = this.path(`cache/objects/${digest.slice(0, 2)}/${digest.slice(2)}`);
+    const bytes = readFileSync(file);
+    bytes[at % bytes.length]! ^= 1;
+    chmodSync(file, 0o644);
+    writeFileSync(file, bytes);
   }
 
   remove(): void {

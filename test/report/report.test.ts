@@ -258,4 +258,23 @@ describe('tables, plots and reports from the cache', () => {
       rmSync(profile, { recursive: true, force: true });
     }
   });
+
+  // Issue #23, point 1: a figure reads curve objects; a corrupt one is quarantined, and the error
+  // names the stage and the command that recomputes it.
+  test('report: a corrupt curve object is quarantined; the error names its stage and the command to rerun; run heals it', () => {
+    const show = JSON.parse(project.cli(['show', 'pipeline.ts', '--json']).stdout) as Array<{ id: string; key: string }>;
+    const key = show.find((r) => r.id === 'seed:1/d50')!.key;
+    const digest = (JSON.parse(project.read(`cache/runs/${key.slice(0, 2)}/${key}.json`)) as { outputs: { curve: { digest: string } } }).outputs.curve.digest;
+    project.flipByte(digest, 3);
+    const r = project.cli(['report', 'pipeline.ts', '-o', project.path('corrupt.html')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`object ${digest.slice(0, 12)} \\(output 'curve' of stage 'seed:1/d\\d+'\\) was corrupt .* now in quarantine\\n\\s+rerun the stage that made it: npx pipeline run pipeline\\.ts`));
+    assert.equal(project.exists('corrupt.html'), false);
+    const rerun = project.cli(['run', 'pipeline.ts']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    // The curve depends on the seed alone: the stages of seed 1 share the object, and only they run.
+    assert.match(rerun.stderr, /\[done\] +seed:1\//);
+    assert.doesNotMatch(rerun.stderr, /\[done\] +seed:[02]\//);
+    assert.equal(project.cli(['report', 'pipeline.ts', '-o', project.path('healed.html')]).code, 0);
+  });
 });

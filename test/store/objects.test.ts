@@ -39,6 +39,55 @@ describe('ObjectStore', () => {
     assert.equal(readdirSync(store.layout.quarantineDir).length, 1);
   });
 
+  test('check: intact, missing, or corrupt and quarantined; ingesting good bytes again replaces a corrupt copy', async () => {
+    const f = join(dir, 'hello2.txt');
+    writeFileSync(f, 'hello');
+    await store.objects.ingest(f);
+    const other = new Store(store.root); // a fresh process's view: nothing trusted yet
+    assert.deepEqual(await other.objects.check(SHA256_OF_HELLO), { state: 'intact', path: other.objects.path(SHA256_OF_HELLO) });
+    const fresh = new Store(store.root);
+    chmodSync(fresh.objects.path(SHA256_OF_HELLO), 0o644);
+    writeFileSync(fresh.objects.path(SHA256_OF_HELLO), 'jello');
+    // A recomputation's good bytes take the corrupt copy's place (which goes to quarantine).
+    writeFileSync(f, 'hello');
+    await fresh.objects.ingest(f);
+    assert.equal(readdirSync(store.layout.quarantineDir).length, 2);
+    assert.equal((await new Store(store.root).objects.check(SHA256_OF_HELLO)).state, 'intact');
+    const third = new Store(store.root);
+    chmodSync(third.objects.path(SHA256_OF_HELLO), 0o644);
+    writeFileSync(third.objects.path(SHA256_OF_HELLO), 'jello');
+    await assert.rejects(third.objects.verifiedResult(SHA256_OF_HELLO, "output 'x' of stage 's'", 'pipeline run p.ts'), (e) => {
+      assert.ok(isPipelineError(e, 'STORE_CORRUPT'));
+      assert.match(e.message, /^object 2cf24dba5fb0 \(output 'x' of stage 's'\) was corrupt \(its bytes hash to [0-9a-f]{12}\) and is now in quarantine$/);
+      assert.equal(e.hint, 'rerun the stage that made it: pipeline run p.ts');
+      return true;
+    });
+    assert.deepEqual(await third.objects.check(SHA256_OF_HELLO), { state: 'missing' });
+    assert.equal(await third.objects.quarantine(SHA256_OF_HELLO), undefined, 'already gone: nothing to move');
+  });
+
+  test('check never quarantines a good copy that another run put in place after the hash', async () => {
+    const good = new Store(store.root);
+    const f = join(dir, 'hello3.txt');
+    writeFileSync(f, 'hello');
+    await good.objects.ingest(f);
+    const p = good.objects.path(SHA256_OF_HELLO);
+    chmodSync(p, 0o644);
+    writeFileSync(p, 'jello');
+    // This process hashes the corrupt bytes; another one heals the object before the move.
+    const racing = new Store(store.root);
+    const quarantine = racing.objects.quarantine.bind(racing.objects);
+    racing.objects.quarantine = async (digest: string) => {
+      writeFileSync(p, 'hello');
+      return quarantine(digest);
+    };
+    const before_ = readdirSync(store.layout.quarantineDir).length;
+    assert.deepEqual(await racing.objects.check(SHA256_OF_HELLO), { state: 'intact', path: p });
+    assert.equal(readdirSync(store.layout.quarantineDir).length, before_, 'the good copy went back');
+    assert.equal((await new Store(store.root).objects.check(SHA256_OF_HELLO)).state, 'intact');
+    await good.objects.remove(SHA256_OF_HELLO); // (the next test counts the objects)
+  });
+
   test('gc keeps what the lock file and the newest runs reference, and removes the rest', async () => {
     const mk = async (text: string) => {
       const f = join(dir, `${text}.txt`);

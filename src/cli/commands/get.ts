@@ -30,21 +30,22 @@ export async function getCommand(file: string, stageId: string, outputName: stri
   if (output === undefined || !sp.node.outputs.includes(output)) {
     throw new PipelineError('USAGE', output === undefined ? `stage '${stageId}' has no outputs` : `stage '${stageId}' has no output '${output}'`, { where: `stage ${stageId}`, hint: `its outputs: ${sp.node.outputs.join(', ')}` });
   }
+  const rerun = `pipeline run ${file}${opts.set.map((s) => ` --set ${s}`).join('')}`;
   const info = sp.state !== 'stale' ? sp.record?.outputs[output] : undefined;
   if (!info) {
     throw new PipelineError('RESULT_MISSING', `stage '${stageId}' has no result for its current params and inputs`, {
       where: `stage ${stageId}`,
-      hint: `run it first: pipeline run ${file}${opts.set.map((s) => ` --set ${s}`).join('')} (or pull it from the team's remote: pipeline pull)`,
+      hint: `run it first: ${rerun} (or pull it from the team's remote: pipeline pull)`,
     });
   }
-  const source = await ws.store.objects.verified(info.digest);
+  const source = await ws.store.objects.verifiedResult(info.digest, `output '${output}' of stage '${stageId}'`, rerun);
   const target = resolve(opts.output);
   let bytes: Uint8Array = await readFile(source);
   if (opts.format === 'torch') {
     const { toTorchFile } = await import('../../nn/torch-format.js');
     // A checkpoint trained under a mask carries it, as torch.nn.utils.prune does.
     const maskDigest = output !== 'mask' ? sp.inputs?.mask : undefined;
-    const maskBytes = typeof maskDigest === 'string' ? await readFile(await ws.store.objects.verified(maskDigest)) : undefined;
+    const maskBytes = typeof maskDigest === 'string' ? await readFile(await ws.store.objects.verifiedResult(maskDigest, `input 'mask' of stage '${stageId}'`, rerun)) : undefined;
     bytes = toTorchFile(bytes, `${stageId}/${output}`, maskBytes);
   }
   await writeFileAtomic(target, bytes);

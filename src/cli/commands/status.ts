@@ -1,5 +1,8 @@
 /** `pipeline status`: what is stale, and why, in words - without running anything. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PipelinePlan } from '../../engine/index.js';
+import type { StageJob } from '../slurm.js';
 import { planInWorkspace, type WorkspaceOptions } from '../workspace.js';
 
 export interface StatusOptions extends WorkspaceOptions {
@@ -8,14 +11,16 @@ export interface StatusOptions extends WorkspaceOptions {
 }
 
 export async function statusCommand(file: string, opts: StatusOptions): Promise<number> {
-  const { plan } = await planInWorkspace(file, opts);
-  if (opts.json) process.stdout.write(`${JSON.stringify(planJson(plan), null, 2)}\n`);
-  else printPlan(plan, { dryRun: false });
+  const { plan, ws } = await planInWorkspace(file, opts);
+  // Stages that Slurm jobs are computing (`run --executor slurm --detach`): their jobs' states, from one squeue call.
+  const jobs = existsSync(join(ws.store.root, 'slurm', 'jobs')) ? await (await import('../slurm.js')).jobStates(plan, ws.store.root) : undefined;
+  if (opts.json) process.stdout.write(`${JSON.stringify(planJson(plan, jobs), null, 2)}\n`);
+  else printPlan(plan, { dryRun: false, jobs });
   return 0;
 }
 
 /** Everything `status` says, as data. */
-export function planJson(plan: PipelinePlan): Record<string, unknown> {
+export function planJson(plan: PipelinePlan, jobs?: ReadonlyMap<string, StageJob>): Record<string, unknown> {
   const stages = [...plan.stages.values()];
   return {
     pipeline: plan.pipeline.definition.name,
@@ -23,7 +28,7 @@ export function planJson(plan: PipelinePlan): Record<string, unknown> {
     notes: plan.pipeline.notes,
     paramChanges: plan.paramChanges,
     removed: plan.removed,
-    stages: stages.map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons })),
+    stages: stages.map((s) => ({ id: s.node.id, stage: s.node.def.name, state: s.state, key: s.key ?? null, reasons: s.reasons, ...(jobs?.has(s.node.id) ? { slurm: jobs.get(s.node.id) } : {}) })),
   };
 }
 
@@ -38,7 +43,7 @@ function pipelineLines(plan: PipelinePlan): string[] {
   return out;
 }
 
-export function printPlan(plan: PipelinePlan, opts: { dryRun: boolean }): void {
+export function printPlan(plan: PipelinePlan, opts: { dryRun: boolean; jobs?: ReadonlyMap<string, StageJob> | undefined }): void {
   const stages = [...plan.stages.values()];
   const stale = stages.filter((s) => s.state === 'stale');
   const cached = stages.filter((s) => s.state === 'cached');
@@ -46,7 +51,9 @@ export function printPlan(plan: PipelinePlan, opts: { dryRun: boolean }): void {
   const label = opts.dryRun ? { stale: 'would run', cached: 'would restore' } : { stale: 'stale', cached: 'in cache' };
   for (const s of stages) {
     if (s.state === 'up-to-date') continue;
-    out.push(`${(s.state === 'stale' ? label.stale : label.cached).padEnd(13)} ${s.node.id}`);
+    const job = opts.jobs?.get(s.node.id);
+    out.push(`${(job && s.state === 'stale' ? job.word : s.state === 'stale' ? label.stale : label.cached).padEnd(13)} ${s.node.id}`);
+    if (job) out.push(`${' '.repeat(14)}${job.text}`);
     for (const r of s.reasons) out.push(`${' '.repeat(14)}${r}`);
   }
   const upToDate = stages.length - stale.length - cached.length;

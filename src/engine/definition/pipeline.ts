@@ -6,6 +6,7 @@
 import { isAbsolute, resolve, dirname } from 'node:path';
 import type { z } from 'zod';
 import { PipelineError } from '../../errors.js';
+import { checkIdSegment } from './stage-id.js';
 import { callerSite, formatSite, lazyCallerSite, type CallSite } from './callsite.js';
 import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
 import { METRICS_OUTPUT, OUTPUT_NAME_HINT, outputNamesProblem, outputsOf, type StageDefinition } from './stage.js';
@@ -139,9 +140,7 @@ export class GraphBuilder implements PipelineBuilder {
       throw new PipelineError('PIPELINE_INVALID', 'p.stage() takes a stage made with defineStage() as its first argument', { where: where() });
     }
     const localId = opts.id ?? def.name;
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.:,=+-]*$/.test(localId)) {
-      throw new PipelineError('PIPELINE_INVALID', `stage id '${localId}' may use letters, digits and _ . : , = + -`, { where: where() });
-    }
+    checkIdSegment(localId, 'stage id', where);
     const id = this.prefix + String(localId);
     const existing = this.nodes.get(id);
     if (existing) {
@@ -217,6 +216,7 @@ export class GraphBuilder implements PipelineBuilder {
   }
 
   scope<T>(name: string, body: () => T): T {
+    checkIdSegment(name, 'scope name', () => formatSite(lazyCallerSite(USER_CODE)()));
     this.scopes.push(name);
     this.prefix = `${this.scopes.join('/')}/`;
     try {

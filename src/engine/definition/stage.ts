@@ -8,16 +8,13 @@ import { PipelineError } from '../../errors.js';
 import type { JsonValue } from '../../store/index.js';
 import { callerSite, formatSite, type CallSite } from './callsite.js';
 import type { ParamsSchema } from './params.js';
+import { resolveResources, type ResolvedResources, type StageResources } from './resources.js';
+
+export type { StageResources };
 
 export type { JsonValue };
 export type Metrics = Record<string, JsonValue>;
 
-export interface StageResources {
-  /** CPU cores one execution keeps busy (threads of its compute library). Default 1. */
-  cpu?: number;
-  /** GPUs one execution needs. Default 0. */
-  gpu?: number;
-}
 
 export interface StageProgress {
   /** 0..1 */
@@ -79,7 +76,7 @@ export interface StageDefinition<P extends ParamsSchema = ParamsSchema, I extend
   readonly schema: P;
   readonly inputs: readonly I[];
   readonly outputs: readonly O[] | ((params: z.output<P>) => readonly string[]);
-  readonly resources: Required<StageResources>;
+  readonly resources: ResolvedResources;
   readonly isolation: Isolation;
   readonly version: number;
   readonly run: StageSpec<P, I, O>['run'];
@@ -131,7 +128,7 @@ export function defineStage<P extends ParamsSchema = z.ZodObject<{}>, const I ex
     schema,
     inputs: spec.inputs ?? [],
     outputs,
-    resources: { cpu: spec.resources?.cpu ?? 1, gpu: spec.resources?.gpu ?? 0 },
+    resources: resolveResources(spec.resources, `stage '${spec.name}'`, formatSite(site)),
     isolation: spec.isolation ?? 'process',
     version: spec.version ?? 0,
     run: spec.run,

@@ -3,9 +3,9 @@
  * overrides, run its build function, then check the graph: every reference resolves, no cycles.
  * Every user mistake becomes one PipelineError with the file and line.
  */
-import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { importModule } from '../typescript.js';
+import { checkPipelineFile } from './pipeline-file.js';
 import { PipelineError, isPipelineError } from '../../errors.js';
 import { errorSiteIn, formatSite } from '../definition/callsite.js';
 import { getAtPath, parseSetValue, schemaAt, setAtPath } from '../definition/params.js';
@@ -47,12 +47,7 @@ export function parseSetArgs(sets: readonly string[]): Array<{ path: string[]; r
 }
 
 export async function importPipeline(file: string): Promise<PipelineDefinition> {
-  const abs = resolve(file);
-  try {
-    await access(abs);
-  } catch {
-    throw new PipelineError('PIPELINE_LOAD', `pipeline file ${file} does not exist`, { hint: 'pass the path of a .ts file that exports definePipeline(...) as default' });
-  }
+  const abs = await checkPipelineFile(file);
   let mod: Record<string, unknown>;
   try {
     mod = (await importModule(abs)) as Record<string, unknown>;

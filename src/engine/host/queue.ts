@@ -13,6 +13,7 @@ import { relative, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, RedisConnection, type RedisOptions } from 'bullmq';
 import { PipelineError } from '../../errors.js';
+import { parseWallClockMs } from '../definition/resources.js';
 import type { RemoteStore } from '../../store/remote/index.js';
 import type { StageProgress } from '../definition/stage.js';
 import { signJob, type QueueJob, type SignedQueueJob, type StageTask } from '../protocol.js';
@@ -57,19 +58,6 @@ export function shownUrl(url: string): string {
   } catch {
     return url;
   }
-}
-
-/**
- * A wall-clock duration: `90` (seconds), `90s`, `500ms`, `2m`, `1h`. Not the training durations
- * of src/nn (`500it`, `2ep`), which count iterations.
- */
-export function parseWallClockMs(text: string, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  const ms = m ? Number(m[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'] : NaN;
-  if (!(ms > 0) || !Number.isFinite(ms)) {
-    throw new PipelineError('USAGE', `${what} '${text}' is not a duration`, { hint: 'e.g. 60 (seconds), 90s, 500ms, 2m or 1h' });
-  }
-  return Math.round(ms);
 }
 
 /** `--queue-timeout`, else `PIPELINE_QUEUE_TIMEOUT`, else 60 s. */

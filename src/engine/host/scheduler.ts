@@ -10,16 +10,18 @@ import { PipelineError, isPipelineError } from '../../errors.js';
 import { readLock, writeLockSection, type JsonValue, type LockPipeline, type LockStage, type RunRecord, type Store } from '../../store/index.js';
 import type { RemoteStore } from '../../store/remote/index.js';
 import { deepEqual } from '../definition/canonical.js';
-import type { BoundInput, StageTask } from '../protocol.js';
+import type { StageTask } from '../protocol.js';
+import { taskOf } from './task.js';
 import type { Fingerprinter } from './fingerprint.js';
 import type { InputDigests } from './key.js';
-import type { LoadedPipeline } from './load.js';
+import { refsOf, type LoadedPipeline } from './load.js';
+import { CacheHealer } from './heal.js';
 import { defaultDrift, readsFiles, resolveInputs, resolveInstance, resolveInstanceNow } from './plan.js';
 import type { ArtifactRef, StageNode } from '../definition/pipeline.js';
-import { namedCodeModules, namedCodeOf } from '../definition/named-code.js';
 import type { Dispatcher } from './queue.js';
+import type { ClusterExecutor } from './slurm/executor.js';
 import { CpuPool } from './resources.js';
-import { METRICS_OUTPUT, type StageProgress } from '../definition/stage.js';
+import type { StageProgress } from '../definition/stage.js';
 
 /** ran: computed by this run (here, or by a queue worker); cached: from the local run cache;
  * reused: computed meanwhile by another process or instance; pulled: from the remote store. */
@@ -52,6 +54,12 @@ export interface RunOptions {
   remote?: RemoteStore;
   /** Sends stages to queue workers instead of computing them here (needs `remote`). */
   dispatcher?: Dispatcher;
+  /**
+   * Sends stages to a cluster's scheduler (Slurm) whose nodes share this cache: each job takes its
+   * key's lease itself and writes its run record here. Stages use no local cores then, and how
+   * many are submitted at once is the executor's to limit.
+   */
+  cluster?: ClusterExecutor;
 }
 
 export interface RunSummary {
@@ -111,12 +119,6 @@ class LockWriter {
     if (this.dirty) await this.loop(true);
     if (this.error) throw this.error;
   }
-}
-
-/** The modules a stage's runner imports first: those that register the code its params name. */
-function preloadOf(node: StageNode): { preload?: string[] } {
-  const files = namedCodeModules(namedCodeOf(node.def.schema, node.params.effective));
-  return files.length > 0 ? { preload: files } : {};
 }
 
 export function matchesForce(node: StageNode, patterns: readonly string[]): boolean {
@@ -215,7 +217,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   const cpuCount = opts.cpus ?? availableParallelism();
   // By default as many stages as there are cores: each declares the cores it keeps busy
   // (resources.cpu) and the pool below starts it only when they are free.
-  const jobs = Math.max(1, opts.jobs ?? cpuCount);
+  const jobs = Math.max(1, opts.jobs ?? (opts.cluster ? Number.MAX_SAFE_INTEGER : cpuCount));
   const queue = new PQueue({ concurrency: jobs });
   const cpus = new CpuPool(cpuCount);
   const controller = new AbortController();
@@ -233,6 +235,17 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
   // awaited 49 settled promises).
   const finished = new Map<string, RunRecord>();
 
+  /**
+   * A result computed for this run goes to the remote store too. It is safe in the local cache: a
+   * remote that cannot take it is a warning (a later `pipeline push` sends it), not a failed stage.
+   */
+  const pushToRemote = async (node: StageNode, record: RunRecord): Promise<void> => {
+    if (!opts.remote) return;
+    await (await remoteSide()).pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
+      reporter.warning?.(node.id, `not pushed to the remote store: ${isPipelineError(e) ? e.message : String((e as Error)?.message ?? e)}`);
+    });
+  };
+
   const execute = async (node: StageNode, key: string, inputs: InputDigests, forced: boolean, cached: RunRecord | undefined): Promise<{ record: RunRecord; outcome: StageOutcome }> => {
     // A record made with other default param values is not this key's result (see defaultDrift).
     const usable = (rec: RunRecord | undefined): RunRecord | undefined => (rec && defaultDrift(node, rec).length === 0 ? rec : undefined);
@@ -243,6 +256,18 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     const remote = forced || !opts.remote ? undefined : await remoteSide();
     const pulled = remote ? usable(await remote.pullRun(opts.remote!, key, store, remote.nodeExpectation(node, fingerprints.get(node)!, inputs))) : undefined;
     if (pulled) return { record: pulled, outcome: 'pulled' };
+    if (opts.cluster) {
+      // The job holds the key's lease on its node: the coordinator holds none (it would wait on itself).
+      return queue.add(async () => {
+        if (stopping || signal.aborted) throw new Skipped();
+        const late = cachedRecord();
+        if (late) return { record: late, outcome: 'reused' as const };
+        reporter.start?.(node.id, { key });
+        const record = await opts.cluster!.run(node, taskFor(node, key, inputs), hooksOf(node), forced);
+        await pushToRemote(node, record);
+        return { record, outcome: 'ran' as const };
+      }) as Promise<{ record: RunRecord; outcome: StageOutcome }>;
+    }
     return queue.add(async () => {
       if (stopping || signal.aborted) throw new Skipped();
       // Stages sent to queue workers use no local cores.
@@ -258,13 +283,7 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
         if (stopping || signal.aborted) throw new Skipped();
         if (opts.dispatcher && opts.remote) return { record: await dispatch(node, key, inputs), outcome: 'ran' as const };
         const record = await compute(node, key, inputs);
-        if (opts.remote) {
-          // The result is safe in the local cache: a remote that cannot take it is a warning (a
-          // later `pipeline push` sends it), not a failed stage.
-          await (await remoteSide()).pushRun(opts.remote, record, store.objects).catch((e: unknown) => {
-            reporter.warning?.(node.id, `not pushed to the remote store: ${isPipelineError(e) ? e.message : String((e as Error)?.message ?? e)}`);
-          });
-        }
+        await pushToRemote(node, record);
         return { record, outcome: 'ran' as const };
       } finally {
         await lease.release();
@@ -273,40 +292,21 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     }) as Promise<{ record: RunRecord; outcome: StageOutcome }>;
   };
 
-  const bindingsOf = (node: StageNode, inputs: InputDigests): Record<string, BoundInput> =>
-    Object.fromEntries(
-      Object.entries(node.inputs).map(([name, binding]) => {
-        const refs = Array.isArray(binding) ? binding : [binding];
-        const digests = Array.isArray(inputs[name]) ? (inputs[name] as string[]) : [inputs[name] as string];
-        return [name, { list: Array.isArray(binding), items: refs.map((r, i) => ({ digest: digests[i]!, ...(r.kind === 'file' ? { path: r.path } : {}) })) }];
-      }),
-    );
-
-  /** What computing a key needs, as plain data (it also travels to queue workers). */
-  const taskOf = (node: StageNode, key: string, inputs: InputDigests): StageTask => ({
-    id: node.id,
-    key,
-    stage: node.def.name,
-    moduleFile: node.def.site.file,
-    params: node.params.effective,
-    bindings: bindingsOf(node, inputs),
-    outputs: node.outputs.filter((o) => o !== METRICS_OUTPUT),
-    codeFingerprint: fingerprints.get(node)!,
-    ...preloadOf(node),
-  });
+  /** What computing a key needs, as plain data (it also travels to queue workers and Slurm jobs). */
+  const taskFor = (node: StageNode, key: string, inputs: InputDigests): StageTask => taskOf(node, key, inputs, fingerprints.get(node)!);
   const hooksOf = (node: StageNode) => ({ progress: (p: StageProgress) => reporter.progress?.(node.id, p), log: (m: string) => reporter.log?.(node.id, m), signal });
 
   const compute = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     reporter.start?.(node.id, { key });
     // Imported when a stage first runs: a fully cached run does not load the runner (3 modules).
     const { computeStage } = await import('../runner/compute.js');
-    return computeStage(store, { ...taskOf(node, key, inputs), def: node.def, inline: opts.inline ?? false }, hooksOf(node));
+    return computeStage(store, { ...taskFor(node, key, inputs), def: node.def, inline: opts.inline ?? false }, hooksOf(node));
   };
 
   /** Queue mode: the inputs go to the remote store, a worker computes, the result comes back. */
   const dispatch = async (node: StageNode, key: string, inputs: InputDigests): Promise<RunRecord> => {
     const remote = opts.remote!;
-    const task = taskOf(node, key, inputs);
+    const task = taskFor(node, key, inputs);
     for (const b of Object.values(task.bindings)) for (const i of b.items) if (i.path === undefined) await remote.push(i.digest, store.objects);
     reporter.start?.(node.id, { key });
     await opts.dispatcher!.dispatch(task, hooksOf(node));
@@ -337,10 +337,12 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     if (stopping || signal.aborted) throw new Skipped();
     const outputDigest = (ref: Extract<ArtifactRef, { kind: 'output' }>): string | undefined => upstream.get(ref.stageId)?.outputs[ref.output]?.digest;
     const fingerprint = fingerprints.get(node)!;
-    const instance = resolveInstanceNow(node, fingerprint, store, outputDigest) ?? (await resolveInstance(node, fingerprint, store, outputDigest));
+    let instance = resolveInstanceNow(node, fingerprint, store, outputDigest) ?? (await resolveInstance(node, fingerprint, store, outputDigest));
+    const forced = matchesForce(node, force);
+    // A stage about to compute reads its inputs: a bad one is made again first (./heal.ts).
+    if ((forced || !instance.record) && (await healer.healInputs(node, upstream))) instance = await resolveInstance(node, fingerprint, store, outputDigest);
     const inputs = instance.inputs!;
     const key = instance.key!;
-    const forced = matchesForce(node, force);
     let shared = forced ? undefined : byKey.get(key);
     let sharedWithEarlier = true;
     if (!shared) {
@@ -365,6 +367,20 @@ export async function runPipeline(pipeline: LoadedPipeline, store: Store, finger
     finished.set(node.id, record);
     return record;
   };
+
+  /** A stage settled earlier in this run whose output turned out bad, computed again (./heal.ts). */
+  const recomputeSettled = async (id: string): Promise<RunRecord> => {
+    const node = pipeline.nodes.get(id)!;
+    const upstream = new Map<string, RunRecord>();
+    for (const { ref } of refsOf(node)) if (ref.kind === 'output') upstream.set(ref.stageId, finished.get(ref.stageId)!);
+    await healer.healInputs(node, upstream);
+    const outputDigest = (ref: Extract<ArtifactRef, { kind: 'output' }>): string | undefined => upstream.get(ref.stageId)?.outputs[ref.output]?.digest;
+    const { key, inputs } = await resolveInstance(node, fingerprints.get(node)!, store, outputDigest);
+    const { record, outcome } = await execute(node, key!, inputs!, false, undefined);
+    for (const list of [summary.ran, summary.cached]) if (list.includes(id)) list.splice(list.indexOf(id), 1);
+    return settle(node, record, outcome, key!, inputs!);
+  };
+  const healer = new CacheHealer(store, recomputeSettled, (id, message) => reporter.warning?.(id, message));
 
   /**
    * runNode for a stage that is settled from the run cache as it is reached: every input an

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ENGINE_ROOT, ENGINE_SOURCE, SOURCE_CONDITION } from '../../install.js';
 import { PipelineError } from '../../errors.js';
+import { checkPipelineFile } from './pipeline-file.js';
 import { writeFileAtomic, type FileDigestCache } from '../../store/index.js';
 
 /** The engine's own source: its type errors are not the user's. */
@@ -31,7 +32,7 @@ interface CachedCheck {
 
 /** Throws PIPELINE_TYPE with the first errors when the pipeline file does not type-check. */
 export async function typecheckPipeline(file: string, cacheFile: string, fileDigests: FileDigestCache, onSlow?: (line: string) => void): Promise<void> {
-  const abs = resolve(file);
+  const abs = await checkPipelineFile(file);
   const cache = await readCache(cacheFile);
   // Checked before the compiler loads. The compiler is TypeScript as ts-morph bundles it, as for
   // the code fingerprints (src/engine/host/fingerprint.ts): ts-morph's version fixes it.

@@ -12,7 +12,12 @@ import { executorFor } from './executors.js';
 import { METRICS_OUTPUT, type StageDefinition } from '../definition/stage.js';
 
 /** A task with its stage definition at hand (already imported), and where to run it. */
-export type ComputeSpec = StageTask & { def: StageDefinition; inline: boolean };
+export type ComputeSpec = StageTask & {
+  def: StageDefinition;
+  inline: boolean;
+  /** Facts of where it ran that the runner knows and the stage does not (a Slurm job's id and node). */
+  provenance?: Record<string, JsonValue>;
+};
 
 export function inputDigestsOf(bindings: Record<string, BoundInput>): InputDigests {
   return Object.fromEntries(Object.entries(bindings).map(([name, b]) => [name, b.list ? b.items.map((i) => i.digest) : b.items[0]!.digest]));
@@ -60,7 +65,7 @@ export async function computeStage(store: Store, spec: ComputeSpec, hooks: Stage
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
       host: hostname(),
-      provenance: { node: process.version, platform: `${process.platform}-${process.arch}`, ...result.provenance },
+      provenance: { node: process.version, platform: `${process.platform}-${process.arch}`, ...spec.provenance, ...result.provenance },
     };
     await store.runs.put(record);
     return record;

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { COMPILED_TREE, ENGINE_ROOT } from '../../install.js';
 import { PipelineError, type PipelineErrorCode } from '../../errors.js';
+import { isLibraryInfoLine } from './library-log.js';
 import { executeStageJob, type StageHooks, type StageJob, type StageJobResult } from './execute.js';
 import type { StageDefinition } from '../definition/stage.js';
 import type { ChildMessage, ParentMessage } from '../protocol.js';
@@ -30,7 +31,11 @@ export const processExecutor: Executor = (_def, job, hooks) =>
     let result: StageJobResult | undefined;
     let failure: PipelineError | undefined;
     for (const stream of [child.stdout, child.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => hooks.log(line));
+      if (stream) {
+        createInterface({ input: stream }).on('line', (line) => {
+          if (!isLibraryInfoLine(line, env)) hooks.log(line);
+        });
+      }
     }
     const onAbort = (): void => {
       child.kill('SIGTERM');
