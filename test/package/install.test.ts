@@ -1,7 +1,7 @@
 // The package as a researcher gets it: `npm pack`, then in an empty folder `npm init -y`, `npm
 // install <tarball>` (a real install, no link), `npx pipeline init`, and the example pipeline run
 // on ../shared/data/mnist. Stage identity, code fingerprints of the user's files and of the
-// engine's own stages, stage processes, the compiled tree (never written inside node_modules),
+// engine's own stages, stage processes, Slurm jobs (where the test cluster runs), the compiled tree (never written inside node_modules),
 // the type check and the user's own `tsc` all work from node_modules. npm fetches the package's
 // dependencies through its cache (--prefer-offline): the registry is needed only for what the
 // cache lacks.
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REPO } from '../helpers/project.js';
 import { nativeDir, readManifest } from '../../src/nn/native/layout.js';
+import { NO_SLURM, SLURM_ENV } from '../slurm/cluster.js';
 
 const DATA = join(REPO, '..', 'shared', 'data');
 const TIMEOUT = 300_000;
@@ -136,6 +137,12 @@ export default definePipeline({ name: 'mine' }, (p) => {
     assert.equal(r.status, 0, text(r));
     const show = pipeline('show', 'pipelines/mine.ts');
     assert.match(show.stdout, /^builtin .* tensorflow \d/m);
+  });
+
+  test("a Slurm job runs the installed package's stage (the test cluster)", { skip: NO_SLURM }, () => {
+    const r = sh('npx', ['--no-install', 'pipeline', 'run', 'pipelines/mine.ts', '--executor', 'slurm', '--force', 'builtin'], SLURM_ENV);
+    assert.equal(r.status, 0, text(r));
+    assert.match(r.stderr, /mine: 1 ran, 1 from cache/);
   });
 
   test('pipeline init a second time: exit 2 naming the files that exist, nothing written', () => {
