@@ -6,20 +6,29 @@
 // registration alone is 130-190 ms, so the commands register it only when a TypeScript file of the
 // user's is imported (src/engine/typescript.ts).
 //
-// The compiled tree is a cache: `.build/<stamp>/src/**.js` (with source maps, which map stack
-// frames back to src/*.ts for error messages and code fingerprints), where the stamp digests every
-// source file's path, size and mtime. Any edit gives a new stamp and a rebuild (esbuild, ~0.3 s
-// for the whole tree); a build is written to a temporary folder and renamed into place, so
-// concurrent commands never see half a tree. No build step for the user: the first command builds.
+// Where the compiled tree comes from:
+// - The package ships one: `dist/` (`npm run build`, the package's prepack), with the `.d.ts`
+//   types that `exports` names. An installed package (its root under node_modules) runs it while
+//   its source files are those it was built from, by path and size (npm writes every file's mtime
+//   anew when it installs, so mtimes cannot tell); it is never written to (an install may be
+//   read-only). A clone builds its own, below, whatever `npm pack` left in its dist/.
+//   An installed package whose sources differ from its tree's (edited in node_modules) runs
+//   through tsx, with a note: a tree built elsewhere would not find the package's dependencies.
+// - A clone builds a cache: `.build/<stamp>/src/**.js` (with source maps, which map stack frames
+//   back to src/*.ts for error messages and code fingerprints), where the stamp digests every
+//   source file's path, size and mtime. Any edit gives a new stamp and a
+//   rebuild (esbuild, ~0.3 s for the whole tree); a build is written to a temporary folder and
+//   renamed into place, so concurrent commands never see half a tree.
 // `PIPELINE_FROM_SOURCE=1` runs everything through tsx instead (for debugging the engine).
+// Each tree's `tree.json` marks it as one (src/install.ts reads it) and names the engine's root.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Bump when the compile options below change, so that existing trees are rebuilt. */
-const FORMAT = 4;
+const FORMAT = 5;
 /**
  * Trees are dropped when unused for an hour (each command touches its tree when it starts, and
  * every ten minutes while it runs: src/install.ts keepCompiledTreeInUse), but
@@ -46,13 +55,29 @@ function sourceFiles(source) {
   return files.sort();
 }
 
+/**
+ * The stamp of the sources (see the top), and their listing: the digest of their paths and sizes
+ * alone, which a shipped tree records.
+ */
 function stampOf(source, files) {
   const h = createHash('sha256').update(`lth-build ${FORMAT} ${process.version}\n`);
+  const listing = createHash('sha256').update(`lth-sources ${FORMAT}\n`);
   for (const f of files) {
     const s = statSync(join(source, f));
     h.update(`${f} ${s.size} ${s.mtimeMs}\n`);
+    listing.update(`${f} ${s.size}\n`);
   }
-  return h.digest('hex').slice(0, 16);
+  return { stamp: h.digest('hex').slice(0, 16), listing: listing.digest('hex').slice(0, 32) };
+}
+
+const installed = (root) => root.split(sep).includes('node_modules');
+
+/**
+ * The marker of a compiled tree: the engine's root, relative to the tree (a shipped tree moves
+ * with its package), and for a shipped tree the listing of the sources it was built from.
+ */
+function writeMarker(tree, root, shipped) {
+  writeFileSync(join(tree, 'tree.json'), `${JSON.stringify({ format: FORMAT, root: relative(tree, root) || '.', ...shipped })}\n`);
 }
 
 /** How every module of the tree is compiled (src/engine/user-module.ts compiles the user's alike). */
@@ -127,7 +152,7 @@ function vendorAndExternal(source) {
   };
 }
 
-async function build(source, files, target) {
+async function build(root, source, files, target, { shipped, replace = false } = {}) {
   const { build: esbuild } = await import('esbuild');
   const tmp = join(dirname(target), `.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true });
@@ -152,6 +177,8 @@ async function build(source, files, target) {
       outbase: source,
       ...ESBUILD,
     });
+    writeMarker(tmp, root, shipped);
+    if (replace) rmSync(target, { recursive: true, force: true });
     try {
       renameSync(tmp, target);
     } catch (e) {
@@ -176,24 +203,48 @@ function prune(buildRoot, current) {
   for (const { d, t } of used.slice(KEEP - 1)) if (now - t > UNUSED_MS) rmSync(join(buildRoot, d), { recursive: true, force: true });
 }
 
+/** `<root>/dist`, the tree an installed package ships, when it was built from these sources. */
+function shippedTree(root, listing) {
+  const tree = join(root, 'dist');
+  try {
+    const marker = JSON.parse(readFileSync(join(tree, 'tree.json'), 'utf8'));
+    return marker.format === FORMAT && marker.shipped && marker.sources === listing && complete(tree) ? tree : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The compiled tree of `<root>/src` (`<root>/.build/<stamp>`), built first when the sources
- * changed since the last build.
+ * The compiled tree of `<root>/src`: an installed package's shipped one, else `.build/<stamp>`,
+ * built first when the sources changed since the last build.
  */
 export async function compiledTree(root) {
   const source = join(root, 'src');
   const files = sourceFiles(source);
-  const stamp = stampOf(source, files);
+  const { stamp, listing } = stampOf(source, files);
+  if (installed(root)) {
+    const shipped = shippedTree(root, listing);
+    if (shipped) return shipped;
+    throw new Error(`its compiled tree (${join(root, 'dist')}) was not built from its sources as they are now`);
+  }
   const tree = join(root, '.build', stamp);
   if (!complete(tree)) {
     rmSync(tree, { recursive: true, force: true }); // what a command that lost its tree to prune() may have left
-    await build(source, files, tree);
+    await build(root, source, files, tree);
     prune(dirname(tree), stamp);
   } else {
     const now = new Date();
     utimesSync(tree, now, now);
   }
   return tree;
+}
+
+/** Builds the tree the package ships, `<root>/dist` (`npm run build`; the .d.ts types are tsc's, beside it). */
+export async function buildShippedTree(root) {
+  const source = join(root, 'src');
+  const files = sourceFiles(source);
+  const { listing } = stampOf(source, files);
+  await build(root, source, files, join(root, 'dist'), { shipped: { shipped: true, sources: listing }, replace: true });
 }
 
 /**
@@ -208,8 +259,8 @@ export async function engineModule(path) {
     try {
       return pathToFileURL(join(await compiledTree(ROOT), 'src', `${path}.js`)).href;
     } catch (e) {
-      // A read-only install, a full disk: slower, but it runs.
-      process.stderr.write(`note: cannot compile the engine into ${join(ROOT, '.build')} (${e?.code ?? e?.message ?? e}); running it through tsx\n`);
+      // A read-only clone, a full disk, an installed package edited in place: slower, but it runs.
+      process.stderr.write(`note: no compiled engine: ${e?.code ?? e?.message ?? e}; running it through tsx\n`);
     }
   }
   const { register } = await import('tsx/esm/api');

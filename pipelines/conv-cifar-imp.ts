@@ -11,11 +11,8 @@
  * $PIPELINE_DATA_DIR, else ../shared/data, else the loader's download folder. The files' digests,
  * not where they are, enter the stage keys.
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
 import { datasetInputs, imp, trainDenseRun } from '../src/lth/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const NETWORKS = {
   conv2: { lr: 2e-4, iterations: 20000, conv: 0.1 },
@@ -50,7 +47,7 @@ export default definePipeline(
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
-    const data = datasetInputs(p, 'cifar10', ROOT);
+    const data = datasetInputs(p, 'cifar10');
     for (const model of prof.models) {
       const net = NETWORKS[model];
       p.scope(model, () => {

@@ -23,11 +23,8 @@
  * be an EB point for a larger epsilon. A smaller epsilon than `stopEpsilon` needs `--set
  * stopEpsilon=...` too (which reruns the tracking).
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
 import { datasetInputs, EARLY_BIRD_IDS, EB_BN_L1, earlyBirdTicket, earlyBirdTrack, imp, retrain, trainConfigOf, trainDenseRun, type DenseConfig } from '../src/lth/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface Experiment {
   /** Scope of the experiment's stage ids. */
@@ -112,7 +109,7 @@ export default definePipeline(
     if (!experiments) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
     for (const ex of experiments) {
       p.scope(ex.name, () => {
-        const files = datasetInputs(p, ex.dataset, ROOT);
+        const files = datasetInputs(p, ex.dataset);
         const dense = trainDenseRun(p, { ...ex.train, dataset: ex.dataset, initSeed: cfg.seed, dataSeed: cfg.seed }, files);
         imp(p, { dense, levels: ex.levels, prune: { scope: 'global', rate: ex.rate }, rewindTo: 0, maskStats: false, summary: false });
         const ebLevels = ex.channels ? ex.channels.map((_, i) => i + 1) : (ex.ebLevels ?? Array.from({ length: ex.levels }, (_, i) => i + 1));

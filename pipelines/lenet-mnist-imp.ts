@@ -10,11 +10,8 @@
  * Data: `--data-dir <folder>` (else $PIPELINE_DATA_DIR, else ../shared/data, else the loader's
  * download folder); the MNIST files' digests, not where they are, are part of every stage key.
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
 import { datasetInputs, imp, trainDenseRun } from '../src/lth/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const PROFILES = {
   // Small but meaningful: 10K training images, 200 iterations per training, 3 levels pruning 60% of
@@ -29,7 +26,7 @@ export default definePipeline(
   (p, cfg) => {
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
-    const data = datasetInputs(p, 'mnist', ROOT);
+    const data = datasetInputs(p, 'mnist');
     const dense = trainDenseRun(
       p,
       {

@@ -17,11 +17,8 @@
  * retrain}`; `d<density %>/<method>/shuffled/{mask,rewind,retrain}` and `.../reinit/{rewind,retrain}`.
  * Replicates: `--set seed=N` (init, data order, SNIP batch, PHEW walks), `--replicates seed=0,1,2`.
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError, type ArtifactRef } from '../src/index.js';
 import { datasetInputs, imp, prune, retrain, rewind, shuffleMaskStage, trainConfigOf, trainDenseRun, type DenseConfig } from '../src/lth/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The at-init methods, as the prune stage's params (Frankle et al. 2021, Sec. 3: random is layerwise, the others global). */
 export const AT_INIT_METHODS = {
@@ -82,7 +79,7 @@ export default definePipeline({ name: 'prune-at-init', params: { profile: 'smoke
   const prof = PROFILES[cfg.profile as string];
   if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
   const seed = Number(cfg.seed);
-  const files = datasetInputs(p, prof.dataset, ROOT);
+  const files = datasetInputs(p, prof.dataset);
   const dense = trainDenseRun(p, { ...prof.dense, dataset: prof.dataset, initSeed: seed, dataSeed: seed, checkpoints: [0] }, files);
   const model = prof.dense.model;
   const train = trainConfigOf(dense);

@@ -13,11 +13,8 @@
  *   npx pipeline run pipelines/resnet18-late-reset.ts --set ks=[0,3]       # another k: only its branch runs
  *   npx pipeline run pipelines/resnet18-late-reset.ts --set profile=paper
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
 import { datasetInputs, imp, prune, trainDenseRun } from '../src/lth/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const PROFILES = {
   // Minutes on two CPU cores: 12 iterations of batch 8, k in {0, 4}, one level, 10 path points.
@@ -53,7 +50,7 @@ export default definePipeline(
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
     const ks = cfg.ks.length > 0 ? cfg.ks : prof.ks;
-    const data = datasetInputs(p, 'cifar10', ROOT);
+    const data = datasetInputs(p, 'cifar10');
     const dense = trainDenseRun(
       p,
       { model: 'resnet20', dataset: 'cifar10', optimizer: 'momentum', momentum: 0.9, initSeed: cfg.seed, dataSeed: cfg.seed, checkpoints: prof.checkpoints, ...prof.train },

@@ -12,11 +12,8 @@
  * Stage ids: `w<w1>_<w2>/train-dense`, `w<w1>_<w2>/k<k%>/edge-popup`, `w<w1>_<w2>/k<k%>/multi-prize`.
  * Data: as lenet-mnist-imp (`--data-dir`, $PIPELINE_DATA_DIR, ../shared/data).
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
 import { datasetInputs, edgePopup, trainDenseRun } from '../src/lth/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** k: the fraction of each layer's weights the subnetwork keeps. */
 const KS = [0.3, 0.5, 0.7] as const;
@@ -46,7 +43,7 @@ export default definePipeline(
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
     const seed = Number(cfg.seed);
-    const files = datasetInputs(p, 'mnist', ROOT);
+    const files = datasetInputs(p, 'mnist');
     const data = prof.subset ? { data: { subset: prof.subset } } : {};
     for (const [w1, w2] of prof.widths) {
       const model = `mnist_lenet_${w1}_${w2}`;

@@ -23,12 +23,9 @@
  * Data: MNIST and Fashion-MNIST files (`--data-dir <folder>` holding `mnist/` and `fashion-mnist/`,
  * else ../shared/data, the loader's folder, and Debian's /usr/share/datasets).
  */
-import { fileURLToPath } from 'node:url';
 import { definePipeline, PipelineError } from '../src/index.js';
 import { datasetInputs, imp, trainDenseRun, transferTickets, type DenseConfig } from '../src/lth/index.js';
 import { TICKET_TRANSFER_SCOPES as S } from '../src/report/ticket-transfer-report.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const PROFILES = {
   // 3K training images, 200 iterations of batch 60 (4 epochs), tickets rewound to iteration 50
@@ -53,7 +50,7 @@ export default definePipeline(
     const prof = PROFILES[cfg.profile as keyof typeof PROFILES];
     if (!prof) throw new PipelineError('PARAM_INVALID', `unknown profile '${cfg.profile}'`, { hint: `use one of ${Object.keys(PROFILES).join(', ')}` });
     const seed = Number(cfg.seed);
-    const files = { mnist: datasetInputs(p, 'mnist', ROOT), 'fashion-mnist': datasetInputs(p, 'fashion-mnist', ROOT) };
+    const files = { mnist: datasetInputs(p, 'mnist'), 'fashion-mnist': datasetInputs(p, 'fashion-mnist') };
     const common = {
       model: 'lenet300100',
       ...(prof.subset ? { data: { subset: prof.subset } } : {}),

@@ -12,19 +12,8 @@ import type { Node as YamlNode } from 'yaml';
 import type { Command } from 'commander';
 import { PipelineError } from '../errors.js';
 
-export const CONFIG_FILE = 'pipeline.config.yaml';
-export const LOCAL_CONFIG_FILE = 'pipeline.config.local.yaml';
-
-/** The project root: the nearest folder above `start` that holds package.json, .git or dvc-like.lock. */
-export function projectRoot(start: string): string {
-  let dir = resolve(start);
-  for (;;) {
-    if (['package.json', '.git', 'dvc-like.lock', CONFIG_FILE].some((f) => existsSync(join(dir, f)))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return resolve(start);
-    dir = parent;
-  }
-}
+export { CONFIG_FILE, LOCAL_CONFIG_FILE, projectRoot } from '../engine/definition/project.js';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE, projectRoot } from '../engine/definition/project.js';
 
 type Kind = 'path' | 'location' | 'string' | 'positiveInt' | 'count' | 'boolean' | 'stageOptions';
 

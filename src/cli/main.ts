@@ -23,6 +23,7 @@ const commands = {
   verify: () => import('./commands/verify.js'),
   worker: () => import('./commands/worker.js'),
   setup: () => import('./commands/setup.js'),
+  init: () => import('./commands/init.js'),
   config: () => import('./commands/config.js'),
   get: () => import('./commands/get.js'),
   push: () => import('./commands/push.js'),
@@ -243,6 +244,11 @@ export function buildProgram(done: (code: number) => void): Command {
     .option('--remove', 'remove the native build (the WASM backend is used again)', false)
     .option('--json', 'machine-readable output (one JSON document on stdout)', false)
     .action(wrap(async (_target: string, o) => (await commands.setup()).setupCommand(o)));
+
+  program
+    .command('init')
+    .description('set up this project (its package.json\'s folder) for pipelines: scripts, tsconfig.json, pipeline.config.yaml, .gitignore, pipelines/example.ts, README.md; never overwrites')
+    .action(wrap(async () => (await commands.init()).initCommand()));
 
   program
     .command('config [pipeline]')

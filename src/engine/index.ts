@@ -3,6 +3,7 @@ export type { StageDefinition, StageSpec, StageContext, StageProgress, StageReso
 export { definePipeline, isPipelineDefinition, GraphBuilder } from './definition/pipeline.js';
 export { recordNamedCode, namedCodeParam, namedCodeOf, namedCode, type NamedCode } from './definition/named-code.js';
 export { formatSite } from './definition/callsite.js';
+export { projectRoot, CONFIG_FILE, LOCAL_CONFIG_FILE } from './definition/project.js';
 export type { PipelineDefinition, PipelineBuilder, PipelineSpec, StageHandle, StageNode, ArtifactRef, FileCheck, InputBinding, StageOptions } from './definition/pipeline.js';
 export { loadPipeline, buildPipeline, importPipeline, checkGraph, refsOf, parseSetArgs, type LoadedPipeline } from './host/load.js';
 export { planPipeline, type PipelinePlan, type StagePlan, type StageState } from './host/plan.js';

@@ -1,8 +1,8 @@
 /**
  * A user module compiled by esbuild for the compiled engine (see ./typescript.ts for why): one that
  * imports only the engine, builtins and (when it lies under the engine's root, so that Node finds
- * the same ones from the compiled file) packages, written to `.build/<stamp>/user/<digest of path and
- * content>.mjs` with a source map, its imports of the engine rewritten to the compiled engine's
+ * the same ones from the compiled file) packages, written to `<USER_MODULES_DIR>/<digest of the
+ * tree, path and content>.mjs` with a source map, its imports of the engine rewritten to the compiled engine's
  * modules and `import.meta.url` kept the source's. A module that imports another of the user's
  * (whose own imports would need the same treatment) is left to tsx; that answer is cached too.
  */
@@ -12,7 +12,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { COMPILED_TREE, ENGINE_ROOT, ENGINE_SOURCE, runningModuleUrl } from '../install.js';
+import { COMPILED_TREE, ENGINE_ROOT, ENGINE_SOURCE, runningModuleUrl, SOURCE_CONDITION, USER_MODULES_DIR } from '../install.js';
 
 const FORMAT = 2;
 const PACKAGE_NAME = 'lth-pipeline';
@@ -27,10 +27,11 @@ function engineFile(resolveDir: string, specifier: string): string | undefined {
   return undefined;
 }
 
-/** `lth-pipeline[/sub]` through the package's exports, as an engine source file. */
+/** `lth-pipeline[/sub]` through the package's exports, as an engine source file (their SOURCE_CONDITION). */
 function packageFile(specifier: string): string | undefined {
-  const exports = (JSON.parse(readFileSync(join(ENGINE_ROOT, 'package.json'), 'utf8')) as { exports?: Record<string, string> }).exports ?? {};
-  const target = exports[specifier === PACKAGE_NAME ? '.' : `.${specifier.slice(PACKAGE_NAME.length)}`];
+  const exports = (JSON.parse(readFileSync(join(ENGINE_ROOT, 'package.json'), 'utf8')) as { exports?: Record<string, string | Record<string, string>> }).exports ?? {};
+  const entry = exports[specifier === PACKAGE_NAME ? '.' : `.${specifier.slice(PACKAGE_NAME.length)}`];
+  const target = typeof entry === 'object' ? entry[SOURCE_CONDITION] : undefined;
   return target ? join(ENGINE_ROOT, target) : undefined;
 }
 
@@ -49,22 +50,22 @@ class NeedsTsx extends Error {}
 
 /** The compiled module's URL, or undefined when tsx must load this one. */
 export async function compileUserModule(file: string): Promise<string | undefined> {
-  if (!COMPILED_TREE || !/\.m?ts$/.test(file) || file.includes(`${sep}node_modules${sep}`)) return undefined;
+  if (!COMPILED_TREE || !USER_MODULES_DIR || !/\.m?ts$/.test(file) || file.includes(`${sep}node_modules${sep}`)) return undefined;
   // Node resolves a package from the compiled file's folder: the same ones as from the source only under the engine's root.
   const packagesResolve = file.startsWith(ENGINE_ROOT + sep);
   const source = await readFile(file, 'utf8');
   // Resolved against the compiled file's location it would name another module.
   if (/\bimport\.meta\.resolve\b/.test(source)) return undefined;
-  const digest = createHash('sha256').update(`user-module ${FORMAT}\n${file}\n`).update(source).digest('hex').slice(0, 32);
-  const out = join(COMPILED_TREE, 'user', `${digest}.mjs`);
+  const digest = createHash('sha256').update(`user-module ${FORMAT}\n${COMPILED_TREE}\n${file}\n`).update(source).digest('hex').slice(0, 32);
+  const out = join(USER_MODULES_DIR, `${digest}.mjs`);
   const refused = `${out}.tsx`;
   if (existsSync(out)) return pathToFileURL(out).href;
   if (existsSync(refused)) return undefined;
   const tmp = `.${process.pid}-${Date.now()}`;
   const url = pathToFileURL(file).href;
   try {
-    // Not recursive: a tree that bin/compiled.js has dropped meanwhile is not made again, half.
-    await mkdir(dirname(out)).catch((e: NodeJS.ErrnoException) => {
+    // Not recursive inside a tree: one that bin/compiled.js has dropped meanwhile is not made again, half.
+    await mkdir(dirname(out), { recursive: !dirname(out).startsWith(COMPILED_TREE + sep) }).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
     const { build } = await import('esbuild');

@@ -51,14 +51,15 @@ export function datasetFileCheck(format: FileFormat, classes: number): FileCheck
  * - A dataset registered from a folder: the files in that folder (DATASET_MISSING if absent).
  * - A built-in one: looked for in `$PIPELINE_DATA_DIR` (which `--data-dir` sets; a folder the user
  *   named must hold the dataset: saying so while the pipeline is built beats a download in the
- *   middle of a run), else in the team's mirror `<project root>/../shared/data`, the loader's
+ *   middle of a run), else in the team's mirror `<project root>/../shared/data` (the project's
+ *   root is found from the pipeline file: `p.projectRoot`), the loader's
  *   default folder, and the system's data sets (`/usr/share/datasets/<dataset>`, Debian's
  *   packages). Not found: [] and a note (the stages then look again when they run, and download
  *   unless PIPELINE_OFFLINE=1).
  * - Arrays and synthetic data: [] (their definition is code).
  * @throws PipelineError PARAM_INVALID for an unknown dataset (listing the registered ones).
  */
-export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, projectRoot: string, env: NodeJS.ProcessEnv = process.env): ArtifactRef[] {
+export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, env: NodeJS.ProcessEnv = process.env): ArtifactRef[] {
   const source = datasetSource(dataset);
   const files = filesOf(source);
   if (!files) return [];
@@ -83,7 +84,7 @@ export function datasetInputs(p: PipelineBuilder, dataset: DatasetName, projectR
     }
     return refs(found);
   }
-  const dirs = [sharedDataDir(projectRoot), loaderDataDir(env), SYSTEM_DATA_DIR];
+  const dirs = [sharedDataDir(p.projectRoot), loaderDataDir(env), SYSTEM_DATA_DIR];
   for (const dir of dirs) {
     const found = findDatasetFiles(dataset, dir);
     if (found.length > 0) return refs(found);

@@ -12,10 +12,10 @@
  * Preference order for 'auto': native TensorFlow > wasm > cpu. The environment variable
  * `LTH_BACKEND` (auto|tensorflow|wasm|cpu) replaces the default preference 'auto'.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { core, type Core } from './tfjs-core.js';
 import { PipelineError } from '../errors.js';
 import { NATIVE_PACKAGE, nativeDir, opsSourceDigest, packageDir, readManifest, type NativeManifest } from './native/layout.js';
@@ -114,6 +114,7 @@ function loadNative(threads: number | undefined): NativeLoad {
   for (const pkg of NATIVE_PACKAGES) candidates.push({ pkg, from: pkg });
   nativeEnv(threads);
   const require = createRequire(import.meta.url);
+  if (build) resolveTfjsFromEngine(dir);
   for (const c of candidates) {
     try {
       const mod = require(c.from) as TF & { version?: Record<string, string> };
@@ -127,6 +128,33 @@ function loadNative(threads: number | undefined): NativeLoad {
   }
   nativeLoad = { ok: false, reason: reasons.join('; ') };
   return nativeLoad;
+}
+
+/**
+ * The native build's own imports of tfjs (`@tensorflow/tfjs`, `-core`, ...) resolve to the running
+ * engine's copies, not to the links the build has: a per-user build is shared by every project
+ * (./native/layout.ts), its links point into the node_modules of the project that built it, and
+ * one tfjs-core must hold every backend, kernel and tensor of the process. Node 20 has no public
+ * resolution hook for require(): Module._resolveFilename is wrapped, for requests made from
+ * inside the build's folder only.
+ */
+function resolveTfjsFromEngine(dir: string): void {
+  const M = Module as unknown as { _resolveFilename: (request: string, parent: { filename?: string | null } | undefined, ...rest: unknown[]) => string };
+  const original = M._resolveFilename;
+  const engine = createRequire(import.meta.url);
+  const inside = realpathOr(dir) + sep;
+  M._resolveFilename = function (this: unknown, request, parent, ...rest) {
+    if (request.startsWith('@tensorflow/tfjs') && !request.startsWith(NATIVE_PACKAGE) && parent?.filename?.startsWith(inside)) return engine.resolve(request);
+    return original.call(this, request, parent, ...rest);
+  };
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /**

@@ -66,7 +66,10 @@ function* framesOf(err: Error, callers = false): Generator<CallSite> {
     // saves ~4 ms of every command that loads a pipeline (defineStage's frames).
     if (COMPILED_ENGINE_DIR !== undefined && file.startsWith(COMPILED_ENGINE_DIR)) continue;
     const site = sourcePosition(file, Number(m[2]), Number(m[3]));
-    if (site.file.startsWith(ENGINE_DIR) || site.file.includes(`${sep}node_modules${sep}`)) continue;
+    if (site.file.startsWith(ENGINE_DIR)) continue;
+    // Packages' frames are not the user's, except the engine's own library (src/lth's stages):
+    // installed as a package, its source lies under the project's node_modules too.
+    if (site.file.includes(`${sep}node_modules${sep}`) && !site.file.startsWith(LIBRARY_DIR)) continue;
     yield site;
   }
 }

@@ -10,6 +10,7 @@ import { checkIdSegment } from './stage-id.js';
 import { callerSite, formatSite, lazyCallerSite, type CallSite } from './callsite.js';
 import { validateParams, type ParamsSchema, type ValidatedParams } from './params.js';
 import { METRICS_OUTPUT, OUTPUT_NAME_HINT, outputNamesProblem, outputsOf, type StageDefinition } from './stage.js';
+import { projectRoot } from './project.js';
 
 /** An artifact: one output file of a stage instance, or a file outside the pipeline. */
 export type ArtifactRef =
@@ -71,6 +72,11 @@ export interface PipelineBuilder {
   sweep<G extends Record<string, readonly unknown[]>>(grid: G, body: (point: { [K in keyof G]: G[K][number] }) => void): void;
   /** Something the user should know about the pipeline as built (shown by `status` and `run`). */
   note(message: string): void;
+  /**
+   * The project's root folder, found from the pipeline file: the nearest folder above it with a
+   * `pipeline.config.yaml`, else with a `package.json`. The cache and the lock file live there.
+   */
+  readonly projectRoot: string;
 }
 
 export type PipelineParams = Record<string, unknown>;
@@ -120,6 +126,7 @@ export class GraphBuilder implements PipelineBuilder {
   private readonly scopes: string[] = [];
   /** `scopes` joined, each followed by '/': the prefix of an id made now. */
   private prefix = '';
+  private root: string | undefined;
 
   constructor(
     private readonly pipelineFile: string,
@@ -222,6 +229,10 @@ export class GraphBuilder implements PipelineBuilder {
 
   note(message: string): void {
     if (!this.notes.includes(message)) this.notes.push(message);
+  }
+
+  get projectRoot(): string {
+    return (this.root ??= projectRoot(dirname(this.pipelineFile)));
   }
 
   sweep<G extends Record<string, readonly unknown[]>>(grid: G, body: (point: { [K in keyof G]: G[K][number] }) => void): void {

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { ENGINE_ROOT, ENGINE_SOURCE } from '../../install.js';
+import { ENGINE_ROOT, ENGINE_SOURCE, SOURCE_CONDITION } from '../../install.js';
 import { PipelineError } from '../../errors.js';
 import { checkPipelineFile } from './pipeline-file.js';
 import { writeFileAtomic, type FileDigestCache } from '../../store/index.js';
@@ -116,6 +116,9 @@ function compilerOptions(ts: TS, file: string): import('ts-morph').ts.CompilerOp
     ...options,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
+    // The engine's own source for `lth-pipeline` (its entry points' SOURCE_CONDITION): an
+    // installed package has it beside its .d.ts, a linked clone may have only it.
+    customConditions: [SOURCE_CONDITION],
     noEmit: true,
     allowImportingTsExtensions: true,
     skipLibCheck: true,

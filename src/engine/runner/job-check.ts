@@ -7,7 +7,8 @@
  *   2. every field (`queueJobSchema`: types, lengths, keys and digests as 64 lowercase hex);
  *   3. BullMQ's job id is the job's key (the coordinator sets it so);
  *   4. the module: its real path (symlinks resolved) inside the worker's project, outside
- *      node_modules, a JavaScript or TypeScript file that calls defineStage. A job cannot make
+ *      node_modules (save the engine's own source, the worker's installed package: its LTH
+ *      stages), a JavaScript or TypeScript file that calls defineStage. A job cannot make
  *      the worker import anything else: not a file elsewhere on the machine, and not a project
  *      script that acts when imported (bin/pipeline.js runs the CLI). The same for the modules
  *      the job preloads (they register the networks and datasets its params name), which must
@@ -23,6 +24,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
+import { ENGINE_SOURCE } from '../../install.js';
 import { isPipelineError } from '../../errors.js';
 import { deepEqual } from '../definition/canonical.js';
 import { validateParams, type ValidatedParams } from '../definition/params.js';
@@ -85,6 +87,9 @@ export async function admitJob(data: unknown, bullJobId: string | undefined, ctx
 /** A project module that calls some `define...(` (defineModel, definePipeline, ...): what a preloaded module must be. */
 const DEFINES = /\bdefine[A-Z][A-Za-z]*\s*\(/;
 
+/** The worker's own engine source, real path (an installed package's lies under node_modules). */
+const engineSource = realpath(ENGINE_SOURCE).catch(() => ENGINE_SOURCE);
+
 async function stageModule(module: string, projectRoot: string, role: 'stage' | 'registers' = 'stage'): Promise<string> {
   const shown = JSON.stringify(module);
   const root = await realpath(projectRoot);
@@ -98,7 +103,7 @@ async function stageModule(module: string, projectRoot: string, role: 'stage' | 
   if (inside === '' || inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside)) {
     throw new JobRefused(`module ${shown} is outside this worker's project (it is ${real}; the project is ${root})`);
   }
-  if (inside.split(sep).includes('node_modules')) throw new JobRefused(`module ${shown} is inside node_modules: stages are defined in the project's own modules`);
+  if (inside.split(sep).includes('node_modules') && !real.startsWith((await engineSource) + sep)) throw new JobRefused(`module ${shown} is inside node_modules: stages are defined in the project's own modules`);
   if (!MODULE_EXTENSIONS.has(extname(real))) throw new JobRefused(`module ${shown} is not a JavaScript or TypeScript module`);
   const st = await stat(real);
   if (!st.isFile() || st.size > MAX_MODULE_BYTES) throw new JobRefused(`module ${shown} is not a module file`);

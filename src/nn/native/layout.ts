@@ -4,7 +4,10 @@
  * every stage process, written by the setup (./setup.ts) as the last step of a build, so that a
  * folder with a manifest is a complete build.
  *
- *   <engine root>/.native/            ($LTH_NATIVE_DIR; not in git)
+ *   <engine root>/.native/            in a clone of the engine (not in git); an installed engine
+ *                                     builds into a per-user folder shared by every project:
+ *                                     <user cache>/native/tfjs<version>-ops<digest>/ (see nativeDir);
+ *                                     $LTH_NATIVE_DIR moves either
  *     native.json                     this manifest
  *     tensorflow/lib/                 libtensorflow_cc.so.2, libtensorflow_framework.so.2 (the wheel's)
  *     tensorflow/include/             the C API headers the binding compiles against, and Eigen (our ops)
@@ -16,8 +19,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { hashSync } from 'hasha';
-import { dirname, join, resolve } from 'node:path';
-import { ENGINE_ROOT } from '../../install.js';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve, sep } from 'node:path';
+import { ENGINE_ROOT, userCacheDir } from '../../install.js';
 
 /** The npm package whose binding is built: the owner's named dependency (its -gpu name only changes its download script, which never runs). */
 export const NATIVE_PACKAGE = '@tensorflow/tfjs-node-gpu';
@@ -42,8 +46,24 @@ export interface NativeManifest {
 /** The engine's install root: the folder of its package.json. */
 export { ENGINE_ROOT };
 
+/**
+ * Where the native build is: `$LTH_NATIVE_DIR`; else `<engine root>/.native` in a clone of the
+ * engine; else, for an engine installed under a project's node_modules, a per-user folder that
+ * every project on the machine shares (ten projects, one 35 s build and ~500 MB of TensorFlow),
+ * keyed by what a build must agree with in the engine that loads it: the tfjs version (the
+ * binding's package, whose own imports of tfjs resolve to the running engine's: ../backend.ts)
+ * and the digest of our ops' source. The TensorFlow release is the setup's choice
+ * (`--tf-version`), recorded in the build's manifest.
+ */
 export function nativeDir(): string {
-  return process.env.LTH_NATIVE_DIR ? resolve(process.env.LTH_NATIVE_DIR) : join(ENGINE_ROOT, '.native');
+  if (process.env.LTH_NATIVE_DIR) return resolve(process.env.LTH_NATIVE_DIR);
+  if (!ENGINE_ROOT.split(sep).includes('node_modules')) return join(ENGINE_ROOT, '.native');
+  return join(userCacheDir(), 'native', `tfjs${tfjsVersion()}-ops${opsSourceDigest().slice(0, 12)}`);
+}
+
+/** The engine's @tensorflow/tfjs version. */
+function tfjsVersion(): string {
+  return (createRequire(join(ENGINE_ROOT, 'package.json'))('@tensorflow/tfjs/package.json') as { version: string }).version;
 }
 
 /** The source of our TensorFlow ops (a C++ file of the engine, compiled by the setup). */

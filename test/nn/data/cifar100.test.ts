@@ -94,7 +94,7 @@ test('CIFAR-100 on the pipeline side: datasetInputs declares the files of <data 
   const dir = writeCifar100Folder(join(data, 'cifar100', 'cifar-100-binary'), 4, 2);
   assert.deepEqual(findDatasetFiles('cifar100', data), [join(dir, 'train.bin'), join(dir, 'test.bin')]);
   const p = new GraphBuilder(join(tempDir(), 'pipeline.ts'));
-  const refs = datasetInputs(p, 'cifar100', tempDir(), { PIPELINE_DATA_DIR: data });
+  const refs = datasetInputs(p, 'cifar100', { PIPELINE_DATA_DIR: data });
   assert.deepEqual(refs.map((r) => (r.kind === 'file' ? [r.path, r.check?.id] : [])), [
     [join(dir, 'train.bin'), 'dataset-file:v1:cifar100:100'],
     [join(dir, 'test.bin'), 'dataset-file:v1:cifar100:100'],

@@ -38,7 +38,7 @@ test('Fashion-MNIST is found in /usr/share/datasets/fashion-mnist by the loader 
     process.env = saved;
   }
   const p = new GraphBuilder(join(tempDir(), 'pipeline.ts'));
-  const refs = datasetInputs(p, 'fashion-mnist', tempDir(), { XDG_CACHE_HOME: env.XDG_CACHE_HOME! });
+  const refs = datasetInputs(p, 'fashion-mnist', { XDG_CACHE_HOME: env.XDG_CACHE_HOME! });
   assert.deepEqual(
     refs.map((r) => (r.kind === 'file' ? r.path : '')),
     ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'].map((f) => join(dir, f)),
