@@ -32,9 +32,11 @@ export interface RunCommandOptions extends WorkspaceOptions {
 }
 
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<number> {
-  const slurmCli = await import('../slurm.js');
-  const executor = slurmCli.executorOf(opts.executor);
-  const sets = slurmCli.splitSets(opts.set);
+  // A local run does not load the Slurm side (it spawns nothing of Slurm's, and start-up counts).
+  const slurmWanted = (opts.executor ?? 'local') !== 'local' || opts.detach || opts.set.some((s) => s.startsWith('slurm.'));
+  const slurmCli = slurmWanted ? await import('../slurm.js') : undefined;
+  const executor = slurmCli ? slurmCli.executorOf(opts.executor) : 'local';
+  const sets = slurmCli ? slurmCli.splitSets(opts.set) : { pipeline: opts.set, slurm: [] };
   if (executor !== 'slurm' && (opts.detach || sets.slurm.length > 0)) {
     throw new PipelineError('USAGE', `${opts.detach ? '--detach' : `--set ${opts.set.find((s) => s.startsWith('slurm.'))}`} needs --executor slurm`, { hint: 'e.g. pipeline run <pipeline> --executor slurm --detach (or executor: slurm in pipeline.config.yaml)' });
   }
