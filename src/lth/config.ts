@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
 import { initBackend, type BackendInfo } from '../nn/backend.js';
-import { hasDataset, loadDataset, unknownDatasetMessage, type Dataset } from '../nn/data/index.js';
+import { hasDataset, loadDataset, MODULAR_OPS, unknownDatasetMessage, type Dataset } from '../nn/data/index.js';
 import { decodeCheckpoint, decodeMask, encodeCheckpoint, encodeMask } from '../nn/safetensors.js';
 import { modelNameProblem, type Model } from '../nn/models/index.js';
 import { OPTIMIZER_TYPES } from '../nn/optimizer-types.js';
@@ -65,6 +65,15 @@ export const dataOptionsSchema = z.object({
       noise: z.number().min(0).max(1).optional(),
     })
     .optional(),
+  /** The `modular-addition` dataset's options (src/nn/data/modular.ts checks their ranges). */
+  modular: z
+    .object({
+      p: z.number().int().min(2).max(256).optional(),
+      op: z.enum(MODULAR_OPS).optional(),
+      trainFraction: z.number().gt(0).lt(1).optional(),
+      seed: z.number().int().optional(),
+    })
+    .optional(),
 });
 
 export const trainConfigShape = {
@@ -118,6 +127,7 @@ export async function loadData(cfg: Pick<TrainConfig, 'dataset' | 'data'>, files
     ...(d.subset ? { subset: d.subset } : {}),
     ...(d.augment !== undefined ? { augment: d.augment } : {}),
     ...(d.synthetic ? { synthetic: d.synthetic } : {}),
+    ...(d.modular ? { modular: d.modular } : {}),
     ...(log ? { log } : {}),
     progress: false,
   });
