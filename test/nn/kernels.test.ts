@@ -168,8 +168,9 @@ test('fused optimizer update (wasm, cpu) is bitwise the composed element-wise up
   const n = prod(shape);
   const maskv = Float32Array.from(rand(n, 20), (v) => (v > 0 ? 1 : 0));
   for (const backend of ['wasm', 'cpu'] as const) {
-    for (const type of ['sgd', 'momentum', 'nesterov', 'adam'] as const) {
-      for (const weightDecay of [0, 5e-4]) {
+    for (const type of ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const) {
+      // 1: the grokking papers' AdamW decay (lr * weightDecay = 0.01..0.03 here).
+      for (const weightDecay of [0, 5e-4, 1]) {
         const runSteps = async (fused: boolean) => {
           await initBackend(backend);
           const t = tf();
