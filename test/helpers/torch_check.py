@@ -70,14 +70,35 @@ class ResNet20(nn.Module):
         return self.fc(torch.mean(x, dim=(2, 3)))
 
 
+class ModularMLP(nn.Module):
+    """gouki510/Grokking-Tickets' OnlyMLP (no hidden layers) in torch.nn modules: modular_mlp_<p>_<dEmb>_<dHidden>."""
+
+    def __init__(self, p, d_emb=500, d_hidden=48):
+        super().__init__()
+        self.embed = nn.Embedding(p, d_emb)
+        self.inproj = nn.Linear(d_emb, d_hidden, bias=False)
+        self.outproj = nn.Linear(d_hidden, d_emb, bias=False)
+        self.unembed = nn.Linear(d_emb, p, bias=False)
+
+    def forward(self, x):
+        tokens = x.reshape(x.shape[0], -1).long()  # our [1, 2, 1] examples: the two operand ids
+        return self.unembed(self.outproj(F.relu(self.inproj(self.embed(tokens).sum(1)))))
+
+
 MODELS = {"lenet300100": LeNet300100, "resnet20": ResNet20}
+
+
+def make_model(name):
+    if name.startswith("modular_mlp_"):
+        return ModularMLP(*[int(v) for v in name[len("modular_mlp_"):].split("_")])
+    return MODELS[name]()
 
 
 def main():
     model_name, state_file, io_file = sys.argv[1:4]
     mask_file = sys.argv[4] if len(sys.argv) > 4 else None
     state = load_file(state_file)
-    model = MODELS[model_name]()
+    model = make_model(model_name)
     # Layers the export wrote as torch.nn.utils.prune keeps them get the same reparametrisation.
     for key in state:
         if key.endswith(".weight_mask"):
@@ -95,7 +116,8 @@ def main():
             layer = name[: -len(".kernel")]
             exported = state[f"{layer}.weight_mask"]
             ours_t = m.to(torch.float32)
-            ours_t = ours_t.t() if ours_t.dim() == 2 else ours_t.permute(3, 2, 0, 1)
+            if not isinstance(model.get_submodule(layer), nn.Embedding):  # an embedding table keeps its layout
+                ours_t = ours_t.t() if ours_t.dim() == 2 else ours_t.permute(3, 2, 0, 1)
             assert set(exported.unique().tolist()) <= {0.0, 1.0}, f"{layer}: mask values {exported.unique().tolist()}"
             assert torch.equal(exported, ours_t), f"{layer}: exported mask differs from ours"
             masks += 1

@@ -277,3 +277,21 @@ test('maxPool gradient wasm = cpu (strides 1 and 2, same and valid, overlapping 
     }
   }
 });
+
+test('UnsortedSegmentSum (wasm, ours) = cpu: the gradient of gather, repeated and missing ids', async () => {
+  const ids = Int32Array.from([3, 0, 3, 3, 1, 0, 6]); // segment 2, 4, 5 get nothing; 6 is out of range
+  const fn = () => {
+    const t = tf();
+    return [t.unsortedSegmentSum(t.tensor(rand(7 * 5, 60), [7, 5]), t.tensor1d(ids, 'int32'), 6)];
+  };
+  const cpu = await on('cpu', fn);
+  const wasm = await on('wasm', fn);
+  assert.deepEqual(wasm.shapes, [[6, 5]]);
+  assertClose(wasm.data[0]!, cpu.data[0]!, 'segment sum', 1e-6);
+  const grad = () => {
+    const t = tf();
+    const table = t.tensor(rand(4 * 3, 61), [4, 3]);
+    return [t.grad((w: import('@tensorflow/tfjs-core').Tensor) => t.sum(t.mul(t.gather(w, t.tensor1d([2, 2, 0], 'int32')), t.tensor(rand(9, 62), [3, 3]))))(table)];
+  };
+  assertClose((await on('wasm', grad)).data[0]!, (await on('cpu', grad)).data[0]!, 'gather gradient', 1e-6);
+});
