@@ -4,7 +4,8 @@
  * - `<layer>.kernel` -> `<layer>.weight`: dense [in, out] -> (out, in); conv [kh, kw, in, out] ->
  *   (out, in, kh, kw). A dense layer fed by a flattened NHWC activation also has its input rows
  *   reordered from (h, w, c) to PyTorch's (c, h, w) flattening. An embedding table [vocab, dim]
- *   is `nn.Embedding.weight` as it is.
+ *   is `nn.Embedding.weight` as it is. An attention's `<attn>.in_proj.kernel` [d, 3d] is
+ *   `nn.MultiheadAttention`'s `<attn>.in_proj_weight` (3d, d).
  * - batch norm `<bn>.gamma`/`.beta` -> `.weight`/`.bias`; `running_mean`/`running_var` keep their
  *   names, and `<bn>.num_batches_tracked` (int64, a buffer of every `BatchNorm2d`) is added.
  * - with a mask, pruned weights are written as `torch.nn.utils.prune` keeps them: `<layer>.weight_orig`
@@ -41,10 +42,11 @@ export function toTorchStateDict(weights: WeightMap, opts: TorchExportOptions = 
       case 'kernel': {
         const w = kernelToTorch(name, t.shape, t.data, layoutOfLayer(opts, layer));
         const mask = opts.mask?.[name];
+        const param = torchWeightName(layer);
         if (mask) {
-          out[`${layer}.weight_orig`] = w;
-          out[`${layer}.weight_mask`] = kernelToTorch(name, mask.shape, Float32Array.from(mask.data), layoutOfLayer(opts, layer));
-        } else out[`${layer}.weight`] = w;
+          out[`${param}_orig`] = w;
+          out[`${param}_mask`] = kernelToTorch(name, mask.shape, Float32Array.from(mask.data), layoutOfLayer(opts, layer));
+        } else out[param] = w;
         break;
       }
       case 'gamma':
@@ -65,6 +67,11 @@ export function toTorchStateDict(weights: WeightMap, opts: TorchExportOptions = 
     if (!(name in weights)) throw new PipelineError('USAGE', `the mask has '${name}', which the checkpoint does not: they belong to different models`);
   }
   return out;
+}
+
+/** The PyTorch name of a layer's kernel: `<layer>.weight`, or `nn.MultiheadAttention`'s `in_proj_weight` for `<attn>.in_proj`. */
+function torchWeightName(layer: string): string {
+  return layer.endsWith('.in_proj') ? `${layer.slice(0, -'.in_proj'.length)}.in_proj_weight` : `${layer}.weight`;
 }
 
 /** How one layer's kernel is laid out in PyTorch: an embedding table, a dense kernel on a flattened [h, w, c] activation, or the default of its rank. */
@@ -130,7 +137,7 @@ export function toTorchFile(bytes: Uint8Array, where: string, maskBytes?: Uint8A
       const [, layer = name, role] = ROLE.exec(name) ?? [];
       // A channel mask (src/lth/channel-masks.ts) also holds batch-norm scales and shifts: BatchNorm's weight and bias.
       if (role === 'gamma' || role === 'beta') tensors[`${layer}.${role === 'gamma' ? 'weight' : 'bias'}_mask`] = { dtype: 'F32', shape: [...m.shape], data: Float32Array.from(m.data) };
-      else tensors[`${layer}.weight_mask`] = kernelToTorch(name, m.shape, Float32Array.from(m.data), layoutOfLayer(layout, layer));
+      else tensors[`${torchWeightName(layer)}_mask`] = kernelToTorch(name, m.shape, Float32Array.from(m.data), layoutOfLayer(layout, layer));
     }
     return encodeSafetensors(tensors, { format: 'pt', source: 'lth-pipeline mask', ...pick(file.metadata, ['model']) });
   }

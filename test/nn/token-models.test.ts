@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { initBackend, tf, type BackendPref } from '../../src/nn/backend.js';
-import { buildModel, countParams, createModel, type Model } from '../../src/nn/models/index.js';
+import { buildModel, countParams, createModel, NetworkBuilder, selfAttention, type Model } from '../../src/nn/models/index.js';
 import { readManifest } from '../../src/nn/native/layout.js';
 import { modularSplits } from '../../src/nn/data/index.js';
 import { isPipelineError } from '../../src/errors.js';
@@ -88,7 +88,7 @@ function relDiff(a: Float32Array, b: Float32Array): number {
   return d / m;
 }
 
-for (const name of ['modular_mlp_11_32_16']) {
+for (const name of ['modular_mlp_11_32_16', 'modular_transformer_11_16_4_2']) {
   test(`${name}: loss, logits and gradients agree across ${BACKENDS.join(', ')}`, async () => {
     const model = createModel(name, { seed: 5 });
     const ref = await lossAndGrads('cpu', model, model.numClasses);
@@ -104,6 +104,64 @@ for (const name of ['modular_mlp_11_32_16']) {
   });
 }
 
+test('modular_transformer_<p>[_<d>_<heads>_<layers>]: Nanda et al.\'s one-layer transformer, weights named as torch.nn names them', () => {
+  const m = createModel('modular_transformer_113');
+  assert.deepEqual(m.inputShape, [1, 2, 1]);
+  assert.equal(m.numClasses, 113);
+  assert.deepEqual(
+    m.params.map((p) => [p.name, p.shape]),
+    [
+      ['embed.kernel', [113, 128]],
+      ['pos_embed.kernel', [2, 128]],
+      ['blocks.0.attn.in_proj.kernel', [128, 384]],
+      ['blocks.0.attn.out_proj.kernel', [128, 128]],
+      ['blocks.0.mlp_in.kernel', [128, 512]],
+      ['blocks.0.mlp_out.kernel', [512, 128]],
+      ['unembed.kernel', [128, 113]],
+    ],
+  );
+  assert.deepEqual(m.embeddings, ['embed', 'pos_embed']);
+  assert.equal(createModel('modular_transformer_7_8_2_3').prunable.length, 2 + 4 * 3 + 1);
+  assert.throws(() => createModel('modular_transformer_7_10_4_1'), /4 heads do not divide the width 10/);
+});
+
+test('causal attention: a position sees only itself and the positions before it; non-causal sees all', async () => {
+  await initBackend('cpu');
+  const t = tf();
+  for (const causal of [true, false]) {
+    const net = new NetworkBuilder('glorot_normal', 'attn');
+    const layer = selfAttention(2, { causal, name: 'attn' })(net, [3, 4]);
+    const w: Record<string, Tensor> = {};
+    for (const p of net.params) w[p.name] = t.tensor(Float32Array.from({ length: p.shape[0]! * p.shape[1]! }, (_, i) => Math.sin(i + 1)), p.shape);
+    const run = (x: number[]) => Array.from(layer.forward(t.tensor(x, [1, 3, 4]), { weight: (n) => w[n]!, opts: { training: false }, buffers: {} }).dataSync());
+    const x = Array.from({ length: 12 }, (_, i) => Math.cos(i));
+    const later = x.map((v, i) => (i >= 4 ? v + 1 : v)); // positions 1 and 2 changed
+    const [a, b] = [run(x), run(later)];
+    const same0 = a.slice(0, 4).every((v, i) => v === b[i]);
+    assert.equal(same0, causal, `causal=${causal}: position 0 ${same0 ? 'unchanged' : 'changed'} by later tokens`);
+    assert.notDeepEqual(a.slice(8), b.slice(8), 'the last position sees them');
+  }
+});
+
+test('layer norm is PyTorch\'s: (x - mean) / sqrt(var + 1e-5) * gamma + beta over the features', async () => {
+  await initBackend('cpu');
+  const t = tf();
+  const m = buildModel({ name: 'ln', inputShape: [2], numClasses: 3, build: (l) => [l.embedding(4, 3), l.layerNorm(), l.lastToken(), l.dense(3, { bias: false })] });
+  assert.deepEqual(m.params.map((p) => p.name), ['embed1.kernel', 'ln1.gamma', 'ln1.beta', 'fc1.kernel']);
+  const w0 = m.init(3);
+  w0['ln1.gamma']!.data.set([0.5, 2, -1]);
+  w0['ln1.beta']!.data.set([0.1, 0, 0.3]);
+  const e = Array.from(w0['embed1.kernel']!.data.subarray(2 * 3, 3 * 3)); // token 2 at the last position
+  const mean = e.reduce((a, b) => a + b) / 3;
+  const variance = e.reduce((a, b) => a + (b - mean) ** 2, 0) / 3;
+  const normed = e.map((v, j) => ((v - mean) / Math.sqrt(variance + 1e-5)) * w0['ln1.gamma']!.data[j]! + w0['ln1.beta']!.data[j]!);
+  const K = w0['fc1.kernel']!;
+  const want = [0, 1, 2].map((o) => normed.reduce((s, v, i) => s + v * K.data[i * 3 + o]!, 0));
+  const w = Object.fromEntries(Object.entries(w0).map(([k, v]) => [k, t.tensor(v.data, v.shape)]));
+  const got = m.forward(w, t.tensor([[1, 2]]), { training: false }).logits.dataSync();
+  want.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-5, `logit ${i}: ${got[i]} vs ${v}`));
+});
+
 test('token layers refuse inputs they cannot take, where the model is defined', () => {
   const def = (build: Parameters<typeof buildModel>[0]['build']) => () => buildModel({ name: 'bad', inputShape: [4, 4, 1], numClasses: 3, build });
   assert.throws(def((l) => [l.sumTokens(), l.dense(3)]), /sumTokens needs a sequence input \[tokens, features\], got \[4, 4, 1\]/);
@@ -111,10 +169,9 @@ test('token layers refuse inputs they cannot take, where the model is defined', 
   assert.throws(def((l) => [l.embedding(5, 4), l.dense(3)]), /output is \[16, 3\]/);
 });
 
-// `get --format torch` for the MLP, from the other side: torch.nn modules load the export strictly
+// `get --format torch` for both networks, from the other side: torch.nn modules load the export strictly
 // (the pruned layers as torch.nn.utils.prune keeps them) and give our logits.
-test('the MLP ticket exported for PyTorch loads into nn.Embedding + nn.Linear and gives our logits', { skip: !TORCH_PYTHON && 'python3 with torch and safetensors is not installed' }, async () => {
-  const name = 'modular_mlp_13_24_16';
+for (const name of ['modular_mlp_13_24_16', 'modular_transformer_13_16_4_1']) test(`${name}: a ticket exported for PyTorch loads strictly into torch.nn modules and gives our logits`, { skip: !TORCH_PYTHON && 'python3 with torch and safetensors is not installed' }, async () => {
   const model = createModel(name, { seed: 2 });
   const weights = model.init();
   // A ticket: every third weight of every layer pruned, the pruned ones zero.
@@ -131,7 +188,7 @@ test('the MLP ticket exported for PyTorch loads into nn.Embedding + nn.Linear an
     const all = modularSplits({ p: 13, op: '+', trainFraction: 0.5, seed: 0 }).test;
     const inputs = { shape: [all.n, 1, 2, 1], data: Float32Array.from(all.images) };
     const check = await compareWithTorch(dir, name, raw, exported, inputs, maskFile);
-    assert.equal(check.masks, 4);
+    assert.equal(check.masks, model.prunable.length);
     assert.ok(check.maxAbsDiff <= 1e-5 * Math.max(1, check.maxAbsLogit), JSON.stringify(check));
     assert.equal(check.argmaxAgree, 1);
   } finally {

@@ -3,7 +3,7 @@
  * layers (./layers.ts) and the token layers (./token-layers.ts).
  */
 import { avgPool, basicBlock, batchNorm, block, conv, dense, dropout, flatten, globalAvgPool, maxPool, relu, residual, sequential } from './layers.js';
-import { embedding, lastToken, sumTokens } from './token-layers.js';
+import { embedding, lastToken, layerNorm, positionEmbedding, selfAttention, sumTokens } from './token-layers.js';
 
 export const layers = {
   conv,
@@ -20,6 +20,9 @@ export const layers = {
   residual,
   basicBlock,
   embedding,
+  positionEmbedding,
+  layerNorm,
+  selfAttention,
   sumTokens,
   lastToken,
 } as const;

@@ -12,7 +12,7 @@
 export { createModel, registerModel, unregisterModel, modelNameProblem, unknownModelMessage, MODEL_NAMES, MODEL_FAMILIES, type ModelName, type ModelSource } from './registry.js';
 export { buildModel, countParams, type Model, type ModelDefinition, type ModelOptions, type BuildOptions, type ForwardResult } from './model.js';
 export { layers, type LayerBuilders } from './builders.js';
-export { embedding, sumTokens, lastToken, type EmbeddingOptions } from './token-layers.js';
+export { embedding, positionEmbedding, layerNorm, selfAttention, sumTokens, lastToken, LAYER_NORM_EPS, type EmbeddingOptions, type AttentionOptions } from './token-layers.js';
 export {
   conv,
   dense,

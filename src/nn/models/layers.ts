@@ -160,10 +160,16 @@ export class NetworkBuilder {
     this.add({ name: `${layer}.bias`, shape: [n], role: 'bias', init: 'zeros', trainable: true });
   }
 
-  batchNorm(layer: string, c: number, producer?: string): void {
+  /** A scale (at 1) and a shift (at 0) per channel: a batch norm's, or a layer norm's (./token-layers.ts). */
+  scaleShift(layer: string, c: number, producer?: string): void {
     const from = producer === undefined ? {} : { producer };
     this.add({ name: `${layer}.gamma`, shape: [c], role: 'gamma', init: 'ones', trainable: true, ...from });
     this.add({ name: `${layer}.beta`, shape: [c], role: 'beta', init: 'zeros', trainable: true, ...from });
+  }
+
+  batchNorm(layer: string, c: number, producer?: string): void {
+    const from = producer === undefined ? {} : { producer };
+    this.scaleShift(layer, c, producer);
     this.add({ name: `${layer}.running_mean`, shape: [c], role: 'running_mean', init: 'zeros', trainable: false, ...from });
     this.add({ name: `${layer}.running_var`, shape: [c], role: 'running_var', init: 'ones', trainable: false, ...from });
   }
