@@ -18,6 +18,7 @@ import type { Checkpoint, TrainOptions } from '../nn/train.js';
 import { datasetParam, modelParam } from './define.js';
 import { writeFileAtomic } from './fsutil.js';
 import type { Mask } from './masks.js';
+import { DEFAULT_GROK_THRESHOLD, grokkingMetrics, type GrokkingMetrics } from './grokking.js';
 
 export const durationSchema = z.union([z.number().int().nonnegative(), z.string().regex(DURATION_PATTERN, `a duration, ${DURATION_EXAMPLES}`)]);
 
@@ -98,6 +99,13 @@ export const trainConfigShape = {
   evalEvery: z.number().int().nonnegative().default(100),
   evalBatchSize: positiveInt.default(500),
   /**
+   * Also evaluate the whole training split at every evaluation point: curves of training and
+   * validation accuracy, and the metrics iterationsToMemorize / iterationsToGeneralize (./grokking.ts).
+   */
+  evalTrain: z.boolean().default(false),
+  /** The accuracy at which a run counts as memorized (training split) or generalized (evaluated split). */
+  grokThreshold: z.number().gt(0).max(1).default(DEFAULT_GROK_THRESHOLD),
+  /**
    * L1 penalty on the batch-norm scales (network slimming; src/nn/train.ts adds lambda * sign(gamma)
    * to their gradients). 0: none. The Early-Bird authors keep it when they retrain a channel ticket
    * (RICE-EIC/Early-Bird-Tickets scripts/standard-train/retrain_continue.sh: --sparsity-regularization).
@@ -157,6 +165,7 @@ export function trainOptionsOf(
     augment: data.augmentation !== undefined, // the loader applied the stage's choice, else the dataset's default
     evalEvery: cfg.evalEvery,
     evalSplit: 'validation',
+    ...(cfg.evalTrain ? { evalTrain: true } : {}),
     evalBatchSize: cfg.evalBatchSize,
     ...(cfg.bnL1 > 0 ? { bnL1: cfg.bnL1 } : {}),
     progressEvery: 10,
@@ -188,6 +197,11 @@ export async function loadStageData(
 
 export function describeData(data: Dataset): Record<string, number | string> {
   return { dataset: data.name, source: data.source, train: data.size('train'), validation: data.size('validation'), test: data.size('test') };
+}
+
+/** The grokking measures of a run trained with `evalTrain` (none otherwise: the metrics of other runs stay as they were). */
+export function grokkingMetricsOf(cfg: Pick<TrainConfig, 'evalTrain' | 'grokThreshold'>, curve: Parameters<typeof grokkingMetrics>[0]): GrokkingMetrics | Record<string, never> {
+  return cfg.evalTrain ? grokkingMetrics(curve, cfg.grokThreshold) : {};
 }
 
 // ---- artifacts -----------------------------------------------------------------------------
