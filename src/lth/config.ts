@@ -88,6 +88,8 @@ export const trainConfigShape = {
   iterations: durationSchema,
   optimizer: z.enum(OPTIMIZER_TYPES),
   momentum: z.number().min(0).lt(1).optional(),
+  /** Adam / AdamW's second-moment decay (default 0.999; the grokking papers 0.98). */
+  beta2: z.number().min(0).lt(1).optional(),
   weightDecay: z.number().nonnegative().default(0),
   lr: z.number().positive(),
   warmup: durationSchema.default(0),
@@ -159,7 +161,7 @@ export function trainOptionsOf(
     data,
     batchSize: cfg.batchSize,
     budget: cfg.iterations,
-    optimizer: { type: cfg.optimizer, ...(cfg.momentum !== undefined ? { momentum: cfg.momentum } : {}), weightDecay: cfg.weightDecay },
+    optimizer: { type: cfg.optimizer, ...(cfg.momentum !== undefined ? { momentum: cfg.momentum } : {}), ...(cfg.beta2 !== undefined ? { beta2: cfg.beta2 } : {}), weightDecay: cfg.weightDecay },
     schedule: { lr: cfg.lr, warmup: cfg.warmup, milestones: cfg.milestones, gamma: cfg.gamma },
     dataSeed: cfg.dataSeed,
     augment: data.augmentation !== undefined, // the loader applied the stage's choice, else the dataset's default

@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { grokkingMetrics } from '../../src/lth/grokking.js';
-import { readCheckpoint, trainDense } from '../../src/lth/index.js';
+import { normMatched, phaseIteration, readCheckpoint, trainDense, weightNorm, writeCheckpoint, writeMask } from '../../src/lth/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { evaluate } from '../../src/nn/train.js';
 import { createModel } from '../../src/nn/models/index.js';
 import { loadDataset } from '../../src/nn/data/index.js';
@@ -45,4 +48,37 @@ test('train-dense, full batch with AdamW on a + b mod 11: training accuracy on t
   const tr = await evaluate(createModel('modular_mlp_11_32_32'), final.weights, ds, 'train');
   assert.equal(curve.at(-1)!.trainAccuracy, tr.accuracy);
   assert.equal(r.metrics.finalTrainAccuracy, tr.accuracy);
+});
+
+test('phaseIteration: memorization, the midpoint transition, generalization; a message when never reached', () => {
+  const point = (iteration: number, trainAccuracy: number, valAccuracy: number) => ({ iteration, trainLoss: 0, valLoss: 0, valAccuracy, trainEvalLoss: 0, trainAccuracy });
+  const curve = [point(0, 0, 0), point(50, 1, 0.1), point(100, 1, 0.5), point(150, 1, 0.96)];
+  assert.equal(phaseIteration(curve, 'memorization', 0.95), 50);
+  assert.equal(phaseIteration(curve, 'generalization', 0.95), 150);
+  assert.equal(phaseIteration(curve, 'transition', 0.95), 100);
+  assert.match(String(phaseIteration(curve.slice(0, 3), 'generalization', 0.95)), /did not generalize/);
+  assert.match(String(phaseIteration(curve.map((c) => ({ ...c, trainAccuracy: undefined })), 'memorization', 0.95)), /train it with evalTrain/);
+});
+
+test('norm-matched: the initialisation scaled so that its L1 / L2 norm is the ticket\'s', async () => {
+  const model = createModel('modular_mlp_5_4_3');
+  const dir = mkdtempSync(join(tmpdir(), 'lth-norm-'));
+  try {
+    const weights = model.init(1);
+    const mask = Object.fromEntries(model.prunable.map((n) => [n, { shape: weights[n]!.shape, data: Uint8Array.from(weights[n]!.data, (_, i) => i % 2) }]));
+    await writeCheckpoint(join(dir, 'w'), { iteration: 0, weights, optimizer: {}, curve: [], pendingLoss: [0, 0] }, { model: model.name });
+    await writeMask(join(dir, 'm'), mask, { model: model.name });
+    for (const norm of ['l1', 'l2'] as const) {
+      const r = await runStage(normMatched, { model: model.name, norm }, { weights: join(dir, 'w'), mask: join(dir, 'm') });
+      const out = (await readCheckpoint(r.out('checkpoint'))).weights;
+      const got = weightNorm(out, model.prunable, norm);
+      const want = weightNorm(weights, model.prunable, norm, mask);
+      assert.ok(Math.abs(got - want) < 1e-5 * want, `${norm}: ${got} vs ${want}`);
+      // One ratio for every weight: the direction is the dense initialisation's.
+      const ratio = r.metrics.ratio as number;
+      for (const n of model.prunable) out[n]!.data.forEach((v, i) => assert.equal(v, Math.fround(weights[n]!.data[i]! * ratio)));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
