@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../src/nn/backend.js';
 import { optimizerStep, setFusedOptimizer, validateOptimizer } from '../../src/nn/optim.js';
+import { readManifest } from '../../src/nn/native/layout.js';
 
 /**
  * Two AdamW steps by hand, in double precision (Loshchilov & Hutter 2019, Algorithm 2 as PyTorch's
@@ -23,7 +24,8 @@ function adamwByHand(w: number, grads: number[], lr: number, wd: number, b1: num
   return { w, m, v };
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
+// Native (where built): AdamW runs as composed TensorFlow ops (the native ops know the other four kinds).
+for (const backend of ['cpu', 'wasm', ...(readManifest() ? (['tensorflow'] as const) : [])] as const) {
   for (const fused of [true, false]) {
     test(`AdamW equals its definition over two steps; masked weights stay 0 (${backend}, ${fused ? 'fused' : 'composed'})`, async () => {
       await initBackend(backend);
