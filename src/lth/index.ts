@@ -31,3 +31,5 @@ export { interpolate, interpolationPoints, instability, linearPath, l2Distance, 
 export { grokkingMetrics, firstReaching, DEFAULT_GROK_THRESHOLD, type GrokkingMetrics } from './grokking.js';
 export { grokkingPhase, normMatched, phaseIteration, weightNorm, GROKKING_PHASES, type GrokkingPhase } from './grokking-tickets.js';
 export { GROKKING_IDS } from './stage-ids.js';
+export { blockMapping, changeDepth, mappingString, resnetLayout, type ResnetLayout } from './elastic.js';
+export { changeDepthStage } from './change-depth.js';
