@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
-import { modelNameSchema, readMask, readModelCheckpoint, writeCheckpoint, writeMask } from './config.js';
+import { derivedMeta, modelNameSchema, readMask, readModelCheckpoint, writeCheckpoint, writeMask } from './config.js';
 import { blockMapping, changeDepth, mappingString, resnetLayout } from './elastic.js';
 import { completeMask, densityOf, layerInfoOf } from './masks.js';
 
@@ -34,9 +34,7 @@ export const changeDepthStage = defineStage({
       if (w.shape.join() !== q.shape.join()) throw new PipelineError('PARAM_INVALID', `${q.name}: [${w.shape}] from ${p.model}, [${q.shape}] in ${p.target}`, { where, hint: 'stretch and squeeze between members of one ResNet family (same widths)' });
     }
     const targetMask = completeMask(layerInfoOf(target), changeDepth(mask, from.blocks, to.blocks, target.prunable, where), where);
-    const meta: Record<string, string> = { ...ck.metadata, model: p.target, elasticFrom: p.model };
-    for (const k of ['format', 'iteration', 'curve', 'pending_loss']) delete meta[k];
-    await writeCheckpoint(ctx.output('checkpoint'), { iteration: ck.iteration, weights, optimizer: {}, curve: [], pendingLoss: [0, 0] }, meta);
+    await writeCheckpoint(ctx.output('checkpoint'), { iteration: ck.iteration, weights, optimizer: {}, curve: [], pendingLoss: [0, 0] }, derivedMeta(ck.metadata, { model: p.target, elasticFrom: p.model }));
     await writeMask(ctx.output('mask'), targetMask, { model: p.target, method: 'elastic', from: p.model });
     const d = densityOf(targetMask);
     return { from: from.blocks, to: to.blocks, mapping: mappingString(blockMapping(from.blocks, to.blocks)), iteration: ck.iteration, density: d.overall, sourceDensity: densityOf(mask).overall, layers: d.layers };

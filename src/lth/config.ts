@@ -230,6 +230,16 @@ export function optionalInput(paths: readonly string[], name: string, where: str
   return paths[0];
 }
 
+/**
+ * The metadata of a checkpoint carried into one made from it (rewound, transformed, picked), with
+ * `extra`: without the fields encodeCheckpoint writes itself (format, iteration, curve, pending loss).
+ */
+export function derivedMeta(meta: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = { ...meta, ...extra };
+  for (const k of ['format', 'iteration', 'curve', 'pending_loss']) delete out[k];
+  return out;
+}
+
 /** Metadata of checkpoints written by a config: what a later stage checks before using it. */
 export function checkpointMeta(cfg: TrainConfig, extra: Record<string, string | number> = {}): Record<string, string> {
   // The optimizer too: a ticket transferred to another optimizer (Morcos et al. 2019) says where it came from.

@@ -15,7 +15,7 @@ import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
 import type { CurvePoint } from '../nn/train.js';
-import { modelNameSchema, readCheckpoint, readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
+import { derivedMeta, modelNameSchema, readCheckpoint, readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
 import { DEFAULT_GROK_THRESHOLD, firstReaching } from './grokking.js';
 import { completeMask, layerInfoOf } from './masks.js';
 import { readFile } from 'node:fs/promises';
@@ -58,9 +58,7 @@ export const grokkingPhase = defineStage({
     const before = stored.filter((s) => s.iteration <= target).sort((a, b) => b.iteration - a.iteration)[0];
     if (!before) throw new PipelineError('PARAM_INVALID', `no stored checkpoint at or before iteration ${target}`, { where, hint: 'store the dense run\'s iteration 0 (checkpoints: [0, ...])' });
     const ck = await readModelCheckpoint(before.path, p.model, where);
-    const meta: Record<string, string> = { ...ck.metadata, phase: p.phase };
-    for (const k of ['format', 'iteration', 'curve', 'pending_loss']) delete meta[k];
-    await writeCheckpoint(ctx.output('checkpoint'), ck, meta);
+    await writeCheckpoint(ctx.output('checkpoint'), ck, derivedMeta(ck.metadata, { phase: p.phase }));
     return { phase: p.phase, phaseIteration: target, iteration: ck.iteration };
   },
 });
@@ -96,9 +94,7 @@ export const normMatched = defineStage({
     const weights = Object.fromEntries(
       Object.entries(ck.weights).map(([n, t]) => [n, model.prunable.includes(n) ? { shape: t.shape, data: Float32Array.from(t.data, (v) => v * ratio) } : t]),
     );
-    const meta: Record<string, string> = { ...ck.metadata, rewind: `norm-${p.norm}` };
-    for (const k of ['format', 'iteration', 'curve', 'pending_loss']) delete meta[k];
-    await writeCheckpoint(ctx.output('checkpoint'), { iteration: 0, weights, optimizer: {}, curve: [], pendingLoss: [0, 0] }, meta);
+    await writeCheckpoint(ctx.output('checkpoint'), { iteration: 0, weights, optimizer: {}, curve: [], pendingLoss: [0, 0] }, derivedMeta(ck.metadata, { rewind: `norm-${p.norm}` }));
     return { norm: p.norm, ratio, denseNorm: dense, ticketNorm: ticket };
   },
 });

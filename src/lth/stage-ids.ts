@@ -28,3 +28,10 @@ export const GROKKING_IDS = {
   tickets: { generalization: 'ticket', transition: 'ticket-transition', memorization: 'ticket-memorization' },
   controls: { random: 'random', snip: 'snip', synflow: 'synflow', normL1: 'dense-norm-l1', normL2: 'dense-norm-l2' },
 } as const;
+
+/** Ids of pipelines/elastic-tickets.ts: per ordered pair of depths a scope `<source>-to-<target>`, per level its transform and retraining. */
+export const ELASTIC_IDS = {
+  pair: (source: string, target: string): string => `${source}-to-${target}`,
+  transform: 'change-depth',
+  retrain: 'retrain',
+} as const;

@@ -10,6 +10,7 @@ import { pruneAtInitReport } from './prune-at-init-report.js';
 import { strongTicketsReport } from './strong-tickets-report.js';
 import { earlyBirdReport } from './early-bird-report.js';
 import { grokkingTicketsReport } from './grokking-tickets-report.js';
+import { elasticTicketsReport } from './elastic-tickets-report.js';
 
 export const LTH_REPORTS: Readonly<Record<string, ReportDefinition>> = {
   'lenet-mnist-imp': impReport,
@@ -20,4 +21,5 @@ export const LTH_REPORTS: Readonly<Record<string, ReportDefinition>> = {
   'strong-tickets': strongTicketsReport,
   'early-bird': earlyBirdReport,
   'grokking-tickets': grokkingTicketsReport,
+  'elastic-tickets': elasticTicketsReport,
 };

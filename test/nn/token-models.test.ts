@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { encodeCheckpoint, encodeMask } from '../../src/nn/safetensors.js';
 import { toTorchFile } from '../../src/nn/torch-format.js';
 import { compareWithTorch, TORCH_PYTHON } from '../helpers/torch-export.js';
+import { relDiff } from '../helpers/numeric.js';
 
 const BACKENDS: BackendPref[] = ['cpu', 'wasm', ...(readManifest() ? (['tensorflow'] as const) : [])];
 
@@ -75,17 +76,6 @@ async function lossAndGrads(backend: BackendPref, model: Model, p: number): Prom
     model.trainable.forEach((name, i) => (out[`grad ${name}`] = grads[i]!.dataSync() as Float32Array));
   });
   return out;
-}
-
-/** Largest difference relative to the largest magnitude of the reference (as test/nn/native.test.ts). */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let m = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
 }
 
 for (const name of ['modular_mlp_11_32_16', 'modular_transformer_11_16_4_2']) {
