@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
 import { initBackend, type BackendInfo } from '../nn/backend.js';
-import { hasDataset, loadDataset, unknownDatasetMessage, type Dataset } from '../nn/data/index.js';
+import { hasDataset, loadDataset, MODULAR_OPS, unknownDatasetMessage, type Dataset } from '../nn/data/index.js';
 import { decodeCheckpoint, decodeMask, encodeCheckpoint, encodeMask } from '../nn/safetensors.js';
 import { modelNameProblem, type Model } from '../nn/models/index.js';
 import { OPTIMIZER_TYPES } from '../nn/optimizer-types.js';
@@ -18,6 +18,7 @@ import type { Checkpoint, TrainOptions } from '../nn/train.js';
 import { datasetParam, modelParam } from './define.js';
 import { writeFileAtomic } from './fsutil.js';
 import type { Mask } from './masks.js';
+import { DEFAULT_GROK_THRESHOLD, grokkingMetrics, type GrokkingMetrics } from './grokking.js';
 
 export const durationSchema = z.union([z.number().int().nonnegative(), z.string().regex(DURATION_PATTERN, `a duration, ${DURATION_EXAMPLES}`)]);
 
@@ -65,6 +66,15 @@ export const dataOptionsSchema = z.object({
       noise: z.number().min(0).max(1).optional(),
     })
     .optional(),
+  /** The `modular-addition` dataset's options (src/nn/data/modular.ts checks their ranges). */
+  modular: z
+    .object({
+      p: z.number().int().min(2).max(256).optional(),
+      op: z.enum(MODULAR_OPS).optional(),
+      trainFraction: z.number().gt(0).lt(1).optional(),
+      seed: z.number().int().optional(),
+    })
+    .optional(),
 });
 
 export const trainConfigShape = {
@@ -78,6 +88,8 @@ export const trainConfigShape = {
   iterations: durationSchema,
   optimizer: z.enum(OPTIMIZER_TYPES),
   momentum: z.number().min(0).lt(1).optional(),
+  /** Adam / AdamW's second-moment decay (default 0.999; the grokking papers 0.98). */
+  beta2: z.number().min(0).lt(1).optional(),
   weightDecay: z.number().nonnegative().default(0),
   lr: z.number().positive(),
   warmup: durationSchema.default(0),
@@ -88,6 +100,13 @@ export const trainConfigShape = {
   /** Validation every N iterations (the curve and the early-stopping iteration); 0: never. */
   evalEvery: z.number().int().nonnegative().default(100),
   evalBatchSize: positiveInt.default(500),
+  /**
+   * Also evaluate the whole training split at every evaluation point: curves of training and
+   * validation accuracy, and the metrics iterationsToMemorize / iterationsToGeneralize (./grokking.ts).
+   */
+  evalTrain: z.boolean().default(false),
+  /** The accuracy at which a run counts as memorized (training split) or generalized (evaluated split). */
+  grokThreshold: z.number().gt(0).max(1).default(DEFAULT_GROK_THRESHOLD),
   /**
    * L1 penalty on the batch-norm scales (network slimming; src/nn/train.ts adds lambda * sign(gamma)
    * to their gradients). 0: none. The Early-Bird authors keep it when they retrain a channel ticket
@@ -118,6 +137,7 @@ export async function loadData(cfg: Pick<TrainConfig, 'dataset' | 'data'>, files
     ...(d.subset ? { subset: d.subset } : {}),
     ...(d.augment !== undefined ? { augment: d.augment } : {}),
     ...(d.synthetic ? { synthetic: d.synthetic } : {}),
+    ...(d.modular ? { modular: d.modular } : {}),
     ...(log ? { log } : {}),
     progress: false,
   });
@@ -141,12 +161,13 @@ export function trainOptionsOf(
     data,
     batchSize: cfg.batchSize,
     budget: cfg.iterations,
-    optimizer: { type: cfg.optimizer, ...(cfg.momentum !== undefined ? { momentum: cfg.momentum } : {}), weightDecay: cfg.weightDecay },
+    optimizer: { type: cfg.optimizer, ...(cfg.momentum !== undefined ? { momentum: cfg.momentum } : {}), ...(cfg.beta2 !== undefined ? { beta2: cfg.beta2 } : {}), weightDecay: cfg.weightDecay },
     schedule: { lr: cfg.lr, warmup: cfg.warmup, milestones: cfg.milestones, gamma: cfg.gamma },
     dataSeed: cfg.dataSeed,
     augment: data.augmentation !== undefined, // the loader applied the stage's choice, else the dataset's default
     evalEvery: cfg.evalEvery,
     evalSplit: 'validation',
+    ...(cfg.evalTrain ? { evalTrain: true } : {}),
     evalBatchSize: cfg.evalBatchSize,
     ...(cfg.bnL1 > 0 ? { bnL1: cfg.bnL1 } : {}),
     progressEvery: 10,
@@ -180,6 +201,11 @@ export function describeData(data: Dataset): Record<string, number | string> {
   return { dataset: data.name, source: data.source, train: data.size('train'), validation: data.size('validation'), test: data.size('test') };
 }
 
+/** The grokking measures of a run trained with `evalTrain` (none otherwise: the metrics of other runs stay as they were). */
+export function grokkingMetricsOf(cfg: Pick<TrainConfig, 'evalTrain' | 'grokThreshold'>, curve: Parameters<typeof grokkingMetrics>[0]): GrokkingMetrics | Record<string, never> {
+  return cfg.evalTrain ? grokkingMetrics(curve, cfg.grokThreshold) : {};
+}
+
 // ---- artifacts -----------------------------------------------------------------------------
 
 export async function readCheckpoint(path: string): Promise<Checkpoint & { metadata: Record<string, string> }> {
@@ -202,6 +228,16 @@ export async function writeMask(path: string, mask: Mask, metadata: Record<strin
 export function optionalInput(paths: readonly string[], name: string, where: string): string | undefined {
   if (paths.length > 1) throw new PipelineError('PARAM_INVALID', `input '${name}' takes at most one artifact, got ${paths.length}`, { where });
   return paths[0];
+}
+
+/**
+ * The metadata of a checkpoint carried into one made from it (rewound, transformed, picked), with
+ * `extra`: without the fields encodeCheckpoint writes itself (format, iteration, curve, pending loss).
+ */
+export function derivedMeta(meta: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = { ...meta, ...extra };
+  for (const k of ['format', 'iteration', 'curve', 'pending_loss']) delete out[k];
+  return out;
 }
 
 /** Metadata of checkpoints written by a config: what a later stage checks before using it. */

@@ -28,3 +28,8 @@ export { snipScores, synflowScores, snipPrune, synflowPrune } from './saliency.j
 export { phewMask, phewPrune, phewChain, edgeWeights, transitionProbabilities, type PhewLayer, type PhewResult } from './phew.js';
 export { shuffleMask, shuffleMaskStage, shuffleMaskParams } from './mask-variants.js';
 export { interpolate, interpolationPoints, instability, linearPath, l2Distance, type PathResult } from './stability.js';
+export { grokkingMetrics, firstReaching, DEFAULT_GROK_THRESHOLD, type GrokkingMetrics } from './grokking.js';
+export { grokkingPhase, normMatched, phaseIteration, weightNorm, GROKKING_PHASES, type GrokkingPhase } from './grokking-tickets.js';
+export { GROKKING_IDS } from './stage-ids.js';
+export { blockMapping, changeDepth, mappingString, resnetLayout, type ResnetLayout } from './elastic.js';
+export { changeDepthStage } from './change-depth.js';

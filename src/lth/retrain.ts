@@ -14,7 +14,7 @@ import { createModel } from '../nn/models/index.js';
 import { PipelineError } from '../errors.js';
 import { evaluate, train } from '../nn/train.js';
 import { earlyStopMetrics } from './early-stop.js';
-import { checkpointMeta, loadStageData, readMask, readModelCheckpoint, stageBackend, trainConfigSchema, trainOptionsOf, writeCheckpoint } from './config.js';
+import { checkpointMeta, grokkingMetricsOf, loadStageData, readMask, readModelCheckpoint, stageBackend, trainConfigSchema, trainOptionsOf, writeCheckpoint } from './config.js';
 import { completeMask, densityOf, layerInfoOf } from './masks.js';
 
 export const retrain = defineStage({
@@ -51,6 +51,7 @@ export const retrain = defineStage({
       testAccuracy: test.accuracy,
       density: density.overall,
       ...(await earlyStopMetrics(model, result, data, p.evalBatchSize)),
+      ...grokkingMetricsOf(p, result.curve),
       startIteration: start.iteration,
       startDataset,
       startOptimizer,

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { defineStage } from '../engine/index.js';
 import { PipelineError } from '../errors.js';
 import { createModel } from '../nn/models/index.js';
-import { modelNameSchema, readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
+import { derivedMeta, modelNameSchema, readMask, readModelCheckpoint, writeCheckpoint } from './config.js';
 import { applyMask, completeMask, densityOf, layerInfoOf } from './masks.js';
 
 export const rewindParams = z.object({
@@ -49,11 +49,7 @@ export const rewind = defineStage({
     }
     const source = p.mode === 'reinit' ? model.init(p.seed) : ck.weights;
     const weights = applyMask(source, mask);
-    const meta: Record<string, string> = { ...ck.metadata, rewind: p.mode, startIteration: String(p.iteration) };
-    delete meta.format;
-    delete meta.iteration;
-    delete meta.curve;
-    delete meta.pending_loss;
+    const meta = derivedMeta(ck.metadata, { rewind: p.mode, startIteration: String(p.iteration) });
     if (p.mode === 'reinit') meta.initSeed = String(p.seed);
     await writeCheckpoint(ctx.output('checkpoint'), { iteration: p.iteration, weights, optimizer: {}, curve: [], pendingLoss: [0, 0] }, meta);
     return { iteration: p.iteration, mode: p.mode, density: densityOf(mask).overall };

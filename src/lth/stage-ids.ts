@@ -18,3 +18,20 @@ export const TRANSFER_IDS = {
   reinitStart: 'reinit-transferred',
   reinit: 'retrain-transferred-reinit',
 } as const;
+
+/**
+ * Scopes and ids of pipelines/grokking-tickets.ts: per variant a scope (the tickets by the phase of
+ * the dense run they were pruned at, and the controls) holding its `retrain`.
+ */
+export const GROKKING_IDS = {
+  retrain: 'retrain',
+  tickets: { generalization: 'ticket', transition: 'ticket-transition', memorization: 'ticket-memorization' },
+  controls: { random: 'random', snip: 'snip', synflow: 'synflow', normL1: 'dense-norm-l1', normL2: 'dense-norm-l2' },
+} as const;
+
+/** Ids of pipelines/elastic-tickets.ts: per ordered pair of depths a scope `<source>-to-<target>`, per level its transform and retraining. */
+export const ELASTIC_IDS = {
+  pair: (source: string, target: string): string => `${source}-to-${target}`,
+  transform: 'change-depth',
+  retrain: 'retrain',
+} as const;

@@ -10,7 +10,7 @@ import { createModel } from '../nn/models/index.js';
 import { evaluate, train } from '../nn/train.js';
 import { earlyStopMetrics } from './early-stop.js';
 import { fixedIterations } from '../nn/schedule.js';
-import { checkpointMeta, loadStageData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
+import { checkpointMeta, grokkingMetricsOf, loadStageData, stageBackend, trainConfigShape, trainOptionsOf, writeCheckpoint } from './config.js';
 
 /** Rewind candidates stored when the pipeline gives none (those within the budget). */
 export const DEFAULT_REWIND_CANDIDATES = [0, 100, 200, 500, 1000, 2000, 5000, 10000] as const;
@@ -62,6 +62,7 @@ export const trainDense = defineStage<typeof trainDenseParams, 'files', string>(
     return {
       testAccuracy: test.accuracy,
       ...(await earlyStopMetrics(model, result, data, p.evalBatchSize)),
+      ...grokkingMetricsOf(p, result.curve),
       iterations: result.iteration,
       testLoss: test.loss,
       finalTrainLoss: result.finalTrainLoss,

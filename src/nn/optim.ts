@@ -1,5 +1,8 @@
 /**
- * Masked optimizers: SGD, momentum, Nesterov, Adam, all with (L2, PyTorch-style) weight decay.
+ * Masked optimizers: SGD, momentum, Nesterov, Adam, all with (L2, PyTorch-style) weight decay, and
+ * AdamW (Loshchilov & Hutter 2019: Adam with decoupled weight decay, PyTorch's `torch.optim.AdamW`,
+ * the grokking papers' optimizer): the weight is multiplied by 1 - lr * weightDecay before Adam's
+ * step, instead of weightDecay * w being added to the gradient.
  *
  * Invariant: a pruned weight stays exactly zero. Adam's moments and weight decay would otherwise
  * regrow it (the moments of a weight keep their values after its gradient is zeroed, and
@@ -14,9 +17,9 @@ import { core } from './tfjs-core.js';
 import { PipelineError } from '../errors.js';
 import { tf } from './backend.js';
 import { simdKernels } from './kernels/index.js';
-import { OPTIMIZER_KERNEL, registerOptimizerKernels, type OptimizerUpdateAttrs } from './kernels/optimizer.js';
+import { decoupledDecay, OPTIMIZER_KERNEL, registerOptimizerKernels, type OptimizerUpdateAttrs } from './kernels/optimizer.js';
 
-import { OPTIMIZER_TYPES, type OptimizerType } from './optimizer-types.js';
+import { NATIVE_OPTIMIZER_TYPES, OPTIMIZER_TYPES, type OptimizerType } from './optimizer-types.js';
 
 export { OPTIMIZER_TYPES, type OptimizerType };
 
@@ -24,11 +27,11 @@ export interface OptimizerConfig {
   type: OptimizerType;
   /** Momentum coefficient for 'momentum' / 'nesterov' (default 0.9). */
   momentum?: number;
-  /** Adam (defaults 0.9, 0.999, 1e-8). */
+  /** Adam and AdamW (defaults 0.9, 0.999, 1e-8). */
   beta1?: number;
   beta2?: number;
   epsilon?: number;
-  /** L2 penalty added to the gradient: g + weightDecay * w (default 0). */
+  /** L2 penalty added to the gradient: g + weightDecay * w (default 0); AdamW: the decoupled decay, w * (1 - lr * weightDecay). */
   weightDecay?: number;
 }
 
@@ -70,6 +73,7 @@ export function stateNames(type: OptimizerType, p: string): string[] {
     case 'nesterov':
       return [`momentum/${p}`];
     case 'adam':
+    case 'adamw':
       return [`adam_m/${p}`, `adam_v/${p}`];
   }
 }
@@ -114,7 +118,10 @@ export function optimizerStep(
 ): StepResult {
   const t = tf();
   const be = t.getBackend();
-  if (fusedEnabled && (be === 'wasm' || be === 'cpu' || core().getKernel(OPTIMIZER_KERNEL, be))) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
+  const fusedHere = be === 'wasm' || be === 'cpu' || (core().getKernel(OPTIMIZER_KERNEL, be) !== undefined && NATIVE_OPTIMIZER_TYPES.includes(cfg.type));
+  if (fusedEnabled && fusedHere) return fusedStep(cfg, params, grads, state, masks, lr, iteration);
+  const decoupled = cfg.type === 'adamw' && cfg.weightDecay > 0;
+  const decay = decoupledDecay(lr, cfg.weightDecay);
   return t.tidy(() => {
     const newParams: Record<string, Tensor> = {};
     const newState: Record<string, Tensor> = {};
@@ -123,7 +130,7 @@ export function optimizerStep(
       const m = masks[name];
       let g = grads[name]!;
       if (m) g = t.mul(g, m);
-      if (cfg.weightDecay > 0) g = t.add(g, t.mul(p, cfg.weightDecay));
+      if (cfg.weightDecay > 0 && cfg.type !== 'adamw') g = t.add(g, t.mul(p, cfg.weightDecay));
       let upd: Tensor;
       switch (cfg.type) {
         case 'sgd':
@@ -139,7 +146,8 @@ export function optimizerStep(
           upd = cfg.type === 'momentum' ? t.mul(buf, lr) : t.mul(t.add(g, t.mul(buf, cfg.momentum)), lr);
           break;
         }
-        case 'adam': {
+        case 'adam':
+        case 'adamw': {
           const mk = `adam_m/${name}`;
           const vk = `adam_v/${name}`;
           const pm = state[mk];
@@ -157,7 +165,7 @@ export function optimizerStep(
           break;
         }
       }
-      let np = t.sub(p, upd);
+      let np = t.sub(decoupled ? t.mul(p, decay) : p, upd);
       if (m) np = t.mul(np, m);
       newParams[name] = np;
     }

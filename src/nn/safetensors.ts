@@ -145,7 +145,7 @@ export function encodeCheckpoint(ck: Checkpoint, metadata: Record<string, string
     ...metadata,
     format: CHECKPOINT_FORMAT,
     iteration: String(ck.iteration),
-    curve: JSON.stringify(ck.curve.map((c) => [c.iteration, c.trainLoss, c.valLoss, c.valAccuracy])),
+    curve: JSON.stringify(ck.curve.map((c) => [c.iteration, c.trainLoss, c.valLoss, c.valAccuracy, ...(c.trainAccuracy !== undefined ? [c.trainEvalLoss, c.trainAccuracy] : [])])),
     pending_loss: JSON.stringify(ck.pendingLoss),
   });
 }
@@ -161,12 +161,13 @@ export function decodeCheckpoint(bytes: Uint8Array, where = 'checkpoint'): Check
     else weights[k] = { shape: v.shape, data: v.data };
   }
   // JSON has no NaN: the first point's train loss is null.
-  const rows = JSON.parse(f.metadata.curve ?? '[]') as Array<[number, number | null, number, number]>;
-  const curve: CurvePoint[] = rows.map(([iteration, trainLoss, valLoss, valAccuracy]) => ({
+  const rows = JSON.parse(f.metadata.curve ?? '[]') as Array<[number, number | null, number, number, number?, number?]>;
+  const curve: CurvePoint[] = rows.map(([iteration, trainLoss, valLoss, valAccuracy, trainEvalLoss, trainAccuracy]) => ({
     iteration,
     trainLoss: trainLoss ?? NaN,
     valLoss,
     valAccuracy,
+    ...(trainAccuracy !== undefined ? { trainEvalLoss: trainEvalLoss!, trainAccuracy } : {}),
   }));
   const pendingLoss = JSON.parse(f.metadata.pending_loss ?? '[0,0]') as [number, number];
   return { iteration: Number(f.metadata.iteration), weights, optimizer, curve, pendingLoss, metadata: f.metadata };

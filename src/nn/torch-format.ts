@@ -3,7 +3,9 @@
  * `torch.nn` module accepts them:
  * - `<layer>.kernel` -> `<layer>.weight`: dense [in, out] -> (out, in); conv [kh, kw, in, out] ->
  *   (out, in, kh, kw). A dense layer fed by a flattened NHWC activation also has its input rows
- *   reordered from (h, w, c) to PyTorch's (c, h, w) flattening.
+ *   reordered from (h, w, c) to PyTorch's (c, h, w) flattening. An embedding table [vocab, dim]
+ *   is `nn.Embedding.weight` as it is. An attention's `<attn>.in_proj.kernel` [d, 3d] is
+ *   `nn.MultiheadAttention`'s `<attn>.in_proj_weight` (3d, d).
  * - batch norm `<bn>.gamma`/`.beta` -> `.weight`/`.bias`; `running_mean`/`running_var` keep their
  *   names, and `<bn>.num_batches_tracked` (int64, a buffer of every `BatchNorm2d`) is added.
  * - with a mask, pruned weights are written as `torch.nn.utils.prune` keeps them: `<layer>.weight_orig`
@@ -21,6 +23,8 @@ export interface TorchExportOptions {
   mask?: Record<string, { shape: number[]; data: Uint8Array }>;
   /** Dense layers whose input is a flattened NHWC activation, with its [h, w, c] (`fc1` -> [8, 8, 64]). */
   flattenedInputs?: Record<string, readonly [number, number, number]>;
+  /** Layers whose kernel is an embedding table (`embed`): written untransposed, as `nn.Embedding.weight`. */
+  embeddings?: readonly string[];
   /** Value of every batch norm's num_batches_tracked (the training iterations behind the running statistics). */
   batchesTracked?: number;
 }
@@ -36,12 +40,13 @@ export function toTorchStateDict(weights: WeightMap, opts: TorchExportOptions = 
     const [, layer, role] = m as unknown as [string, string, string];
     switch (role) {
       case 'kernel': {
-        const w = kernelToTorch(name, t.shape, t.data, opts.flattenedInputs?.[layer]);
+        const w = kernelToTorch(name, t.shape, t.data, layoutOfLayer(opts, layer));
         const mask = opts.mask?.[name];
+        const param = torchWeightName(layer);
         if (mask) {
-          out[`${layer}.weight_orig`] = w;
-          out[`${layer}.weight_mask`] = kernelToTorch(name, mask.shape, Float32Array.from(mask.data), opts.flattenedInputs?.[layer]);
-        } else out[`${layer}.weight`] = w;
+          out[`${param}_orig`] = w;
+          out[`${param}_mask`] = kernelToTorch(name, mask.shape, Float32Array.from(mask.data), layoutOfLayer(opts, layer));
+        } else out[param] = w;
         break;
       }
       case 'gamma':
@@ -64,7 +69,21 @@ export function toTorchStateDict(weights: WeightMap, opts: TorchExportOptions = 
   return out;
 }
 
-function kernelToTorch(name: string, shape: number[], data: Float32Array, hwc: readonly [number, number, number] | undefined): SafeTensor {
+/** The PyTorch name of a layer's kernel: `<layer>.weight`, or `nn.MultiheadAttention`'s `in_proj_weight` for `<attn>.in_proj`. */
+function torchWeightName(layer: string): string {
+  return layer.endsWith('.in_proj') ? `${layer.slice(0, -'.in_proj'.length)}.in_proj_weight` : `${layer}.weight`;
+}
+
+/** How one layer's kernel is laid out in PyTorch: an embedding table, a dense kernel on a flattened [h, w, c] activation, or the default of its rank. */
+type KernelLayout = 'embedding' | readonly [number, number, number] | undefined;
+
+function layoutOfLayer(opts: Pick<TorchExportOptions, 'flattenedInputs' | 'embeddings'>, layer: string): KernelLayout {
+  return opts.embeddings?.includes(layer) ? 'embedding' : opts.flattenedInputs?.[layer];
+}
+
+function kernelToTorch(name: string, shape: number[], data: Float32Array, layout: KernelLayout): SafeTensor {
+  if (layout === 'embedding') return { dtype: 'F32', shape: [...shape], data };
+  const hwc = layout;
   const t = shape.length === 2 ? denseToTorch(shape, data, hwc) : shape.length === 4 ? convToTorch(shape, data) : undefined;
   if (!t) throw new PipelineError('USAGE', `kernel '${name}' has rank ${shape.length}: only dense (2) and conv (4) kernels have a PyTorch layout`);
   return { dtype: 'F32', ...t };
@@ -118,7 +137,7 @@ export function toTorchFile(bytes: Uint8Array, where: string, maskBytes?: Uint8A
       const [, layer = name, role] = ROLE.exec(name) ?? [];
       // A channel mask (src/lth/channel-masks.ts) also holds batch-norm scales and shifts: BatchNorm's weight and bias.
       if (role === 'gamma' || role === 'beta') tensors[`${layer}.${role === 'gamma' ? 'weight' : 'bias'}_mask`] = { dtype: 'F32', shape: [...m.shape], data: Float32Array.from(m.data) };
-      else tensors[`${layer}.weight_mask`] = kernelToTorch(name, m.shape, Float32Array.from(m.data), layout.flattenedInputs?.[layer]);
+      else tensors[`${torchWeightName(layer)}_mask`] = kernelToTorch(name, m.shape, Float32Array.from(m.data), layoutOfLayer(layout, layer));
     }
     return encodeSafetensors(tensors, { format: 'pt', source: 'lth-pipeline mask', ...pick(file.metadata, ['model']) });
   }
@@ -131,10 +150,11 @@ export function toTorchFile(bytes: Uint8Array, where: string, maskBytes?: Uint8A
   return encodeSafetensors(tensors, { format: 'pt', source: 'lth-pipeline checkpoint', iteration: String(ck.iteration), ...pick(ck.metadata, ['model', 'dataset']) });
 }
 
-/** The flattened inputs of the checkpoint's model (its definition must be known to this process). */
-function layoutOf(model: string | undefined, where: string): Pick<TorchExportOptions, 'flattenedInputs'> {
+/** The flattened inputs and embeddings of the checkpoint's model (its definition must be known to this process). */
+function layoutOf(model: string | undefined, where: string): Pick<TorchExportOptions, 'flattenedInputs' | 'embeddings'> {
   if (model === undefined) throw new PipelineError('USAGE', `${where} does not say which model it belongs to`, { hint: 'only checkpoints and masks written by this project\'s stages can be exported' });
-  return { flattenedInputs: createModel(model).flattenedInputs };
+  const m = createModel(model);
+  return { flattenedInputs: m.flattenedInputs, embeddings: m.embeddings };
 }
 
 function pick(meta: Record<string, string>, keys: string[]): Record<string, string> {

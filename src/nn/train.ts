@@ -25,6 +25,9 @@ export interface CurvePoint {
   trainLoss: number;
   valLoss: number;
   valAccuracy: number;
+  /** With `evalTrain`: loss and accuracy on the whole training split at this point (the grokking papers' curves). */
+  trainEvalLoss?: number;
+  trainAccuracy?: number;
 }
 
 export interface Checkpoint {
@@ -76,6 +79,8 @@ export interface TrainOptions {
   /** Evaluate every N iterations (and at the end) on `evalSplit`; 0 or absent: never. */
   evalEvery?: number;
   evalSplit?: Split;
+  /** Also evaluate the whole training split at every evaluation point (the curve's trainAccuracy; default false). */
+  evalTrain?: boolean;
   evalBatchSize?: number;
   /** Iterations at which `onCheckpoint` receives a checkpoint (0 and the budget allowed). */
   checkpointAt?: number[];
@@ -303,11 +308,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const evalPoint = async (iteration: number): Promise<boolean> => {
     if (curve.some((c) => c.iteration === iteration)) return false;
     const r = evaluateTensors(model, { ...params, ...buffers }, data, evalSplit, evalBatch);
+    const tr = o.evalTrain ? evaluateTensors(model, { ...params, ...buffers }, data, 'train', evalBatch) : undefined;
     curve.push({
       iteration,
       trainLoss: itersSinceEval > 0 ? lossSinceEval / itersSinceEval : NaN,
       valLoss: r.loss,
       valAccuracy: r.accuracy,
+      ...(tr ? { trainEvalLoss: tr.loss, trainAccuracy: tr.accuracy } : {}),
     });
     if (r.loss < bestLoss) {
       if (bestWeights) disposeMap(bestWeights);

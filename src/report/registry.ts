@@ -9,6 +9,8 @@ import { ticketTransferReport } from './ticket-transfer-report.js';
 import { pruneAtInitReport } from './prune-at-init-report.js';
 import { strongTicketsReport } from './strong-tickets-report.js';
 import { earlyBirdReport } from './early-bird-report.js';
+import { grokkingTicketsReport } from './grokking-tickets-report.js';
+import { elasticTicketsReport } from './elastic-tickets-report.js';
 
 export const LTH_REPORTS: Readonly<Record<string, ReportDefinition>> = {
   'lenet-mnist-imp': impReport,
@@ -18,4 +20,6 @@ export const LTH_REPORTS: Readonly<Record<string, ReportDefinition>> = {
   'prune-at-init': pruneAtInitReport,
   'strong-tickets': strongTicketsReport,
   'early-bird': earlyBirdReport,
+  'grokking-tickets': grokkingTicketsReport,
+  'elastic-tickets': elasticTicketsReport,
 };

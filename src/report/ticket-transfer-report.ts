@@ -30,7 +30,7 @@ export const TICKET_TRANSFER_SCOPES = {
 
 /** Role ids `imp` gives a level's retrainings (src/lth/imp.ts). */
 
-const OPTIMIZER_TITLES: Record<string, string> = { sgd: 'SGD', momentum: 'SGD with momentum', nesterov: 'SGD with Nesterov momentum', adam: 'Adam' };
+const OPTIMIZER_TITLES: Record<string, string> = { sgd: 'SGD', momentum: 'SGD with momentum', nesterov: 'SGD with Nesterov momentum', adam: 'Adam', adamw: 'AdamW' };
 const optimizerTitle = (o: unknown): string => OPTIMIZER_TITLES[String(o)] ?? String(o);
 
 interface Line {

@@ -70,19 +70,80 @@ class ResNet20(nn.Module):
         return self.fc(torch.mean(x, dim=(2, 3)))
 
 
+class ModularMLP(nn.Module):
+    """gouki510/Grokking-Tickets' OnlyMLP (no hidden layers) in torch.nn modules: modular_mlp_<p>_<dEmb>_<dHidden>."""
+
+    def __init__(self, p, d_emb=500, d_hidden=48):
+        super().__init__()
+        self.embed = nn.Embedding(p, d_emb)
+        self.inproj = nn.Linear(d_emb, d_hidden, bias=False)
+        self.outproj = nn.Linear(d_hidden, d_emb, bias=False)
+        self.unembed = nn.Linear(d_emb, p, bias=False)
+
+    def forward(self, x):
+        tokens = x.reshape(x.shape[0], -1).long()  # our [1, 2, 1] examples: the two operand ids
+        return self.unembed(self.outproj(F.relu(self.inproj(self.embed(tokens).sum(1)))))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, heads, bias=False, batch_first=True)
+        self.mlp_in = nn.Linear(d, 4 * d, bias=False)
+        self.mlp_out = nn.Linear(4 * d, d, bias=False)
+
+    def forward(self, x):
+        T = x.shape[1]
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        x = x + self.attn(x, x, x, attn_mask=causal, need_weights=False)[0]
+        return x + self.mlp_out(F.relu(self.mlp_in(x)))
+
+
+class ModularTransformer(nn.Module):
+    """Nanda et al.'s one-layer grokking transformer (no layer norm, no biases): modular_transformer_<p>_<d>_<heads>_<layers>."""
+
+    def __init__(self, p, d=128, heads=4, layers=1, n_ctx=2):
+        super().__init__()
+        self.embed = nn.Embedding(p, d)
+        self.pos_embed = nn.Embedding(n_ctx, d)
+        self.blocks = nn.ModuleList([TransformerBlock(d, heads) for _ in range(layers)])
+        self.unembed = nn.Linear(d, p, bias=False)
+
+    def forward(self, x):
+        tokens = x.reshape(x.shape[0], -1).long()
+        h = self.embed(tokens) + self.pos_embed(torch.arange(tokens.shape[1]))
+        for block in self.blocks:
+            h = block(h)
+        return self.unembed(h[:, -1])
+
+
 MODELS = {"lenet300100": LeNet300100, "resnet20": ResNet20}
+
+
+def make_model(name):
+    for prefix, cls in (("modular_mlp_", ModularMLP), ("modular_transformer_", ModularTransformer)):
+        if name.startswith(prefix):
+            return cls(*[int(v) for v in name[len(prefix):].split("_")])
+    return MODELS[name]()
 
 
 def main():
     model_name, state_file, io_file = sys.argv[1:4]
     mask_file = sys.argv[4] if len(sys.argv) > 4 else None
     state = load_file(state_file)
-    model = MODELS[model_name]()
+    model = make_model(model_name)
     # Layers the export wrote as torch.nn.utils.prune keeps them get the same reparametrisation.
+    pruned = []
     for key in state:
-        if key.endswith(".weight_mask"):
-            prune.identity(model.get_submodule(key[: -len(".weight_mask")]), "weight")
+        if key.endswith("weight_mask"):  # <module>.weight_mask, or an attention's <module>.in_proj_weight_mask
+            module, param = key[: -len("_mask")].rsplit(".", 1)
+            prune.identity(model.get_submodule(module), param)
+            pruned.append((model.get_submodule(module), param))
     model.load_state_dict(state, strict=True)
+    # prune recomputes weight = weight_orig * weight_mask in the module's forward hook; MultiheadAttention
+    # reads out_proj.weight without calling out_proj, so compute every pruned weight from what was loaded.
+    for module, param in pruned:
+        setattr(module, param, getattr(module, f"{param}_orig") * getattr(module, f"{param}_mask"))
     model.eval()
     io = load_file(io_file)
     with torch.no_grad():
@@ -93,9 +154,14 @@ def main():
         raw = load_file(mask_file)
         for name, m in raw.items():
             layer = name[: -len(".kernel")]
-            exported = state[f"{layer}.weight_mask"]
+            if layer.endswith(".in_proj"):
+                layer = layer[: -len(".in_proj")]
+                exported = state[f"{layer}.in_proj_weight_mask"]
+            else:
+                exported = state[f"{layer}.weight_mask"]
             ours_t = m.to(torch.float32)
-            ours_t = ours_t.t() if ours_t.dim() == 2 else ours_t.permute(3, 2, 0, 1)
+            if not isinstance(model.get_submodule(layer), nn.Embedding):  # an embedding table keeps its layout
+                ours_t = ours_t.t() if ours_t.dim() == 2 else ours_t.permute(3, 2, 0, 1)
             assert set(exported.unique().tolist()) <= {0.0, 1.0}, f"{layer}: mask values {exported.unique().tolist()}"
             assert torch.equal(exported, ours_t), f"{layer}: exported mask differs from ours"
             masks += 1

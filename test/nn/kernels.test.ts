@@ -168,8 +168,9 @@ test('fused optimizer update (wasm, cpu) is bitwise the composed element-wise up
   const n = prod(shape);
   const maskv = Float32Array.from(rand(n, 20), (v) => (v > 0 ? 1 : 0));
   for (const backend of ['wasm', 'cpu'] as const) {
-    for (const type of ['sgd', 'momentum', 'nesterov', 'adam'] as const) {
-      for (const weightDecay of [0, 5e-4]) {
+    for (const type of ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const) {
+      // 1: the grokking papers' AdamW decay (lr * weightDecay = 0.01..0.03 here).
+      for (const weightDecay of [0, 5e-4, 1]) {
         const runSteps = async (fused: boolean) => {
           await initBackend(backend);
           const t = tf();
@@ -275,4 +276,22 @@ test('maxPool gradient wasm = cpu (strides 1 and 2, same and valid, overlapping 
       assertClose(wasm.data[1]!, cpu.data[1]!, `maxPool grad f=${f} s=${s} ${pad} ${shape}`);
     }
   }
+});
+
+test('UnsortedSegmentSum (wasm, ours) = cpu: the gradient of gather, repeated and missing ids', async () => {
+  const ids = Int32Array.from([3, 0, 3, 3, 1, 0, 6]); // segment 2, 4, 5 get nothing; 6 is out of range
+  const fn = () => {
+    const t = tf();
+    return [t.unsortedSegmentSum(t.tensor(rand(7 * 5, 60), [7, 5]), t.tensor1d(ids, 'int32'), 6)];
+  };
+  const cpu = await on('cpu', fn);
+  const wasm = await on('wasm', fn);
+  assert.deepEqual(wasm.shapes, [[6, 5]]);
+  assertClose(wasm.data[0]!, cpu.data[0]!, 'segment sum', 1e-6);
+  const grad = () => {
+    const t = tf();
+    const table = t.tensor(rand(4 * 3, 61), [4, 3]);
+    return [t.grad((w: import('@tensorflow/tfjs-core').Tensor) => t.sum(t.mul(t.gather(w, t.tensor1d([2, 2, 0], 'int32')), t.tensor(rand(9, 62), [3, 3]))))(table)];
+  };
+  assertClose((await on('wasm', grad)).data[0]!, (await on('cpu', grad)).data[0]!, 'gather gradient', 1e-6);
 });

@@ -256,7 +256,7 @@ test('definition mistakes are PIPELINE_INVALID where the model is defined; built
       (e: unknown) => isPipelineError(e, 'PIPELINE_INVALID') && message.test(e.message) && /\/project\/bad\.ts:1/.test(e.where ?? ''),
       def.name,
     );
-  bad({ name: 'no-flatten', build: (l) => [l.dense(10)] }, /dense 'fc1' needs a flat input \[n\], got \[28, 28, 1\]/);
+  bad({ name: 'no-flatten', build: (l) => [l.dense(10)] }, /dense 'fc1' needs a flat input \[n\] or a sequence \[tokens, n\], got \[28, 28, 1\]/);
   bad({ name: 'wrong-output', build: (l) => [l.flatten(), l.dense(7)] }, /output is \[7\], not the \[10\]/);
   bad({ name: 'same-names', build: (l) => [l.flatten(), l.dense(20, { name: 'fc' }), l.dense(10, { name: 'fc' })] }, /two weights are named 'fc.kernel'/);
   bad({ name: 'no-shortcut', build: (l) => [l.residual([l.conv(4)]), l.flatten(), l.dense(10)] }, /residual: the main path gives \[28, 28, 4\], the shortcut \[28, 28, 1\]/);

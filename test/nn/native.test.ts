@@ -23,6 +23,7 @@ import { Rng } from '../../src/nn/rng.js';
 import type { MaskMap } from '../../src/nn/tensormap.js';
 import { readCheckpoint, replayDense, trainDense } from '../../src/lth/index.js';
 import { runStage, sameBits, SYNTH } from '../lth/helpers.js';
+import { relDiff } from '../helpers/numeric.js';
 
 const build = readManifest();
 const skip = build ? false : `the native backend is not built in ${nativeDir()} (npx pipeline setup native builds it)`;
@@ -54,17 +55,6 @@ async function lossAndGrads(backend: BackendPref, model: Model, batch: number): 
     names.forEach((n, i) => (out[`grad ${n}`] = grads[i]!.dataSync() as Float32Array));
   });
   return out;
-}
-
-/** Largest difference relative to the largest magnitude of the reference. */
-function relDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let m = 1e-12;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {

@@ -64,13 +64,14 @@ test('pruned weights stay exactly 0 after 50 steps of every optimizer with weigh
     { type: 'momentum', momentum: 0.9, weightDecay: 5e-4 },
     { type: 'nesterov', momentum: 0.9, weightDecay: 5e-4 },
     { type: 'adam', weightDecay: 1e-4 },
+    { type: 'adamw', weightDecay: 1 },
   ];
   for (const optimizer of opts) {
     // Dense training first, so that the optimizer state (momentum, Adam moments) is non-zero for
     // the weights the mask then removes: the case where a naive implementation regrows them.
     let dense: Checkpoint | undefined;
     await train(base({ optimizer, budget: '10it', checkpointAt: [10], onCheckpoint: (c) => void (dense = c), schedule: { lr: 0.01 } }));
-    assert.ok(dense && Object.keys(dense.optimizer).length === (optimizer.type === 'sgd' ? 0 : optimizer.type === 'adam' ? 12 : 6));
+    assert.ok(dense && Object.keys(dense.optimizer).length === (optimizer.type === 'sgd' ? 0 : optimizer.type === 'adam' || optimizer.type === 'adamw' ? 12 : 6));
     const r = await train(base({ optimizer, mask, budget: '60it', resume: dense, schedule: { lr: 0.01 } }));
     assert.equal(r.iteration, 60);
     assertMaskedZero(r.weights, mask, optimizer.type);

@@ -20,11 +20,13 @@ import {
   formatClasses,
 } from './registry.js';
 import { channelStats, defaultValidationSize, splitValidation, subsetOf } from './splits.js';
+import { type ModularDatasetOptions, modularOptions, modularSplits } from './modular.js';
 import { type SyntheticDatasetOptions, syntheticClasses, syntheticSplits } from './synthetic.js';
 
 export type { DatasetName } from './registry.js';
 export type { VerifyMode } from './official.js';
 export type { SyntheticDatasetOptions } from './synthetic.js';
+export type { ModularDatasetOptions } from './modular.js';
 
 export interface LoadDatasetOptions {
   /** A folder holding the files (or, for CIFAR, the archive or the extracted folder). Searched first. */
@@ -37,7 +39,7 @@ export interface LoadDatasetOptions {
   splitSeed?: number;
   /**
    * Examples held out of the training set for validation (default 5000, or a tenth of a training
-   * set under 50000). Datasets with their own validation split (synthetic, arrays that give one) keep it.
+   * set under 50000). Datasets with their own validation split (synthetic, modular, arrays that give one) keep it.
    */
   validationSize?: number;
   /** Keep only the first N examples of a split after a seeded shuffle (smoke runs). */
@@ -46,6 +48,8 @@ export interface LoadDatasetOptions {
   augment?: boolean;
   /** Options of the synthetic dataset. */
   synthetic?: SyntheticDatasetOptions;
+  /** Options of the `modular-addition` dataset (p, op, trainFraction, seed). */
+  modular?: ModularDatasetOptions;
   /** Progress messages (default: stderr). */
   log?: (line: string) => void;
   /** Show download progress bars (default: when stderr is a TTY). */
@@ -172,6 +176,10 @@ async function loadSplits(name: string, source: DatasetSource, opts: LoadDataset
     case 'synthetic': {
       const s = syntheticSplits(opts.synthetic);
       return { ...s, numClasses: syntheticClasses(opts.synthetic), source: `synthetic(seed=${opts.synthetic?.seed ?? 0})` };
+    }
+    case 'modular': {
+      const o = modularOptions(opts.modular);
+      return { ...modularSplits(o), numClasses: o.p, source: `modular(a ${o.op} b mod ${o.p}, trainFraction=${o.trainFraction}, seed=${o.seed})` };
     }
   }
 }

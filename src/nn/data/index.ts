@@ -47,6 +47,8 @@ export type {
 /** Split helpers: seeded validation hold-out, seeded subsets, per-channel statistics; synthetic splits. */
 export { splitValidation, subsetOf, channelStats, selectExamples, defaultValidationSize } from './splits.js';
 export { syntheticSplits } from './synthetic.js';
+export { modularSplits, modularLabel, modularPairs, modularOptions, modInverse, MODULAR_OPS, MODULAR_SHAPE } from './modular.js';
+export type { ModularDatasetOptions, ModularOp } from './modular.js';
 
 /** Batching: normalised NHWC batches, the training order, augmentation draws, evaluation chunks. */
 export { makeBatch, batchIndices, augmentationDraw, sequentialBatches, CIFAR_AUGMENTATION } from './batch.js';

@@ -6,7 +6,8 @@
  * - `mnist`, `fashion-mnist` (IDX files), `cifar10`, `cifar100` (CIFAR binary files): the official
  *   files, looked for in the usual folders (src/nn/data/locate.ts), checked against the published
  *   checksums and downloaded when allowed;
- * - `synthetic`: seeded class patterns plus noise (src/nn/data/synthetic.ts).
+ * - `synthetic`: seeded class patterns plus noise (src/nn/data/synthetic.ts);
+ * - `modular-addition`: `a op b mod p` for op in + - * / (src/nn/data/modular.ts), the grokking papers' data.
  *
  * A project adds its own with {@link registerDataset} (the public `defineDataset` wraps it), from
  * - in-memory arrays (`kind: 'arrays'`): uint8 or float32 NHWC images with labels, train and
@@ -27,10 +28,10 @@ import { CIFAR_AUGMENTATION } from './batch.js';
 import { OFFICIAL_FILES, type OfficialFile } from './sources.js';
 
 /** The built-in datasets. */
-export const BUILTIN_DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'synthetic'] as const;
+export const BUILTIN_DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'synthetic', 'modular-addition'] as const;
 export type BuiltinDatasetName = (typeof BUILTIN_DATASETS)[number];
-/** The built-in datasets read from official files (all but `synthetic`). */
-export type FileDatasetName = Exclude<BuiltinDatasetName, 'synthetic'>;
+/** The built-in datasets read from official files (all but the generated ones). */
+export type FileDatasetName = Exclude<BuiltinDatasetName, 'synthetic' | 'modular-addition'>;
 /** A registered dataset's name: a built-in one (spelled out for editors) or one a project registered. */
 export type DatasetName = BuiltinDatasetName | (string & {});
 
@@ -110,9 +111,14 @@ export interface SyntheticSource extends SourceOptions {
   readonly kind: 'synthetic';
 }
 
+/** The built-in algorithmic dataset (its p, op and train fraction come with each load). */
+export interface ModularSource extends SourceOptions {
+  readonly kind: 'modular';
+}
+
 /** What a project may register. */
 export type UserDatasetSource = ArraysSource | FilesSource;
-export type DatasetSource = UserDatasetSource | OfficialSource | SyntheticSource;
+export type DatasetSource = UserDatasetSource | OfficialSource | SyntheticSource | ModularSource;
 
 /** Default number of classes of a file format. */
 export function formatClasses(format: FileFormat): number {
@@ -129,6 +135,7 @@ const BUILTIN: Readonly<Record<BuiltinDatasetName, DatasetSource>> = {
   cifar10: { kind: 'official', format: 'cifar10', files: OFFICIAL_FILES.cifar10, numClasses: 10, title: 'CIFAR-10', ...FORMAT_DEFAULTS.cifar10 },
   cifar100: { kind: 'official', format: 'cifar100', files: OFFICIAL_FILES.cifar100, numClasses: 100, title: 'CIFAR-100', ...FORMAT_DEFAULTS.cifar100 },
   synthetic: { kind: 'synthetic', title: 'synthetic' },
+  'modular-addition': { kind: 'modular', title: 'modular arithmetic' },
 };
 
 const registered = new Map<string, UserDatasetSource>();

@@ -11,6 +11,7 @@
  * - ./reduce.ts: Sum / Mean over leading axes.
  * - ./pool.ts: MaxPoolGrad.
  * - ./identity.ts: Identity, and Cast to the same dtype.
+ * - ./segment.ts: UnsortedSegmentSum (upstream has none: the gradient of gather, of an embedding).
  * (The fused batch norm and optimizer kernels, ./batchnorm.ts and ./optimizer.ts, are new kernels
  * registered by their users.) This file registers the overrides above.
  *
@@ -23,6 +24,7 @@ import { cast, identity } from './identity.js';
 import { batchMatMul } from './matmul.js';
 import { maxPoolGrad } from './pool.js';
 import { leadingReduce } from './reduce.js';
+import { unsortedSegmentSum } from './segment.js';
 import { BACKEND, original } from './wasm-backend.js';
 
 export { simdKernels, useSimdKernels } from './wasm-backend.js';
@@ -37,6 +39,7 @@ const OVERRIDES: Array<[string, KernelFunc]> = [
   ['Identity', identity],
   ['MaxPoolGrad', maxPoolGrad],
   ['Cast', cast],
+  ['UnsortedSegmentSum', unsortedSegmentSum],
 ];
 
 /** Names of the kernels this module registers for the 'wasm' backend. */

@@ -10,7 +10,7 @@
  * bitwise the same weights (checked in test/nn/kernels.test.ts).
  *
  * Inputs: p, g, and optionally mask, s1 (momentum buffer or Adam's m), s2 (Adam's v).
- * Outputs: [newP] (sgd), [newP, newBuf] (momentum, nesterov), [newP, newM, newV] (adam).
+ * Outputs: [newP] (sgd), [newP, newBuf] (momentum, nesterov), [newP, newM, newV] (adam, adamw).
  */
 import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { core } from '../tfjs-core.js';
@@ -39,7 +39,7 @@ interface Mem {
 }
 
 /** New weights, plus the momentum buffer or Adam's two moments. */
-export const optimizerOutputCount = (type: OptimizerUpdateAttrs['type']): number => (type === 'sgd' ? 1 : type === 'adam' ? 3 : 2);
+export const optimizerOutputCount = (type: OptimizerUpdateAttrs['type']): number => (type === 'sgd' ? 1 : type === 'adam' || type === 'adamw' ? 3 : 2);
 
 function wasmMem(backend: unknown): Mem {
   const b = wasmBackend(backend);
@@ -62,6 +62,15 @@ function cpuMem(backend: unknown): Mem {
 
 const f = Math.fround;
 
+/**
+ * AdamW's factor on the weight before the step, 1 - lr * weightDecay, in float32 operations (the
+ * product rounded, then the difference): every path multiplies by this one float32 value, so the
+ * composed, fused and SIMD updates agree bit for bit.
+ */
+export function decoupledDecay(lr: number, weightDecay: number): number {
+  return f(1 - f(f(lr) * f(weightDecay)));
+}
+
 /** Monomorphic arguments of the loops (absent arrays are replaced by P and a false flag). */
 interface LoopArgs {
   n: number;
@@ -71,6 +80,9 @@ interface LoopArgs {
   hasM: boolean;
   wd: number;
   hasWd: boolean;
+  /** AdamW: the weight is multiplied by `decay` before the step (and `hasWd` is false). */
+  decay: number;
+  hasDecay: boolean;
   NP: Float32Array;
   S1: Float32Array;
   hasS1: boolean;
@@ -109,7 +121,7 @@ function momentumLoop(o: LoopArgs, lr: number, mom: number, nesterov: boolean): 
 }
 
 function adamLoop(o: LoopArgs, b1: number, b2: number, c1: number, c2: number, bc2: number, eps: number, step: number): void {
-  const { n, P, G, M, hasM, wd, hasWd, NP, S1, hasS1, S2, hasS2, O1, O2 } = o;
+  const { n, P, G, M, hasM, wd, hasWd, decay, hasDecay, NP, S1, hasS1, S2, hasS2, O1, O2 } = o;
   for (let i = 0; i < n; i++) {
     let gi = G[i]!;
     if (hasM) gi = f(gi * M[i]!);
@@ -120,7 +132,8 @@ function adamLoop(o: LoopArgs, b1: number, b2: number, c1: number, c2: number, b
     O1[i] = m;
     O2[i] = v;
     const denom = f(f(Math.sqrt(f(v / bc2))) + eps);
-    let np = f(P[i]! - f(f(m * step) / denom));
+    const p = hasDecay ? f(P[i]! * decay) : P[i]!;
+    let np = f(p - f(f(m * step) / denom));
     if (hasM) np = f(np * M[i]!);
     NP[i] = np;
   }
@@ -141,6 +154,7 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
   const NP = mem.get(outs[0]!);
   const lr = f(a.lr);
   const wd = f(a.weightDecay);
+  const decoupled = a.type === 'adamw' && a.weightDecay > 0;
   const o: LoopArgs = {
     n: P.length,
     P,
@@ -148,7 +162,9 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
     M: M ?? P,
     hasM: M !== undefined,
     wd,
-    hasWd: a.weightDecay > 0,
+    hasWd: a.weightDecay > 0 && a.type !== 'adamw',
+    decay: decoupled ? decoupledDecay(a.lr, a.weightDecay) : 1,
+    hasDecay: decoupled,
     NP,
     S1: S1 ?? P,
     hasS1: S1 !== undefined,
@@ -166,6 +182,7 @@ function update(mem: Mem, inputs: Record<string, TensorInfo>, a: OptimizerUpdate
       momentumLoop(o, lr, f(a.momentum), a.type === 'nesterov');
       break;
     case 'adam':
+    case 'adamw':
       adamLoop(o, f(a.beta1), f(a.beta2), f(1 - a.beta1), f(1 - a.beta2), f(a.bc2), f(a.epsilon), f(a.lr / a.bc1));
       break;
   }
@@ -194,7 +211,9 @@ function simdUpdate(k: SimdKernels, backend: unknown, inputs: Record<string, Ten
     o1: at(outs[1]),
     o2: at(outs[2]),
     lr: a.lr,
-    wd: a.weightDecay > 0 ? a.weightDecay : 0,
+    // AdamW's decay multiplies the weight (the factor may be 0 when lr * weightDecay = 1: hence hasWd).
+    hasWd: a.weightDecay > 0,
+    wd: a.type === 'adamw' ? decoupledDecay(a.lr, a.weightDecay) : a.weightDecay,
     momentum: a.momentum,
     b1: a.beta1,
     b2: a.beta2,

@@ -11,8 +11,9 @@
  */
 export { createModel, registerModel, unregisterModel, modelNameProblem, unknownModelMessage, MODEL_NAMES, MODEL_FAMILIES, type ModelName, type ModelSource } from './registry.js';
 export { buildModel, countParams, type Model, type ModelDefinition, type ModelOptions, type BuildOptions, type ForwardResult } from './model.js';
+export { layers, type LayerBuilders } from './builders.js';
+export { embedding, positionEmbedding, layerNorm, selfAttention, sumTokens, lastToken, LAYER_NORM_EPS, type EmbeddingOptions, type AttentionOptions } from './token-layers.js';
 export {
-  layers,
   conv,
   dense,
   batchNorm,
@@ -28,7 +29,6 @@ export {
   basicBlock,
   NetworkBuilder,
   type Layer,
-  type LayerBuilders,
   type BuiltLayer,
   type ForwardContext,
   type ForwardOptions,

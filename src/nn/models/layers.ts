@@ -106,6 +106,8 @@ export class NetworkBuilder {
   readonly flattenedInputs: Record<string, readonly [number, number, number]> = {};
   /** Shapes that `flatten` made from an image (element-wise layers pass the same shape object on). */
   readonly flattened = new WeakMap<Shape, readonly [number, number, number]>();
+  /** Layers whose kernel is an embedding table [vocab, dim] (./token-layers.ts): PyTorch's layout already, not transposed on export. */
+  readonly embeddings: string[] = [];
   /** Output shapes made by a conv or dense layer, with its kernel's name (element-wise layers pass the same shape object on). */
   readonly producedBy = new WeakMap<Shape, string>();
   private readonly counters = new Map<string, number>();
@@ -158,10 +160,16 @@ export class NetworkBuilder {
     this.add({ name: `${layer}.bias`, shape: [n], role: 'bias', init: 'zeros', trainable: true });
   }
 
-  batchNorm(layer: string, c: number, producer?: string): void {
+  /** A scale (at 1) and a shift (at 0) per channel: a batch norm's, or a layer norm's (./token-layers.ts). */
+  scaleShift(layer: string, c: number, producer?: string): void {
     const from = producer === undefined ? {} : { producer };
     this.add({ name: `${layer}.gamma`, shape: [c], role: 'gamma', init: 'ones', trainable: true, ...from });
     this.add({ name: `${layer}.beta`, shape: [c], role: 'beta', init: 'zeros', trainable: true, ...from });
+  }
+
+  batchNorm(layer: string, c: number, producer?: string): void {
+    const from = producer === undefined ? {} : { producer };
+    this.scaleShift(layer, c, producer);
     this.add({ name: `${layer}.running_mean`, shape: [c], role: 'running_mean', init: 'zeros', trainable: false, ...from });
     this.add({ name: `${layer}.running_var`, shape: [c], role: 'running_var', init: 'ones', trainable: false, ...from });
   }
@@ -257,28 +265,38 @@ export interface DenseOptions {
   name?: string;
 }
 
-/** Fully connected layer with `units` outputs (a prunable kernel, kind 'fc'; the network's last kernel is its output layer). */
+/**
+ * Fully connected layer with `units` outputs (a prunable kernel, kind 'fc'; the network's last
+ * kernel is its output layer). On a sequence [T, d] (./token-layers.ts) it applies to each token:
+ * [T, units], as PyTorch's `nn.Linear` on the last axis.
+ */
 export function dense(units: number, o: DenseOptions = {}): Layer {
   return (net, input) => {
     const name = net.layerName('fc', o.name);
     const what = `dense '${name}'`;
-    if (input.length !== 1) net.fail(`${what} needs a flat input [n], got [${input.join(', ')}]`, 'put flatten() (or globalAvgPool()) before it');
+    if (input.length !== 1 && input.length !== 2) net.fail(`${what} needs a flat input [n] or a sequence [tokens, n], got [${input.join(', ')}]`, 'put flatten() (or globalAvgPool()) before it');
+    const tokens = input.length === 2 ? input[0]! : undefined;
+    const nIn = input[input.length - 1]!;
     const out = positiveInt(net, `${what}: units`, units);
     const bias = o.bias ?? true;
-    net.kernel(name, [input[0]!, out], 'fc', o.init);
+    net.kernel(name, [nIn, out], 'fc', o.init);
     if (bias) net.bias(name, out);
     const unflattened = net.flattened.get(input);
     if (unflattened) net.flattenedInputs[name] = unflattened;
-    const shape: Shape = [out];
+    const shape: Shape = tokens === undefined ? [out] : [tokens, out];
     net.producedBy.set(shape, `${name}.kernel`);
+    const flat = (x: Tensor, c: ForwardContext): Tensor => {
+      const t = tf();
+      const y = t.matMul(x as Tensor2D, c.weight(`${name}.kernel`) as Tensor2D);
+      return bias ? t.add(y, c.weight(`${name}.bias`)) : y;
+    };
+    if (tokens !== undefined) {
+      return { shape, forward: (x, c) => tf().reshape(flat(tf().reshape(x, [-1, nIn]), c), [x.shape[0]!, tokens, out]) };
+    }
     return {
       shape,
       ops: [bias ? { op: 'dense', kernel: `${name}.kernel`, bias: `${name}.bias` } : { op: 'dense', kernel: `${name}.kernel` }],
-      forward: (x, c) => {
-        const t = tf();
-        const y = t.matMul(x as Tensor2D, c.weight(`${name}.kernel`) as Tensor2D);
-        return bias ? t.add(y, c.weight(`${name}.bias`)) : y;
-      },
+      forward: flat,
     };
   };
 }
@@ -475,7 +493,3 @@ export function basicBlock(filters: number, o: BasicBlockOptions = {}): Layer {
     );
   };
 }
-
-/** The builders, as `build(l)` of a model definition receives them. */
-export const layers = { conv, dense, batchNorm, relu, maxPool, avgPool, globalAvgPool, flatten, dropout, sequential, block, residual, basicBlock } as const;
-export type LayerBuilders = typeof layers;

@@ -9,7 +9,8 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { PipelineError } from '../../errors.js';
 import { sizeOf, type WeightMap } from '../tensormap.js';
 import { initTensor, type KernelInit } from './init.js';
-import { layers, NetworkBuilder, sequential, type ForwardOptions, type Layer, type LayerBuilders, type LayerKind, type LayerOp, type ParamSpec } from './layers.js';
+import { layers, type LayerBuilders } from './builders.js';
+import { NetworkBuilder, sequential, type ForwardOptions, type Layer, type LayerKind, type LayerOp, type ParamSpec } from './layers.js';
 
 export interface ForwardResult {
   logits: Tensor2D;
@@ -67,6 +68,8 @@ export interface Model {
    * Conv-6: [4, 4, 256]): we flatten NHWC, PyTorch (C, H, W), so an export reorders their rows.
    */
   flattenedInputs: Record<string, readonly [number, number, number]>;
+  /** Layers whose kernel is an embedding table [vocab, dim] (PyTorch's `nn.Embedding` layout: exported as it is). */
+  embeddings: string[];
   /** What the network computes, where it is made only of known operations (`BuiltLayer.ops`). */
   layerOps?: readonly LayerOp[];
   /** The seeded initial weights (default: the seed given to createModel). */
@@ -113,6 +116,7 @@ export function buildModel(def: ModelDefinition, opts: ModelOptions = {}, where?
     outputLayer,
     layerKinds: { ...net.kinds, [outputLayer]: 'output' },
     flattenedInputs: { ...net.flattenedInputs },
+    embeddings: [...net.embeddings],
     ...(built.ops ? { layerOps: built.ops } : {}),
     init(s = seed) {
       const out: WeightMap = {};

@@ -6,7 +6,8 @@
  * - a network a project registered ({@link registerModel}; the public `defineModel` wraps it);
  * - one of {@link MODEL_NAMES}, the networks of the Lottery Ticket papers this project had first;
  * - a parameterized name in open_lth's spelling ({@link MODEL_FAMILIES}): `mnist_lenet_300_100`,
- *   `cifar_conv_6`, `cifar_resnet_56_32`, `cifar_vgg_11`.
+ *   `cifar_conv_6`, `cifar_resnet_56_32`, `cifar_vgg_11`; and the grokking papers' networks on
+ *   modular arithmetic, `modular_mlp_97`, `modular_transformer_113` (./grokking.ts).
  * `lenet300100`, `conv2/4/6` and `resnet20` are the same networks, with the same weights, as
  * `mnist_lenet_300_100`, `cifar_conv_2/4/6` and `cifar_resnet_20`; `vgg16`/`vgg19` differ from
  * `cifar_vgg_16`/`cifar_vgg_19` (no conv bias: ./vgg.ts).
@@ -14,6 +15,7 @@
 import { PipelineError } from '../../errors.js';
 import { convNet, CIFAR_CONV } from './conv.js';
 import type { ModelFamily } from './family.js';
+import { MODULAR_MLP, MODULAR_TRANSFORMER } from './grokking.js';
 import { lenet, MNIST_LENET } from './lenet.js';
 import { buildModel, type Model, type ModelDefinition, type ModelOptions } from './model.js';
 import { cifarResnet, CIFAR_RESNET } from './resnet.js';
@@ -33,7 +35,7 @@ const BUILTIN: Readonly<Record<ModelName, () => ModelDefinition>> = {
 };
 
 /** The parameterized names, in open_lth's spelling. */
-export const MODEL_FAMILIES: readonly ModelFamily[] = [MNIST_LENET, CIFAR_CONV, CIFAR_RESNET, CIFAR_VGG];
+export const MODEL_FAMILIES: readonly ModelFamily[] = [MNIST_LENET, CIFAR_CONV, CIFAR_RESNET, CIFAR_VGG, MODULAR_MLP, MODULAR_TRANSFORMER];
 
 /** Where a registered model was defined: `where` for messages (`file:line`), `file` to tell two definitions apart. */
 export interface ModelSource {

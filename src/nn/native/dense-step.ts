@@ -19,6 +19,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../backend.js';
 import type { Model } from '../models/index.js';
 import { stateNames, type OptimizerConfig, type StepResult } from '../optim.js';
+import { NATIVE_OPTIMIZER_TYPES } from '../optimizer-types.js';
 import { core } from '../tfjs-core.js';
 
 /** The tfjs kernel that runs the op (src/nn/kernels/native.ts registers it with our ops). */
@@ -72,6 +73,7 @@ export function denseChain(model: Model): string[] | undefined {
 export function nativeDenseStep(model: Model, cfg: Required<OptimizerConfig>): DenseTrainStep | undefined {
   const t = tf();
   if (process.env.LTH_NATIVE_DENSE_STEP === '0' || t.getBackend() !== 'tensorflow' || !core().getKernel(DENSE_STEP_KERNEL, 'tensorflow')) return undefined;
+  if (!NATIVE_OPTIMIZER_TYPES.includes(cfg.type)) return undefined;
   const names = denseChain(model);
   if (!names) return undefined;
   const kernels = new Set(model.layerOps!.flatMap((o) => (o.op === 'dense' ? [o.kernel] : [])));

@@ -32,7 +32,7 @@ function arrays<T extends Uint8Array | Float32Array>(n: number, make: (len: numb
 }
 
 test('the built-in datasets are registered, with their titles', () => {
-  assert.deepEqual([...BUILTIN_DATASETS], ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'synthetic']);
+  assert.deepEqual([...BUILTIN_DATASETS], ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'synthetic', 'modular-addition']);
   for (const name of BUILTIN_DATASETS) assert.ok(hasDataset(name));
   assert.equal(datasetTitle('cifar100'), 'CIFAR-100');
   assert.equal(datasetTitle('fashion-mnist'), 'Fashion-MNIST');

@@ -130,6 +130,8 @@ export interface OptimizerArgs {
   o1: number;
   o2: number;
   lr: number;
+  /** Weight decay on or off; `wd` is its scalar: L2's coefficient, or AdamW's factor on the weight. */
+  hasWd: boolean;
   wd: number;
   momentum: number;
   b1: number;
@@ -362,7 +364,7 @@ export async function loadSimdKernels(memory: WebAssembly.Memory, threads = 1): 
       affineRows('chan_affine2', [[u, true], [a, false], [v, true], [b, false], [d, false], [y, true]], rows, ch);
     },
     optimizerUpdate(a) {
-      const f: Flags = { kind: a.kind, mask: a.mask !== 0, wd: a.wd !== 0, state: a.s1 !== 0 };
+      const f: Flags = { kind: a.kind, mask: a.mask !== 0, wd: a.hasWd, state: a.s1 !== 0 };
       const fn = ex[updateName(f)]!;
       fn(a.n, a.p, a.g, a.mask, a.s1, a.s2, a.np, a.o1, a.o2, a.lr, a.wd, a.momentum, a.b1, a.b2, a.c1, a.c2, a.bc2, a.eps, a.step);
     },

@@ -24,7 +24,9 @@ function updateBody(f: Flags, t: 'f32x4' | 'f32'): string {
   const setLane = (n: string, v: string): string => `(local.set ${n}${vec ? 'v' : 's'} ${v})`;
   const lines: string[] = [setLane('$g', load('$g'))];
   if (f.mask) lines.push(setLane('$g', op('mul', lane('$g'), load('$mask'))));
-  if (f.wd) lines.push(setLane('$g', op('add', lane('$g'), op('mul', load('$p'), scalar('$wd')))));
+  // L2 decay joins the gradient; AdamW's (decoupled) multiplies the weight by $wd = 1 - lr * weightDecay.
+  const decoupled = f.kind === 'adamw';
+  if (f.wd && !decoupled) lines.push(setLane('$g', op('add', lane('$g'), op('mul', load('$p'), scalar('$wd')))));
   let upd: string;
   if (f.kind === 'sgd') {
     upd = op('mul', lane('$g'), scalar('$lr'));
@@ -44,7 +46,7 @@ function updateBody(f: Flags, t: 'f32x4' | 'f32'): string {
     const denom = op('add', op('sqrt', op('div', lane('$v'), scalar('$bc2'))), scalar('$eps'));
     upd = op('div', op('mul', lane('$b'), scalar('$step')), denom);
   }
-  let np = op('sub', load('$p'), upd);
+  let np = op('sub', f.wd && decoupled ? op('mul', load('$p'), scalar('$wd')) : load('$p'), upd);
   if (f.mask) np = op('mul', np, load('$mask'));
   lines.push(store('$np', np));
   return lines.join('\n      ');
