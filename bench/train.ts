@@ -20,6 +20,7 @@ import { createModel } from '../src/nn/models/index.js';
 import type { OptimizerConfig } from '../src/nn/optim.js';
 import { train } from '../src/nn/train.js';
 import { syntheticData } from '../src/nn/train-data.js';
+import { loadDataset } from '../src/nn/data/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,10 +37,14 @@ const steps = Number(values.steps);
 const threads = Number(values.threads);
 const models = values.models!.split(',');
 
-const SPECS: Record<string, { batch: number; optimizer: OptimizerConfig; lr: number }> = {
+const SPECS: Record<string, { batch: number; optimizer: OptimizerConfig; lr: number; modular?: boolean }> = {
   lenet300100: { batch: 60, optimizer: { type: 'adam' }, lr: 1.2e-3 },
   conv2: { batch: 60, optimizer: { type: 'adam' }, lr: 2e-4 },
   resnet20: { batch: 128, optimizer: { type: 'momentum', momentum: 0.9 }, lr: 0.1 },
+  // The grokking papers' networks on a + b mod 97, full batch (half of the 9,409 pairs), AdamW with
+  // weight decay 1 (Grokking-Tickets' MLP) and Nanda et al.'s transformer (d 128, 4 heads, 1 layer).
+  modular_mlp_97: { batch: 4704, optimizer: { type: 'adamw', weightDecay: 1, beta2: 0.98 }, lr: 1e-3, modular: true },
+  modular_transformer_97: { batch: 4704, optimizer: { type: 'adamw', weightDecay: 1, beta2: 0.98 }, lr: 1e-3, modular: true },
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -58,7 +63,9 @@ interface Sample {
 async function stepTimes(name: string, backend: string): Promise<Sample> {
   const spec = SPECS[name]!;
   const model = createModel(name, { seed: 0 });
-  const data = syntheticData({ inputShape: model.inputShape, trainSize: spec.batch * 4, validationSize: 10, testSize: 10 });
+  const data = spec.modular
+    ? await loadDataset('modular-addition', { modular: { p: 97, op: '+', trainFraction: 0.5, seed: 0 } })
+    : syntheticData({ inputShape: model.inputShape, trainSize: spec.batch * 4, validationSize: 10, testSize: 10 });
   const out: Sample = { wall: [], cpu: [] };
   const warmup = name === 'lenet300100' ? 5 : 2;
   const n = name === 'lenet300100' ? Math.max(steps, 20) : steps;
@@ -130,7 +137,7 @@ const loads: string[] = [load()];
 for (let r = 0; r < rounds; r++) {
   for (const m of models) {
     for (const [name, info] of infos) {
-      if (name === 'cpu' && m !== 'lenet300100') continue;
+      if (name === 'cpu' && m !== 'lenet300100' && m !== 'modular_mlp_97') continue;
       await initBackend(name as BackendPref, name === 'cpu' ? {} : { threads: info.threads });
       const s = await stepTimes(m, name);
       const acc = ours.get(`${name}/${m}`) ?? { wall: [], cpu: [] };

@@ -81,18 +81,55 @@ class ResNet20(nn.Module):
         return s.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
+class ModularMLP(nn.Module):
+    """Grokking-Tickets' OnlyMLP as src/nn/models/grokking.ts builds it: a shared embedding of the two
+    operands, summed, 500 -> 48 -> ReLU -> 500 -> 97 logits, no biases."""
+    def __init__(s, p=97, d=500, h=48):
+        super().__init__(); s.embed = nn.Embedding(p, d)
+        s.inproj = nn.Linear(d, h, bias=False); s.outproj = nn.Linear(h, d, bias=False); s.unembed = nn.Linear(d, p, bias=False)
+    def forward(s, x):
+        return s.unembed(s.outproj(F.relu(s.inproj(s.embed(x).sum(1)))))
+
+
+class ModularTransformer(nn.Module):
+    """Nanda et al.'s one-layer transformer as src/nn/models/grokking.ts builds it: token and position
+    embeddings, x + causal attention(x), x + MLP(x) (d -> 4d -> d, ReLU), no biases or layer norm,
+    the unembedding read at the last position."""
+    def __init__(s, p=97, d=128, heads=4):
+        super().__init__(); s.embed = nn.Embedding(p, d); s.pos_embed = nn.Embedding(2, d)
+        s.attn = nn.MultiheadAttention(d, heads, bias=False, batch_first=True)
+        s.mlp_in = nn.Linear(d, 4 * d, bias=False); s.mlp_out = nn.Linear(4 * d, d, bias=False); s.unembed = nn.Linear(d, p, bias=False)
+        s.register_buffer('causal', torch.triu(torch.ones(2, 2, dtype=torch.bool), 1))
+    def forward(s, x):
+        h = s.embed(x) + s.pos_embed.weight
+        h = h + s.attn(h, h, h, attn_mask=s.causal, need_weights=False)[0]
+        h = h + s.mlp_out(F.relu(s.mlp_in(h)))
+        return s.unembed(h[:, -1])
+
+
 SPECS = {
     'lenet300100': (LeNet, 60, (1, 28, 28), 'adam'),
     'conv2': (Conv2, 60, (3, 32, 32), 'adam'),
     'resnet20': (ResNet20, 128, (3, 32, 32), 'momentum'),
+    # Full batch: half of the 97^2 pairs, as bench/train.ts; AdamW with weight decay 1, beta2 0.98.
+    'modular_mlp_97': (ModularMLP, 4704, 'tokens', 'adamw'),
+    'modular_transformer_97': (ModularTransformer, 4704, 'tokens', 'adamw'),
 }
 
 out = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'blas': '', 'ms': {}, 'cpu_ms': {}}
 for name in a.models.split(','):
     cls, bs, shape, opt = SPECS[name]
     m = cls()
-    o = torch.optim.Adam(m.parameters(), 1.2e-3) if opt == 'adam' else torch.optim.SGD(m.parameters(), 0.1, momentum=0.9)
-    x = torch.randn(bs, *shape); y = torch.randint(0, 10, (bs,))
+    if opt == 'adam':
+        o = torch.optim.Adam(m.parameters(), 1.2e-3)
+    elif opt == 'adamw':
+        o = torch.optim.AdamW(m.parameters(), 1e-3, betas=(0.9, 0.98), weight_decay=1.0)
+    else:
+        o = torch.optim.SGD(m.parameters(), 0.1, momentum=0.9)
+    if shape == 'tokens':
+        x = torch.randint(0, 97, (bs, 2)); y = torch.randint(0, 97, (bs,))
+    else:
+        x = torch.randn(bs, *shape); y = torch.randint(0, 10, (bs,))
     def step():
         o.zero_grad(); F.cross_entropy(m(x), y).backward(); o.step()
     step(); step()
